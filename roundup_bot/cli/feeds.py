@@ -1,0 +1,229 @@
+"""Commands for feeds and candidates: init, poll, candidates, status, feeds export-opml."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from roundup_bot.cli._context import CliContext, pass_cli
+from roundup_bot.cli._output import echo_json, iso, parse_when, shorten, table
+from roundup_bot.opml import write_opml
+from roundup_bot.polling import poll_feeds, utc_now
+from roundup_bot.storage.db import current_revision, migrate
+from roundup_bot.types import Candidate, FeedStatus, PollOutcome
+
+
+@click.command()
+@pass_cli
+def init(cli: CliContext) -> None:
+    """Create or upgrade the database schema and load the feed list from the config."""
+    settings = cli.settings
+    app = cli.app  # opening migrates
+    changed = migrate(app.storage.engine)
+    feeds = app.sync_feeds(utc_now())
+    revision = current_revision(app.storage.engine)
+    state = "upgraded" if changed else "up to date"
+    click.echo(f"database {state} (schema {revision}); {len(feeds)} feeds from {settings.path}")
+
+
+@click.command()
+@click.option("--due", "mode", flag_value="due", help="Only feeds whose next poll time has come.")
+@click.option("--force", "mode", flag_value="all", help="Every enabled feed, ignoring backoff.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress, only the summary.")
+@pass_cli
+def poll(cli: CliContext, mode: str | None, quiet: bool) -> None:
+    """Fetch every enabled feed once and store new and changed entries as candidates.
+
+    Feeds that are failing and still backing off are skipped (use --force).
+    Exits 0 when the run completed, even if some feeds failed.
+    """
+    app = cli.app
+    now = utc_now()
+    configured = app.sync_feeds(now)
+    selected = app.storage.feeds.for_update(now, mode=mode or "poll")  # type: ignore[arg-type]
+    names = {f.url: f.name for f in configured}
+    feed_names = {feed.id: names.get(feed.url) for feed in selected}
+    show_progress = not quiet and sys.stderr.isatty()
+    total = len(selected)
+    done = 0
+
+    def progress(outcome: PollOutcome) -> None:
+        nonlocal done
+        done += 1
+        if show_progress:
+            mark = "ok " if outcome.ok else "ERR"
+            click.echo(
+                f"\r[{done}/{total}] {mark} {shorten(outcome.feed_url, 70):<70}", err=True, nl=False
+            )
+
+    skipped = len([f for f in configured if f.enabled]) - total
+    if not quiet:
+        click.echo(
+            f"polling {total} feeds" + (f" ({skipped} backing off)" if skipped > 0 else ""),
+            err=True,
+        )
+    outcomes = poll_feeds(
+        app.storage,
+        selected,
+        app.feed_policy(),
+        app.poll_options(),
+        names=feed_names,
+        progress=progress,
+    )
+    if show_progress and total:
+        click.echo("", err=True)
+    _summary(outcomes)
+
+
+def _summary(outcomes: Sequence[PollOutcome]) -> None:
+    failed = [o for o in outcomes if not o.ok]
+    new = sum(o.new_entries for o in outcomes)
+    updated = sum(o.updated_entries for o in outcomes)
+    unchanged = sum(1 for o in outcomes if o.not_modified)
+    click.echo(
+        f"polled {len(outcomes)} feeds: {len(outcomes) - len(failed)} ok "
+        f"({unchanged} unchanged), {len(failed)} failed; {new} new candidates, {updated} updated"
+    )
+    for outcome in sorted(failed, key=lambda o: o.feed_url):
+        click.echo(f"FAILED {outcome.feed_url}: {outcome.error}")
+
+
+def candidate_json(candidate: Candidate) -> dict[str, Any]:
+    return {
+        "id": candidate.id,
+        "url": candidate.url,
+        "link": candidate.link,
+        "title": candidate.title,
+        "author": candidate.author,
+        "published": iso(candidate.published),
+        "first_seen": iso(candidate.first_seen),
+        "summary": candidate.summary,
+        "site_name": candidate.site_name,
+        "sources": [{"kind": s.kind, "name": s.name, "url": s.url} for s in candidate.sources],
+        "suggested_by": list(candidate.suggested_by),
+    }
+
+
+@click.command()
+@click.option(
+    "--since", metavar="DATE", help="Only candidates published (else first seen) from DATE."
+)
+@click.option(
+    "--until", metavar="DATE", help="Only candidates published (else first seen) before DATE."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many (newest first).")
+@pass_cli
+def candidates(
+    cli: CliContext, since: str | None, until: str | None, as_json: bool, limit: int | None
+) -> None:
+    """List candidate links, newest first."""
+    zone = ZoneInfo(cli.settings.roundup.timezone)
+    start = parse_when(since, zone) if since else None
+    end = parse_when(until, zone) if until else None
+    found = cli.app.storage.candidates.list(start, end, limit=limit)
+    if as_json:
+        echo_json([candidate_json(c) for c in found])
+        return
+    if not found:
+        click.echo("no candidates yet: run `roundup-bot poll` first")
+        return
+    rows = [
+        [
+            str(c.id),
+            (c.published or c.first_seen).astimezone(zone).strftime("%Y-%m-%d"),
+            c.title or c.url,
+            ", ".join(sorted({s.name for s in c.sources if s.kind == "feed"})) or "-",
+            str(len(c.suggested_by)),
+        ]
+        for c in found
+    ]
+    table(["id", "date", "title", "from", "tips"], rows, flexible=2)
+
+
+def feed_status_json(status: FeedStatus) -> dict[str, Any]:
+    return {
+        "url": status.url,
+        "name": status.name,
+        "enabled": status.enabled,
+        "ok": status.ok,
+        "last_error": status.last_error,
+        "consecutive_errors": status.consecutive_errors,
+        "last_polled": iso(status.last_polled),
+        "next_due": iso(status.next_due),
+        "gone": status.gone,
+        "moved_to": status.permanent_url,
+        "entries": status.entries,
+    }
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help='Print {"feeds": [...]}.')
+@pass_cli
+def status(cli: CliContext, as_json: bool) -> None:
+    """Show each feed's health: last poll, errors, when it is next due."""
+    app = cli.app
+    app.sync_feeds(utc_now())
+    feeds = app.storage.feeds.statuses()
+    if as_json:
+        echo_json({"feeds": [feed_status_json(f) for f in feeds]})
+        return
+    zone = ZoneInfo(cli.settings.roundup.timezone)
+
+    def when(value: datetime | None) -> str:
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else "never"
+
+    rows = []
+    for feed in feeds:
+        health = (
+            "new"
+            if feed.ok is None
+            else ("ok" if feed.ok else ("GONE" if feed.gone else "FAILING"))
+        )
+        if not feed.enabled:
+            health = "disabled"
+        rows.append(
+            [
+                health,
+                feed.name or feed.url,
+                when(feed.last_polled),
+                when(feed.next_due),
+                str(feed.consecutive_errors),
+                feed.last_error or "",
+            ]
+        )
+    table(["health", "feed", "last polled", "next due", "errors", "last error"], rows, flexible=5)
+
+
+@click.group()
+def feeds() -> None:
+    """Work with the feed list."""
+
+
+@feeds.command("export-opml")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to a file instead of standard output.",
+)
+@pass_cli
+def export_opml(cli: CliContext, output: Path | None) -> None:
+    """Write the configured feed list as OPML."""
+    app = cli.app
+    configured = app.sync_feeds(datetime.now(UTC))
+    document = write_opml(configured, app.storage.feeds.titles(), cli.settings.roundup.title)
+    if output is None:
+        click.echo(document, nl=False)
+    else:
+        output.write_text(document, encoding="utf-8")
+        click.echo(f"wrote {len(configured)} feeds to {output}", err=True)
+
+
+COMMANDS = [init, poll, candidates, status, feeds]

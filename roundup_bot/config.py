@@ -1,0 +1,413 @@
+"""Reads the TOML config into validated, frozen settings.
+
+Precedence: command line > ``ROUNDUP_<SECTION>_<KEY>`` environment variables >
+the config file > defaults. Any problem becomes a :class:`ConfigError` whose
+one-line message names the file (or environment variable), the key and the
+problem; the CLI prints it and exits with status 2.
+
+Secrets (API tokens, the web session key) are never config keys: they are read
+from the environment by the adapter that needs them, so they cannot end up in a
+config file that is committed or shown.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from roundup_bot.exceptions import ConfigError
+
+DEFAULT_CONFIG = "config.toml"
+ENV_CONFIG = "ROUNDUP_CONFIG"
+ENV_PREFIX = "ROUNDUP_"
+
+#: Environment variables under ROUNDUP_ that are secrets or switches, not config keys.
+NON_KEY_ENV = frozenset(
+    {
+        "ROUNDUP_CONFIG",
+        "ROUNDUP_TWITTER_BEARER_TOKEN",
+        "ROUNDUP_TWITTER_CONSUMER_KEY",
+        "ROUNDUP_TWITTER_CONSUMER_SECRET",
+        "ROUNDUP_TWITTER_ACCESS_TOKEN",
+        "ROUNDUP_TWITTER_ACCESS_TOKEN_SECRET",
+        "ROUNDUP_WEB_SECRET_KEY",
+        "ROUNDUP_TEST_POSTGRES_URL",
+    }
+)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def parse_duration(value: str | int | float) -> float:
+    """'90s', '15m', '2h', '1d', '1w' or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '15m' or '2h'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a duration such as '90s', '15m', '2h' or '1d'")
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("a duration must be more than zero")
+    return seconds
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///roundup.db"
+    echo: bool = False
+
+
+class FeedSettings(_Section):
+    url: str
+    name: str | None = None
+    weight: float = 1.0
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value
+
+    @field_validator("weight")
+    @classmethod
+    def _non_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must be zero or more")
+        return value
+
+
+class PollingSettings(_Section):
+    """How feeds are fetched."""
+
+    opml: str | None = None  # an OPML file of more feeds, relative to the config file
+    timeout: float = 20.0  # overall deadline per feed in seconds, slow bodies included
+    max_bytes: int = 10 * 1024 * 1024  # body limit after decompression
+    max_redirects: int = 5
+    concurrency: int = 16  # feeds fetched at once
+    per_host: int = 2  # of those, at most this many to any one host
+    interval: str = "2h"  # a feed is due again this long after a successful poll
+    max_backoff: str = "1d"  # longest wait after repeated failures
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive_float(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than zero")
+        return value
+
+    @field_validator("max_bytes", "concurrency", "per_host")
+    @classmethod
+    def _positive_int(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be 1 or more")
+        return value
+
+    @field_validator("max_redirects")
+    @classmethod
+    def _redirects(cls, value: int) -> int:
+        if not 0 <= value <= 20:
+            raise ValueError("must be between 0 and 20")
+        return value
+
+    @field_validator("interval", "max_backoff")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def interval_seconds(self) -> float:
+        return parse_duration(self.interval)
+
+    @property
+    def max_backoff_seconds(self) -> float:
+        return parse_duration(self.max_backoff)
+
+
+class NetworkSettings(_Section):
+    allow_private_addresses: bool = False
+
+
+class TwitterSettings(_Section):
+    enabled: bool = False
+    username: str = "welovelocalgov"
+    user_id: str | None = None
+    api_base_url: str = "https://api.x.com"
+    max_posts_per_month: int = 1000
+    first_run_days: int = 7
+    timeout: float = 20.0
+    max_rate_limit_wait: float = 60.0
+    thank_suggesters: bool = False
+    thank_template: str = "thanks.txt.j2"
+
+
+class SuggestionSettings(_Section):
+    blocked_users: list[str] = Field(default_factory=list)
+    blocked_domains: list[str] = Field(default_factory=list)
+    allowed_domains: list[str] = Field(default_factory=list)
+    max_per_user_per_week: int = 5
+
+
+class RoundupSettings(_Section):
+    name: str = "welovelocalgov"  # the round-up's short name; more than one may exist later
+    title: str = "That was the local government week that was"
+    timezone: str = "Europe/London"
+    week_ends: str = "friday 09:00"
+    max_items: int = 10
+    intro: str = "Here's our round-up of some of our favourite blog posts of the week."
+    outro: str = (
+        "If you've got others you think we've missed, tweet us @welovelocalgov"
+        " or share it in the comments below."
+    )
+    template: str = "roundup.html.j2"
+    templates_dir: str | None = None
+    fetch_link_details: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("week_ends")
+    @classmethod
+    def _week_ends(cls, value: str) -> str:
+        if not re.match(
+            r"^(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s+\d{1,2}:\d{2}$",
+            value.strip().lower(),
+        ):
+            raise ValueError(f"{value!r} is not a day and time such as 'friday 09:00'")
+        return value
+
+
+class RankingSettings(_Section):
+    keyword_boosts: dict[str, float] = Field(default_factory=dict)
+    blocked_domains: list[str] = Field(default_factory=list)
+    suggestion_points: float = 3.0
+    feed_points: float = 1.0
+    recency_points: float = 2.0
+
+
+class PublishSettings(_Section):
+    output_dir: str = "public"
+    base_url: str = ""
+
+
+class ScheduleSettings(_Section):
+    poll_feeds_every: str = "2h"
+    poll_mentions_every: str = "15m"
+    draft_at: str | None = None
+    jitter: str = "5m"
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    base_url: str = ""
+    behind_proxy: bool = False
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class Settings(_Section):
+    """The whole validated configuration. ``path`` is the file it came from."""
+
+    path: str = "<defaults>"
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    feeds: list[FeedSettings] = Field(default_factory=list)
+    polling: PollingSettings = Field(default_factory=PollingSettings)
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
+    twitter: TwitterSettings = Field(default_factory=TwitterSettings)
+    suggestions: SuggestionSettings = Field(default_factory=SuggestionSettings)
+    roundup: RoundupSettings = Field(default_factory=RoundupSettings)
+    ranking: RankingSettings = Field(default_factory=RankingSettings)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @model_validator(mode="after")
+    def _unique_feeds(self) -> Settings:
+        seen: dict[str, int] = {}
+        for index, feed in enumerate(self.feeds):
+            if feed.url in seen:
+                raise ValueError(f"feeds[{index}].url {feed.url!r} repeats feeds[{seen[feed.url]}]")
+            seen[feed.url] = index
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in the config are relative to the config file's folder."""
+        if self.path.startswith("<"):
+            return Path.cwd()
+        return Path(self.path).resolve().parent
+
+    def resolve_path(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+
+SECTIONS = tuple(
+    name for name, field in Settings.model_fields.items() if name not in ("path", "feeds")
+)
+
+
+def resolve_config_path(cli_path: str | None, environ: Mapping[str, str] | None = None) -> Path:
+    """--config PATH, else $ROUNDUP_CONFIG, else ./config.toml."""
+    env = os.environ if environ is None else environ
+    if cli_path:
+        return Path(cli_path)
+    if env.get(ENV_CONFIG):
+        return Path(env[ENV_CONFIG])
+    return Path(DEFAULT_CONFIG)
+
+
+def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, override from the environment, validate. Raises ConfigError."""
+    env = os.environ if environ is None else environ
+    shown = str(path)
+    try:
+        raw_bytes = path.read_bytes()
+    except FileNotFoundError:
+        hint = " (copy config.example.toml to config.toml, or pass --config)"
+        raise ConfigError(shown, None, "config file not found" + hint) from None
+    except OSError as exc:
+        raise ConfigError(shown, None, f"cannot read the file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw_bytes.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(shown, None, "the file is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(shown, None, f"TOML syntax error: {exc}") from None
+    return settings_from_mapping(data, shown, env)
+
+
+def settings_from_mapping(
+    data: dict[str, Any], shown: str, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Validate an already-parsed TOML document (plus environment overrides)."""
+    env = os.environ if environ is None else environ
+    if "path" in data:
+        raise ConfigError(shown, "path", "unknown key")
+    data = _apply_env_overrides(dict(data), env)
+    try:
+        settings = Settings.model_validate({**data, "path": shown})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = _dotted(first["loc"])
+        origin = _env_name(first["loc"]) if key and _env_name(first["loc"]) in env else shown
+        raise ConfigError(origin, key or None, _problem(first)) from None
+    _resolve_sqlite(settings)
+    return settings
+
+
+def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or name in NON_KEY_ENV:
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        section = next((s for s in SECTIONS if rest.startswith(s + "_")), None)
+        if section is None:
+            continue  # not ours (another tool's ROUNDUP_* variable)
+        key = rest[len(section) + 1 :]
+        model = Settings.model_fields[section].annotation
+        fields = getattr(model, "model_fields", {})
+        if key not in fields:
+            raise ConfigError(name, f"{section}.{key}", "unknown key")
+        table = dict(data.get(section) or {})
+        table[key] = _env_value(raw)
+        data[section] = table
+    return data
+
+
+def _env_value(raw: str) -> Any:
+    """An environment value is read as a TOML value when it is one, else as text.
+
+    So ROUNDUP_TWITTER_ENABLED=true is a boolean, ROUNDUP_POLLING_TIMEOUT=5 a
+    number and ROUNDUP_DATABASE_URL=sqlite:///x.db plain text.
+    """
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("path",):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    return ENV_PREFIX + "_".join(str(p) for p in loc).upper()
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return f"wrong type: {message[0].lower() + message[1:]} (got {error.get('input')!r})"
+    return message
+
+
+def _resolve_sqlite(settings: Settings) -> None:
+    """Make a relative SQLite path relative to the config file's folder."""
+    url = settings.database.url
+    prefix = next((p for p in ("sqlite:///", "sqlite+pysqlite:///") if url.startswith(p)), None)
+    if prefix is None:
+        return
+    rest = url[len(prefix) :]
+    if not rest or rest.startswith("/") or rest.startswith(":memory:"):
+        return
+    file_part, sep, query = rest.partition("?")
+    absolute = settings.resolve_path(file_part)
+    object.__setattr__(settings.database, "url", f"{prefix}{absolute}{sep}{query}")
+
+
+def week_end_parts(week_ends: str) -> tuple[int, int, int]:
+    """'friday 09:00' -> (weekday 0=Monday, hour, minute)."""
+    day, clock = week_ends.strip().lower().split()
+    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    hour, minute = (int(x) for x in clock.split(":"))
+    return days.index(day), hour, minute

@@ -1,0 +1,176 @@
+"""The pure core: canonical URLs, plain text from markup, backoff.
+
+Nothing here does I/O or reads the clock; functions that depend on time take
+``now``. Feed links, tweeted links and (later) Mastodon and Bluesky links all go
+through :func:`canonical_url`, which is what makes the same article from
+several places one candidate.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import nh3
+from url_normalize import url_normalize
+
+#: Query parameters that only track the reader and never select the page.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "mc_cid",
+        "mc_eid",
+        "_hsenc",
+        "_hsmi",
+        "__hstc",
+        "__hssc",
+        "__hsfp",
+        "hsctatracking",
+        "igshid",
+        "yclid",
+        "twclid",
+        "ttclid",
+        "li_fat_id",
+        "mkt_tok",
+        "oly_anon_id",
+        "oly_enc_id",
+        "vero_id",
+        "vero_conv",
+        "rb_clickid",
+        "s_cid",
+        "_openstat",
+        "ref_src",
+        "ref_url",
+        "cmpid",
+        "at_medium",
+        "at_campaign",
+        "ncid",
+        "sr_share",
+        "ito",
+        "wt_mc",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hmb_", "__hs", "ga_", "_ga", "_gl")
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+class InvalidURL(ValueError):
+    """The text is not an absolute http(s) URL."""
+
+
+def is_tracking_param(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def absolute_url(link: str, base: str | None) -> str:
+    """Resolve a possibly relative link against its base (xml:base or the feed URL)."""
+    link = link.strip()
+    return urljoin(base, link) if base else link
+
+
+def canonical_url(url: str) -> str:
+    """The de-duplication key of a link.
+
+    Scheme and host lower-cased (IDN to punycode), default port, fragment and
+    tracking parameters dropped, percent-encoding normalised; the path and the
+    remaining query are kept as they are (they select the page). Raises
+    InvalidURL for anything that is not an absolute http(s) URL.
+    """
+    candidate = url.strip()
+    parts = urlsplit(candidate)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise InvalidURL(f"not an absolute http(s) URL: {url[:200]!r}")
+    try:
+        normalised = url_normalize(candidate)
+    except (ValueError, UnicodeError) as exc:
+        raise InvalidURL(f"cannot normalise URL {url[:200]!r}: {exc}") from exc
+    if not normalised:
+        raise InvalidURL(f"cannot normalise URL {url[:200]!r}")
+    parts = urlsplit(normalised)
+    if not parts.hostname:
+        raise InvalidURL(f"no host in URL {url[:200]!r}")
+    query = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not is_tracking_param(key)
+    ]
+    # Only re-encode when something was dropped, so that unusual but meaningful
+    # query strings (no '=' at all, odd separators) are kept byte for byte.
+    if len(query) != len(parse_qsl(parts.query, keep_blank_values=True)):
+        new_query = urlencode(query, doseq=True)
+    else:
+        new_query = parts.query
+    path = parts.path or "/"
+    return urlunsplit((parts.scheme, parts.netloc, path, new_query, ""))
+
+
+def host_of(url: str) -> str:
+    """The lower-cased host name of a URL, without 'www.'."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.")
+
+
+def domain_matches(host: str, domain: str) -> bool:
+    """True when ``host`` is ``domain`` or one of its subdomains."""
+    domain = domain.lower().strip().lstrip(".").removeprefix("www.")
+    host = host.lower().removeprefix("www.")
+    return host == domain or host.endswith("." + domain)
+
+
+def plain_text(markup: str | None) -> str | None:
+    """Markup -> plain text: tags (and script/style content) removed, entities decoded,
+    whitespace collapsed. The result is text, not HTML: it must still be escaped
+    when it is put into a page, which Jinja's autoescape does."""
+    if markup is None:
+        return None
+    if "<" in markup or "&" in markup:
+        cleaned = nh3.clean(markup, tags=set(), clean_content_tags={"script", "style"})
+        # nh3 returns HTML-escaped text; unescape twice at most for double-encoded feeds.
+        text_value = html.unescape(cleaned)
+    else:
+        text_value = markup
+    text_value = _WHITESPACE.sub(" ", text_value).strip()
+    return text_value or None
+
+
+def excerpt(text_value: str | None, limit: int = 400) -> str | None:
+    """A short excerpt ending at a word boundary, with an ellipsis when cut."""
+    if not text_value:
+        return None
+    if len(text_value) <= limit:
+        return text_value
+    cut = text_value[:limit].rsplit(" ", 1)[0].rstrip(",;:.-–— ")
+    return cut + "…"
+
+
+def next_due_after_success(now: datetime, interval_s: float) -> datetime:
+    return now + timedelta(seconds=interval_s)
+
+
+def next_due_after_failure(
+    now: datetime,
+    consecutive_errors: int,
+    interval_s: float,
+    max_backoff_s: float,
+    retry_after_s: float | None = None,
+) -> datetime:
+    """Exponential backoff for a failing feed: 15 min, 30 min, 1 h, ... up to the cap.
+
+    A server's Retry-After wins when it asks for longer. ``consecutive_errors``
+    counts this failure too (1 after the first).
+    """
+    step = min(interval_s, 900.0) * (2 ** max(consecutive_errors - 1, 0))
+    delay = min(step, max_backoff_s)
+    if retry_after_s is not None:
+        delay = max(delay, min(retry_after_s, max_backoff_s))
+    return now + timedelta(seconds=delay)

@@ -1,0 +1,107 @@
+"""The one exception tree of roundup-bot.
+
+Errors from the libraries beneath (httpx, feedparser, SQLAlchemy, tweepy) are
+translated where they enter and chained with ``from``, so callers only ever
+catch these::
+
+    RoundupError
+    ├── ConfigError            bad config file / environment; names file and key
+    ├── StorageError           the database could not be opened, migrated or written
+    ├── LockHeldError          another run holds the same job's lock
+    ├── FetchError             one HTTP fetch failed (carries the URL)
+    │   ├── FetchTimeout       the overall deadline passed
+    │   ├── ResponseTooLarge   the body passed the size limit (after decompression)
+    │   ├── TooManyRedirects
+    │   ├── HTTPStatusError    a non-success status (carries status, Retry-After)
+    │   └── BlockedAddress     the URL resolves to a private/loopback/link-local address
+    ├── FeedParseError         the bytes are not a usable feed (carries the URL)
+    ├── SourceError            a suggestion source (X, ...) failed as a whole
+    ├── TemplateError          a round-up template is broken (names file and line)
+    └── DraftError             a draft operation is not allowed (status rules, stale version)
+"""
+
+from __future__ import annotations
+
+
+class RoundupError(Exception):
+    """Root of every error roundup-bot raises on purpose."""
+
+
+class ConfigError(RoundupError):
+    """The configuration is unusable; the message names the file and the key."""
+
+    def __init__(self, path: str, key: str | None, problem: str) -> None:
+        self.path = path
+        self.key = key
+        self.problem = problem
+        where = f"{path}: {key}" if key else path
+        super().__init__(f"{where}: {problem}")
+
+
+class StorageError(RoundupError):
+    """The database could not be opened, migrated or written."""
+
+
+class LockHeldError(RoundupError):
+    """Another process holds the lock of the same job."""
+
+    def __init__(self, job: str, holder: str | None = None) -> None:
+        self.job = job
+        self.holder = holder
+        who = f" (held by {holder})" if holder else ""
+        super().__init__(f"the {job} job is already running elsewhere{who}")
+
+
+class FetchError(RoundupError):
+    """One HTTP fetch failed; ``url`` is the address that was asked for."""
+
+    def __init__(self, url: str, message: str) -> None:
+        self.url = url
+        super().__init__(message)
+
+
+class FetchTimeout(FetchError):
+    """The overall deadline for the fetch passed (slow bodies included)."""
+
+
+class ResponseTooLarge(FetchError):
+    """The body passed the size limit, counted after decompression."""
+
+
+class TooManyRedirects(FetchError):
+    """More redirects than allowed, or a redirect loop."""
+
+
+class BlockedAddress(FetchError):
+    """The URL points at a private, loopback or link-local address."""
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with a status that carries no usable body."""
+
+    def __init__(
+        self, url: str, status: int, message: str, retry_after: float | None = None
+    ) -> None:
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(url, message)
+
+
+class FeedParseError(RoundupError):
+    """The fetched bytes are not a usable feed."""
+
+    def __init__(self, url: str, message: str) -> None:
+        self.url = url
+        super().__init__(message)
+
+
+class SourceError(RoundupError):
+    """A suggestion source (the X API, later Mastodon or Bluesky) failed as a whole."""
+
+
+class TemplateError(RoundupError):
+    """A round-up template could not be loaded or rendered; names the file and line."""
+
+
+class DraftError(RoundupError):
+    """A draft operation breaks the status rules or works on a stale version."""

@@ -1,0 +1,1 @@
+"""Adapters that bring candidates in: the HTTP client, feeds, and suggestion sources."""

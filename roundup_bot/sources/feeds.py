@@ -1,0 +1,153 @@
+"""Feed documents -> ParsedFeed: the only module that imports feedparser.
+
+feedparser only ever receives bytes that our own HTTP client fetched, with the
+real response headers (so an HTTP charset is honoured), never a URL: fetching
+is ours to control (deadlines, size limits, redirects). A feed that is
+slightly broken but still yields entries is kept, with feedparser's complaint
+as a warning; a document with nothing usable (an HTML page, malformed XML with
+no entries) raises FeedParseError.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from roundup_bot.curation import InvalidURL, absolute_url, canonical_url, excerpt, plain_text
+from roundup_bot.exceptions import FeedParseError
+from roundup_bot.types import ParsedEntry, ParsedFeed
+
+SUMMARY_CHARS = 400
+# Dates outside this range are typos or placeholders (year 0001, 2099), not publication times.
+_EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+# feedparser resolves relative links and sanitises HTML; we turn HTML into plain
+# text ourselves, so its (slow) sanitiser output is only an intermediate.
+feedparser.SANITIZE_HTML = True
+feedparser.RESOLVE_RELATIVE_URIS = True
+
+
+def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+    """Parse one fetched feed document. ``url`` is where it was fetched from (after
+    redirects): relative links resolve against it unless xml:base says otherwise."""
+    response_headers = {k.lower(): v for k, v in (headers or {}).items()}
+    response_headers.setdefault("content-location", url)
+    # feedparser would otherwise look at the (remote) URL's own encoding guesses only.
+    try:
+        parsed: Any = feedparser.parse(content, response_headers=response_headers)
+    except Exception as exc:  # feedparser raises many kinds on hostile input
+        raise FeedParseError(url, f"feed could not be parsed: {type(exc).__name__}: {exc}") from exc
+    version = parsed.get("version") or ""
+    entries_raw = parsed.get("entries") or []
+    feed_meta = parsed.get("feed") or {}
+    problem = _bozo_message(parsed)
+    if not version and not entries_raw:
+        if _looks_like_html(content):
+            raise FeedParseError(url, "not a feed: the server sent an HTML page")
+        raise FeedParseError(url, f"not a feed: {problem or 'no feed elements found'}")
+    base = feed_meta.get("link") if isinstance(feed_meta.get("link"), str) else None
+    entries: list[ParsedEntry] = []
+    for raw in entries_raw:
+        entry = _entry(raw, url, feed_meta)
+        if entry is not None:
+            entries.append(entry)
+    return ParsedFeed(
+        url=url,
+        title=plain_text(_text(feed_meta.get("title"))),
+        site_url=base,
+        entries=tuple(_unique(entries)),
+        warning=problem,
+    )
+
+
+def _entry(raw: Any, feed_url: str, feed_meta: Any) -> ParsedEntry | None:
+    link = _entry_link(raw)
+    if not link:
+        return None
+    link = absolute_url(link, feed_url)
+    try:
+        canonical = canonical_url(link)
+    except InvalidURL:
+        return None
+    title = plain_text(_text(raw.get("title")))
+    summary_html = _text(raw.get("summary"))
+    if not summary_html:
+        content = raw.get("content") or []
+        if content and isinstance(content[0], Mapping):
+            summary_html = _text(content[0].get("value"))
+    author = plain_text(_text(raw.get("author"))) or plain_text(_text(feed_meta.get("author")))
+    return ParsedEntry(
+        link=link,
+        canonical_url=canonical,
+        title=title,
+        author=author,
+        published=_when(raw),
+        summary=excerpt(plain_text(summary_html), SUMMARY_CHARS),
+        entry_id=_text(raw.get("id")) or None,
+    )
+
+
+def _entry_link(raw: Any) -> str | None:
+    link = raw.get("link")
+    if isinstance(link, str) and link.strip():
+        return link.strip()
+    for candidate in raw.get("links") or []:
+        if isinstance(candidate, Mapping) and candidate.get("rel", "alternate") == "alternate":
+            href = candidate.get("href")
+            if isinstance(href, str) and href.strip():
+                return href.strip()
+    guid = raw.get("id")
+    if (
+        isinstance(guid, str)
+        and guid.startswith(("http://", "https://"))
+        and raw.get("guidislink", True)
+    ):
+        return guid
+    return None
+
+
+def _when(raw: Any) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = raw.get(key)
+        if value:
+            try:
+                when = datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+            except (OverflowError, ValueError, TypeError, OSError):
+                continue
+            if _EARLIEST <= when < _LATEST:
+                return when
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _bozo_message(parsed: Any) -> str | None:
+    if not parsed.get("bozo"):
+        return None
+    exc = parsed.get("bozo_exception")
+    message = str(exc).strip() if exc is not None else "ill-formed feed"
+    first_line = message.splitlines()[0] if message else type(exc).__name__
+    return first_line[:300]
+
+
+def _looks_like_html(content: bytes) -> bool:
+    head = content[:2048].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:512]
+
+
+def _unique(entries: list[ParsedEntry]) -> list[ParsedEntry]:
+    """One entry per canonical URL within a feed (the first one wins)."""
+    seen: set[str] = set()
+    out: list[ParsedEntry] = []
+    for entry in entries:
+        if entry.canonical_url not in seen:
+            seen.add(entry.canonical_url)
+            out.append(entry)
+    return out

@@ -1,0 +1,47 @@
+"""Storage: the only package that imports SQLAlchemy.
+
+:func:`open_storage` opens (and migrates) the database and returns a
+:class:`Storage`, whose attributes group the queries by area. Everything
+returned is a record from :mod:`roundup_bot.types`, never an ORM row.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from roundup_bot.storage.candidates import CandidateRepository
+from roundup_bot.storage.db import create_db_engine, migrate
+from roundup_bot.storage.feeds import FeedRepository
+from roundup_bot.storage.state import StateRepository
+
+
+class Storage:
+    """The database, grouped by area. Built by :func:`open_storage`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.feeds = FeedRepository(engine)
+        self.candidates = CandidateRepository(engine)
+        self.state = StateRepository(engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_storage(url: str, *, echo: bool = False, auto_migrate: bool = True) -> Storage:
+    """Open the database at ``url``; create or upgrade its schema first unless told not to.
+
+    Raises:
+        StorageError: the database cannot be reached, opened or migrated.
+    """
+    engine = create_db_engine(url, echo=echo)
+    if auto_migrate:
+        migrate(engine)
+    return Storage(engine)
+
+
+__all__ = ["Storage", "open_storage"]

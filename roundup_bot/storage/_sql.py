@@ -1,0 +1,44 @@
+"""Small helpers shared by the repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from roundup_bot.exceptions import StorageError
+from roundup_bot.storage.db import _short
+
+
+def upsert(connection: Connection, table: Table) -> Any:
+    """The dialect's INSERT that supports ON CONFLICT (SQLite and PostgreSQL both do)."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+@contextmanager
+def write(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: BEGIN IMMEDIATE on SQLite, so it waits its turn instead of
+    failing when another process is writing. Database errors become StorageError."""
+    try:
+        with engine.execution_options(sqlite_immediate=True).begin() as conn:
+            yield conn
+    except OperationalError as exc:
+        raise StorageError(f"database write failed: {_short(exc)}") from exc
+    except SQLAlchemyError as exc:
+        raise StorageError(f"database error: {_short(exc)}") from exc
+
+
+@contextmanager
+def read(engine: Engine) -> Iterator[Connection]:
+    """A read transaction; database errors become StorageError."""
+    try:
+        with engine.connect() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise StorageError(f"database read failed: {_short(exc)}") from exc

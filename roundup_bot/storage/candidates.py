@@ -1,0 +1,227 @@
+"""Candidates: one row per canonical URL, with every place it was seen."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, bindparam, select, update
+
+from roundup_bot.storage._sql import read, upsert
+from roundup_bot.storage.schema import candidate_sources, candidates, feeds, suggestions
+from roundup_bot.types import Candidate, CandidateSource, ParsedEntry
+
+_BATCH = 500
+_UPDATABLE = ("title", "author", "published", "summary")
+
+
+class CandidateRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def list(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        limit: int | None = None,
+    ) -> list[Candidate]:
+        """Candidates placed (published, else first seen) in [since, until), newest first."""
+        query = select(candidates)
+        if since is not None:
+            query = query.where(candidates.c.placed_at >= since)
+        if until is not None:
+            query = query.where(candidates.c.placed_at < until)
+        query = query.order_by(candidates.c.placed_at.desc(), candidates.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with read(self.engine) as conn:
+            rows = conn.execute(query).all()
+            ids = [row.id for row in rows]
+            sources = _sources_for(conn, ids)
+            suggested = _suggesters_for(conn, ids)
+            weights = _feed_weights_for(conn, ids)
+        return [
+            Candidate(
+                id=row.id,
+                url=row.url,
+                link=row.link,
+                title=row.title,
+                author=row.author,
+                published=row.published,
+                first_seen=row.first_seen,
+                summary=row.summary,
+                site_name=row.site_name,
+                description=row.description,
+                sources=tuple(sources.get(row.id, ())),
+                suggested_by=tuple(suggested.get(row.id, ())),
+                feed_weights=tuple(weights.get(row.id, ())),
+            )
+            for row in rows
+        ]
+
+    def count(self) -> int:
+        from sqlalchemy import func
+
+        with read(self.engine) as conn:
+            return int(conn.execute(select(func.count()).select_from(candidates)).scalar_one())
+
+
+def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    return [ids[i : i + _BATCH] for i in range(0, len(ids), _BATCH)]
+
+
+def _sources_for(conn: Connection, ids: Sequence[int]) -> dict[int, list[CandidateSource]]:
+    out: dict[int, list[CandidateSource]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        rows = conn.execute(
+            select(
+                candidate_sources.c.candidate_id,
+                candidate_sources.c.kind,
+                candidate_sources.c.name,
+                candidate_sources.c.url,
+            )
+            .where(candidate_sources.c.candidate_id.in_(chunk))
+            .order_by(candidate_sources.c.id)
+        )
+        for row in rows:
+            out[row.candidate_id].append(CandidateSource(kind=row.kind, name=row.name, url=row.url))
+    return out
+
+
+def _suggesters_for(conn: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        rows = conn.execute(
+            select(suggestions.c.candidate_id, suggestions.c.author_username)
+            .where(suggestions.c.candidate_id.in_(chunk), suggestions.c.status == "accepted")
+            .order_by(suggestions.c.posted_at, suggestions.c.id)
+        )
+        for row in rows:
+            handle = "@" + row.author_username.lstrip("@")
+            bucket = out[row.candidate_id]
+            if handle.lower() not in (h.lower() for h in bucket):
+                bucket.append(handle)
+    return out
+
+
+def _feed_weights_for(conn: Connection, ids: Sequence[int]) -> dict[int, list[float]]:
+    out: dict[int, list[float]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        rows = conn.execute(
+            select(candidate_sources.c.candidate_id, feeds.c.weight)
+            .select_from(candidate_sources.join(feeds, feeds.c.id == candidate_sources.c.feed_id))
+            .where(candidate_sources.c.candidate_id.in_(chunk), candidate_sources.c.kind == "feed")
+        )
+        for row in rows:
+            out[row.candidate_id].append(float(row.weight))
+    return out
+
+
+def store_entries(
+    conn: Connection,
+    *,
+    feed_id: int,
+    source_name: str,
+    source_url: str,
+    entries: Sequence[ParsedEntry],
+    now: datetime,
+) -> tuple[int, int]:
+    """Upsert a feed's entries as candidates and record the feed as a source of each.
+
+    Safe against a concurrent run doing the same: inserts use ON CONFLICT DO
+    NOTHING on the unique canonical URL and (candidate, kind, source) keys, so
+    neither run can create a duplicate. Returns (new, updated).
+    """
+    if not entries:
+        return 0, 0
+    by_url = {entry.canonical_url: entry for entry in entries}
+    existing = _existing(conn, list(by_url))
+    inserted: set[str] = set()
+    changed: list[dict[str, object]] = []
+    fresh = [entry for url, entry in by_url.items() if url not in existing]
+    if fresh:
+        rows = [
+            {
+                "url": entry.canonical_url,
+                "link": entry.link,
+                "title": entry.title,
+                "author": entry.author,
+                "published": entry.published,
+                "summary": entry.summary,
+                "first_seen": now,
+                "updated_at": now,
+                "placed_at": entry.published or now,
+            }
+            for entry in fresh
+        ]
+        for start in range(0, len(rows), _BATCH):
+            stmt = upsert(conn, candidates).on_conflict_do_nothing(index_elements=["url"])
+            result = conn.execute(stmt.returning(candidates.c.url), rows[start : start + _BATCH])
+            inserted.update(result.scalars().all())
+        existing = _existing(conn, list(by_url))
+    for url, entry in by_url.items():
+        row = existing.get(url)
+        if row is None or url in inserted:
+            continue
+        delta = {
+            field: getattr(entry, field)
+            for field in _UPDATABLE
+            if getattr(entry, field) is not None and getattr(entry, field) != row[field]
+        }
+        if delta:
+            delta["b_id"] = row["id"]
+            changed.append(delta)
+    for delta in changed:
+        values = {k: v for k, v in delta.items() if k != "b_id"}
+        values["updated_at"] = now
+        if "published" in values:
+            values["placed_at"] = values["published"]
+        conn.execute(update(candidates).where(candidates.c.id == delta["b_id"]).values(**values))
+    source_rows = [
+        {
+            "candidate_id": existing[url]["id"],
+            "kind": "feed",
+            "source_ref": str(feed_id),
+            "feed_id": feed_id,
+            "name": source_name,
+            "url": source_url,
+            "entry_id": entry.entry_id,
+            "first_seen": now,
+        }
+        for url, entry in by_url.items()
+        if url in existing
+    ]
+    for start in range(0, len(source_rows), _BATCH):
+        stmt = upsert(conn, candidate_sources).on_conflict_do_nothing(
+            index_elements=["candidate_id", "kind", "source_ref"]
+        )
+        conn.execute(stmt, source_rows[start : start + _BATCH])
+    # Keep each source's display name current (a feed renamed in the config).
+    conn.execute(
+        update(candidate_sources)
+        .where(
+            candidate_sources.c.feed_id == feed_id,
+            candidate_sources.c.name != bindparam("new_name"),
+        )
+        .values(name=bindparam("new_name")),
+        {"new_name": source_name},
+    )
+    return len(inserted), len(changed)
+
+
+def _existing(conn: Connection, urls: list[str]) -> dict[str, dict[str, object]]:
+    found: dict[str, dict[str, object]] = {}
+    for start in range(0, len(urls), _BATCH):
+        rows = conn.execute(
+            select(
+                candidates.c.id,
+                candidates.c.url,
+                candidates.c.first_seen,
+                *(candidates.c[field] for field in _UPDATABLE),
+            ).where(candidates.c.url.in_(urls[start : start + _BATCH]))
+        )
+        for row in rows:
+            found[row.url] = dict(row._mapping)
+    return found

@@ -1,0 +1,123 @@
+"""Opening the database: engine settings, SQLite pragmas, migrations.
+
+SQLite gets WAL (readers never block the writer), a busy timeout, foreign keys,
+and ``BEGIN IMMEDIATE`` for write transactions: a deferred transaction that
+later wants to write can fail at once with "database is locked" when another
+process wrote meanwhile, whatever the busy timeout; an immediate one waits its
+turn instead. PostgreSQL needs none of that.
+
+The schema is created and upgraded by Alembic, on first use and by
+``roundup-bot init``. Two processes starting together on an empty database
+serialise on a lock (SQLite's write lock, a PostgreSQL advisory lock), so only
+one of them migrates.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from importlib.resources import files
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+from roundup_bot.exceptions import StorageError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# An arbitrary constant: the advisory lock id under which migrations run on PostgreSQL.
+MIGRATION_LOCK_ID = 0x726F756E  # "roun"
+
+
+def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for the configured URL, with roundup-bot's connection settings."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StorageError(f"database url is not valid: {exc}") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url, echo)
+    if backend == "postgresql":
+        if parsed.drivername not in ("postgresql+psycopg", "postgresql+psycopg_async"):
+            raise StorageError(
+                f"use a postgresql+psycopg:// URL for PostgreSQL (got {parsed.drivername}://)"
+            )
+        return create_engine(
+            url, echo=echo, pool_pre_ping=True, connect_args={"connect_timeout": 10}
+        )
+    raise StorageError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
+
+
+def _sqlite_engine(url: str, echo: bool) -> Engine:
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Take transaction control away from the driver so BEGIN is ours to emit.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get("sqlite_immediate") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def alembic_config() -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(files("roundup_bot") / "migrations"))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> bool:
+    """Bring the schema to the newest revision. Returns True when it changed anything."""
+    try:
+        if current_revision(engine) == head_revision():
+            return False
+        cfg = alembic_config()
+        with engine.execution_options(sqlite_immediate=True).begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+            if MigrationContext.configure(conn).get_current_revision() == head_revision():
+                return False  # another process migrated while we waited for the lock
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        return True
+    except OperationalError as exc:
+        raise StorageError(f"cannot open the database: {_short(exc)}") from exc
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot migrate the database: {_short(exc)}") from exc
+
+
+def _short(exc: SQLAlchemyError) -> str:
+    original = getattr(exc, "orig", None)
+    message = str(original if original is not None else exc).strip()
+    return message.splitlines()[0] if message else type(exc).__name__

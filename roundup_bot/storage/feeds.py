@@ -1,0 +1,211 @@
+"""Feeds: the configured list, each feed's HTTP cache state and health."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import Engine, and_, func, or_, select, update
+
+from roundup_bot.storage._sql import read, upsert, write
+from roundup_bot.storage.candidates import store_entries
+from roundup_bot.storage.schema import candidate_sources, feeds
+from roundup_bot.types import FeedForUpdate, FeedStatus, ParsedFeed
+
+SelectMode = Literal["poll", "due", "all"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfiguredFeed:
+    """A feed as the config lists it (from [[feeds]] or the OPML file)."""
+
+    url: str
+    name: str | None
+    weight: float
+    enabled: bool
+
+
+class FeedRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def sync(self, configured: Sequence[ConfiguredFeed], now: datetime) -> None:
+        """Make the stored feed list match the config: add new feeds, update names,
+        weights and enabled flags, and mark feeds no longer configured (their
+        candidates stay; they are just not polled)."""
+        with write(self.engine) as conn:
+            urls = [feed.url for feed in configured]
+            for feed in configured:
+                stmt = upsert(conn, feeds).values(
+                    url=feed.url,
+                    name=feed.name,
+                    weight=feed.weight,
+                    enabled=feed.enabled,
+                    in_config=True,
+                    consecutive_errors=0,
+                    gone=False,
+                    created_at=now,
+                )
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["url"],
+                        set_={
+                            "name": feed.name,
+                            "weight": feed.weight,
+                            "enabled": feed.enabled,
+                            "in_config": True,
+                        },
+                    )
+                )
+            conn.execute(
+                update(feeds)
+                .where(feeds.c.url.not_in(urls) if urls else feeds.c.id.is_not(None))
+                .values(in_config=False)
+            )
+
+    def for_update(self, now: datetime, mode: SelectMode = "poll") -> list[FeedForUpdate]:
+        """The feeds to fetch now.
+
+        ``poll``: every enabled feed, except failing or gone feeds still backing
+        off and feeds whose server asked us (Retry-After) to wait. ``due``: only
+        feeds whose next poll time has come (the daemon). ``all``: every enabled
+        feed, backoff ignored.
+        """
+        query = select(
+            feeds.c.id,
+            feeds.c.url,
+            feeds.c.fetch_url,
+            feeds.c.name,
+            feeds.c.etag,
+            feeds.c.last_modified,
+            feeds.c.consecutive_errors,
+        ).where(feeds.c.enabled.is_(True), feeds.c.in_config.is_(True))
+        due = or_(feeds.c.next_due.is_(None), feeds.c.next_due <= now)
+        if mode == "poll":
+            healthy = and_(feeds.c.consecutive_errors == 0, feeds.c.gone.is_(False))
+            query = query.where(or_(healthy, due))
+        elif mode == "due":
+            query = query.where(due)
+        with read(self.engine) as conn:
+            rows = conn.execute(query.order_by(feeds.c.id)).all()
+        return [
+            FeedForUpdate(
+                id=row.id,
+                url=row.fetch_url or row.url,
+                name=row.name,
+                etag=row.etag,
+                last_modified=row.last_modified,
+                consecutive_errors=row.consecutive_errors,
+            )
+            for row in rows
+        ]
+
+    def record_success(
+        self,
+        feed: FeedForUpdate,
+        *,
+        parsed: ParsedFeed | None,
+        etag: str | None,
+        last_modified: str | None,
+        permanent_url: str | None,
+        now: datetime,
+        next_due: datetime,
+        source_name: str | None = None,
+    ) -> tuple[int, int]:
+        """Store a successful poll in one transaction: the entries (if the feed
+        changed) and the feed's new cache state. A run killed before the commit
+        leaves the old ETag in place, so the next poll fetches the entries again.
+        Returns (new candidates, updated candidates)."""
+        with write(self.engine) as conn:
+            counts = (0, 0)
+            values: dict[str, object] = {
+                "etag": etag,
+                "last_modified": last_modified,
+                "last_polled": now,
+                "last_success": now,
+                "next_due": next_due,
+                "ok": True,
+                "last_error": None,
+                "consecutive_errors": 0,
+                "gone": False,
+            }
+            if permanent_url:
+                values["fetch_url"] = permanent_url
+            if parsed is not None:
+                values["title"] = parsed.title
+                values["site_url"] = parsed.site_url
+                source_name = source_name or feed.name or parsed.title or feed.url
+                counts = store_entries(
+                    conn,
+                    feed_id=feed.id,
+                    source_name=source_name,
+                    source_url=feed.url,
+                    entries=parsed.entries,
+                    now=now,
+                )
+            conn.execute(update(feeds).where(feeds.c.id == feed.id).values(**values))
+            return counts
+
+    def record_failure(
+        self,
+        feed: FeedForUpdate,
+        *,
+        error: str,
+        gone: bool,
+        now: datetime,
+        next_due: datetime,
+    ) -> None:
+        with write(self.engine) as conn:
+            conn.execute(
+                update(feeds)
+                .where(feeds.c.id == feed.id)
+                .values(
+                    last_polled=now,
+                    next_due=next_due,
+                    ok=False,
+                    last_error=error[:1000],
+                    consecutive_errors=feeds.c.consecutive_errors + 1,
+                    gone=gone,
+                )
+            )
+
+    def statuses(self) -> list[FeedStatus]:
+        counts = (
+            select(candidate_sources.c.feed_id, func.count().label("n"))
+            .where(candidate_sources.c.kind == "feed")
+            .group_by(candidate_sources.c.feed_id)
+            .subquery()
+        )
+        query = (
+            select(feeds, func.coalesce(counts.c.n, 0).label("entries"))
+            .select_from(feeds.outerjoin(counts, counts.c.feed_id == feeds.c.id))
+            .where(feeds.c.in_config.is_(True))
+            .order_by(feeds.c.id)
+        )
+        with read(self.engine) as conn:
+            rows = conn.execute(query).all()
+        return [
+            FeedStatus(
+                id=row.id,
+                url=row.url,
+                name=row.name or row.title,
+                enabled=row.enabled,
+                ok=row.ok,
+                last_error=row.last_error,
+                consecutive_errors=row.consecutive_errors,
+                last_polled=row.last_polled,
+                next_due=row.next_due,
+                gone=row.gone,
+                permanent_url=row.fetch_url,
+                entries=row.entries,
+            )
+            for row in rows
+        ]
+
+    def titles(self) -> dict[str, str | None]:
+        """Each configured feed's own title, by URL (for OPML export)."""
+        with read(self.engine) as conn:
+            rows = conn.execute(select(feeds.c.url, feeds.c.title))
+            return {row.url: row.title for row in rows}

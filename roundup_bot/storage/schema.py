@@ -1,0 +1,259 @@
+"""The database schema, as SQLAlchemy Core tables.
+
+The Alembic migrations in ``roundup_bot/migrations`` create and change these
+tables; a test checks the two never drift apart. Tables are designed for what
+is coming as well as what is here: candidates come from several kinds of
+source (feeds, X, later Mastodon and Bluesky), drafts belong to a named
+round-up (there may be more than one), and editors are rows, not a config key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always hands back timezone-aware UTC datetimes, on SQLite too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", Text, nullable=False, unique=True),  # as configured
+    Column("fetch_url", Text),  # where a permanent redirect ended, fetched instead of url
+    Column("name", Text),  # configured name
+    Column("title", Text),  # the feed's own title
+    Column("site_url", Text),
+    Column("weight", Float, nullable=False, default=1.0),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("in_config", Boolean, nullable=False, default=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_polled", UTCDateTime),
+    Column("last_success", UTCDateTime),
+    Column("next_due", UTCDateTime),
+    Column("ok", Boolean),
+    Column("last_error", Text),
+    Column("consecutive_errors", Integer, nullable=False, default=0),
+    Column("gone", Boolean, nullable=False, default=False),
+    Column("lease_owner", String(200)),
+    Column("lease_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_feeds_next_due", feeds.c.next_due)
+
+candidates = Table(
+    "candidates",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", Text, nullable=False, unique=True),  # canonical URL: the dedupe key
+    Column("link", Text, nullable=False),  # original link as first seen
+    Column("title", Text),
+    Column("author", Text),
+    Column("published", UTCDateTime),
+    Column("summary", Text),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # published if known, else first_seen: the moment that places it in a week
+    Column("placed_at", UTCDateTime, nullable=False),
+    Column("site_name", Text),
+    Column("description", Text),
+)
+Index("ix_candidates_placed_at", candidates.c.placed_at)
+
+candidate_sources = Table(
+    "candidate_sources",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "candidate_id",
+        Integer,
+        ForeignKey("candidates.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kind", String(20), nullable=False),  # feed | x | mastodon | bluesky
+    Column("source_ref", Text, nullable=False),  # feed id, or the post's id
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="SET NULL")),
+    Column("name", Text, nullable=False),  # feed name, or "@username"
+    Column("url", Text, nullable=False),  # feed URL, or the post's URL
+    Column("entry_id", Text),  # the feed entry's guid
+    Column("first_seen", UTCDateTime, nullable=False),
+    UniqueConstraint("candidate_id", "kind", "source_ref", name="uq_candidate_sources_ref"),
+)
+Index("ix_candidate_sources_candidate_id", candidate_sources.c.candidate_id)
+Index("ix_candidate_sources_feed_id", candidate_sources.c.feed_id)
+
+suggestions = Table(
+    "suggestions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("platform", String(20), nullable=False),  # x | mastodon | bluesky
+    Column("post_id", String(64), nullable=False),
+    Column("post_url", Text, nullable=False),
+    Column("author_id", String(64)),
+    Column("author_username", Text, nullable=False),
+    Column("text", Text),
+    Column("posted_at", UTCDateTime),
+    Column("link", Text, nullable=False),
+    Column("canonical_url", Text, nullable=False),
+    Column("link_title", Text),
+    Column("link_description", Text),
+    Column("candidate_id", Integer, ForeignKey("candidates.id", ondelete="SET NULL")),
+    Column("status", String(20), nullable=False),  # accepted | rejected
+    Column("reason", Text),  # why it was rejected
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("thanked_at", UTCDateTime),
+    UniqueConstraint("platform", "post_id", "canonical_url", name="uq_suggestions_post_link"),
+)
+Index("ix_suggestions_candidate_id", suggestions.c.candidate_id)
+Index("ix_suggestions_author", suggestions.c.platform, suggestions.c.author_username)
+
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("source", String(40), primary_key=True),  # e.g. "x"
+    Column("key", String(80), primary_key=True),  # e.g. "since_id", "user_id"
+    Column("value", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("roundup", String(80), nullable=False),  # which round-up (there may be several)
+    Column("week", String(10), nullable=False),  # ISO week of its end, "2026-W48"
+    Column("period_start", UTCDateTime, nullable=False),
+    Column("period_end", UTCDateTime, nullable=False),
+    Column("status", String(20), nullable=False),  # draft | approved | published
+    Column("title", Text, nullable=False),
+    Column("intro", Text, nullable=False),
+    Column("outro", Text, nullable=False),
+    Column("intro_edited", Boolean, nullable=False, default=False),
+    Column("outro_edited", Boolean, nullable=False, default=False),
+    Column("version", Integer, nullable=False, default=1),  # optimistic locking
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", Text),
+    Column("approved_by", Text),
+    Column("approved_at", UTCDateTime),
+    Column("published_at", UTCDateTime),
+    Column("published_path", Text),
+    UniqueConstraint("roundup", "week", name="uq_drafts_roundup_week"),
+)
+
+draft_items = Table(
+    "draft_items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("draft_id", Integer, ForeignKey("drafts.id", ondelete="CASCADE"), nullable=False),
+    Column("candidate_id", Integer, ForeignKey("candidates.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("blurb", Text, nullable=False, default=""),
+    Column("blurb_edited", Boolean, nullable=False, default=False),
+    Column("removed", Boolean, nullable=False, default=False),  # taken out by an editor
+    Column("added_by_editor", Boolean, nullable=False, default=False),
+    Column("moved_by_editor", Boolean, nullable=False, default=False),
+    Column("score", Float, nullable=False, default=0.0),
+    Column("why", Text),  # JSON: the ranking's named parts
+    UniqueConstraint("draft_id", "candidate_id", name="uq_draft_items_candidate"),
+)
+Index("ix_draft_items_draft_id", draft_items.c.draft_id)
+
+link_details = Table(
+    "link_details",
+    metadata,
+    Column("url", Text, primary_key=True),  # canonical URL
+    Column("fetched_at", UTCDateTime, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("title", Text),
+    Column("author", Text),
+    Column("site_name", Text),
+    Column("description", Text),
+    Column("error", Text),
+)
+
+editors = Table(
+    "editors",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(80), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_sign_in", UTCDateTime),
+)
+
+job_locks = Table(
+    "job_locks",
+    metadata,
+    Column("name", String(80), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("name", String(80), primary_key=True),
+    Column("last_started", UTCDateTime),
+    Column("last_finished", UTCDateTime),
+    Column("last_result", Text),
+    Column("last_ok", Boolean),
+    Column("next_run", UTCDateTime),
+)
+
+app_secrets = Table(
+    "app_secrets",
+    metadata,
+    Column("name", String(80), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

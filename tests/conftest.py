@@ -1,0 +1,104 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), config files, the corpus.
+
+Storage tests take the ``db_url`` fixture, which runs them twice: on a fresh
+SQLite file and on a fresh schema of the PostgreSQL server at
+127.0.0.1:5432 (override with ROUNDUP_TEST_POSTGRES_URL). Where no server is
+reachable the PostgreSQL half skips and says why.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from roundup_bot.storage import Storage, open_storage
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+PG_URL = os.environ.get(
+    "ROUNDUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+_pg_problem: str | None = None
+_pg_checked = False
+
+
+def postgres_problem() -> str | None:
+    """None when the PostgreSQL test server answers, else why not (checked once)."""
+    global _pg_checked, _pg_problem
+    if not _pg_checked:
+        _pg_checked = True
+        try:
+            engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            engine.dispose()
+        except Exception as exc:  # any failure means "not available here"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            _pg_problem = f"no PostgreSQL server reachable at {_redacted(PG_URL)}: {first}"
+    return _pg_problem
+
+
+def _redacted(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'roundup.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty schema on the PostgreSQL test server, dropped afterwards."""
+    problem = postgres_problem()
+    if problem:
+        pytest.skip(problem)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Each storage test runs on SQLite and on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def storage(db_url: str) -> Iterator[Storage]:
+    store = open_storage(db_url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def corpus() -> Path:
+    """The shared feed/X corpus; tests that need it skip cleanly without it."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"the shared corpus is not at {CORPUS} (it sits beside the checkout)")
+    return CORPUS
+
+
+def write_config(directory: Path, body: str) -> Path:
+    path = directory / "config.toml"
+    path.write_text(body, encoding="utf-8")
+    return path

@@ -1,0 +1,82 @@
+"""The schema is made by migrations, matches the tables in code, and upserts never duplicate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from roundup_bot.storage import Storage, open_storage
+from roundup_bot.storage.db import current_revision, head_revision, migrate
+from roundup_bot.storage.feeds import ConfiguredFeed
+from roundup_bot.storage.schema import metadata
+from roundup_bot.types import ParsedEntry, ParsedFeed
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def entry(n: int, title: str | None = None) -> ParsedEntry:
+    return ParsedEntry(
+        link=f"https://blog.example.gov.uk/post-{n}?utm_source=rss",
+        canonical_url=f"https://blog.example.gov.uk/post-{n}",
+        title=title or f"Post {n}",
+        author="A. Writer",
+        published=datetime(2026, 11, 18, 9, n % 60, tzinfo=UTC),
+        summary="Summary",
+        entry_id=f"id-{n}",
+    )
+
+
+def test_migrations_create_exactly_the_schema_in_code(db_url: str) -> None:
+    store = open_storage(db_url)
+    try:
+        assert current_revision(store.engine) == head_revision()
+        with store.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == []
+        assert migrate(store.engine) is False  # already at head: nothing to do
+    finally:
+        store.close()
+
+
+def test_storing_the_same_entries_twice_creates_no_duplicates(storage: Storage) -> None:
+    storage.feeds.sync([ConfiguredFeed("https://a.example/feed", "A", 1.0, True)], NOW)
+    [feed] = storage.feeds.for_update(NOW)
+    parsed = ParsedFeed(url=feed.url, title="A", site_url=None, entries=(entry(1), entry(2)))
+    kwargs = dict(etag=None, last_modified=None, permanent_url=None, now=NOW, next_due=NOW)
+    assert storage.feeds.record_success(feed, parsed=parsed, **kwargs) == (2, 0)
+    assert storage.feeds.record_success(feed, parsed=parsed, **kwargs) == (0, 0)
+    changed = ParsedFeed(url=feed.url, title="A", site_url=None, entries=(entry(1, "New title"),))
+    assert storage.feeds.record_success(feed, parsed=changed, **kwargs) == (0, 1)
+    found = storage.candidates.list()
+    assert len(found) == 2
+    assert {c.title for c in found} == {"New title", "Post 2"}
+    assert all(len(c.sources) == 1 for c in found)
+
+
+def test_the_same_article_from_two_feeds_is_one_candidate_with_both_sources(
+    storage: Storage,
+) -> None:
+    storage.feeds.sync(
+        [
+            ConfiguredFeed("https://a.example/feed", "Blog A", 1.0, True),
+            ConfiguredFeed("https://b.example/feed", "Blog B", 2.0, True),
+        ],
+        NOW,
+    )
+    for feed in storage.feeds.for_update(NOW):
+        parsed = ParsedFeed(url=feed.url, title=None, site_url=None, entries=(entry(7),))
+        storage.feeds.record_success(
+            feed,
+            parsed=parsed,
+            etag='"x"',
+            last_modified=None,
+            permanent_url=None,
+            now=NOW,
+            next_due=NOW,
+        )
+    [candidate] = storage.candidates.list()
+    assert {s.name for s in candidate.sources} == {"Blog A", "Blog B"}
+    assert sorted(candidate.feed_weights) == [1.0, 2.0]
+    assert candidate.published is not None and candidate.published.tzinfo is not None
