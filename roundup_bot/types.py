@@ -8,7 +8,7 @@ web page display them. ORM objects never leave ``roundup_bot.storage``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -135,12 +135,3 @@ class Window:
 
     start: datetime
     end: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Timings:
-    """Poll timing knobs, kept together so the pure backoff logic can take them."""
-
-    base_interval_s: float = 7200.0
-    max_backoff_s: float = 7 * 24 * 3600.0
-    extra: Mapping[str, float] = field(default_factory=dict)
