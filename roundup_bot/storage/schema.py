@@ -230,6 +230,18 @@ editors = Table(
     Column("last_sign_in", UTCDateTime),
 )
 
+# Server-side web sessions: the cookie carries a random token whose SHA-256 is the
+# id here, so signing out (or removing the editor) really ends the session.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 hex of the cookie's token
+    Column("editor_id", Integer, ForeignKey("editors.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+Index("ix_web_sessions_editor_id", web_sessions.c.editor_id)
+
 job_locks = Table(
     "job_locks",
     metadata,

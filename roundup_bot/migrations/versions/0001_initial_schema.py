@@ -80,6 +80,22 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name=op.f("uq_editors_name")),
     )
     op.create_table(
+        "web_sessions",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("editor_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["editor_id"],
+            ["editors.id"],
+            name=op.f("fk_web_sessions_editor_id_editors"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_sessions")),
+    )
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.create_index("ix_web_sessions_editor_id", ["editor_id"], unique=False)
+    op.create_table(
         "feeds",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
@@ -265,6 +281,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_feeds_next_due")
 
     op.drop_table("feeds")
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.drop_index("ix_web_sessions_editor_id")
+
+    op.drop_table("web_sessions")
     op.drop_table("editors")
     op.drop_table("drafts")
     with op.batch_alter_table("candidates", schema=None) as batch_op:
