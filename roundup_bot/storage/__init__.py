@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from roundup_bot.storage.candidates import CandidateRepository
 from roundup_bot.storage.db import create_db_engine, migrate
+from roundup_bot.storage.editors import EditorRepository, SecretRepository
 from roundup_bot.storage.feeds import FeedRepository
 from roundup_bot.storage.state import StateRepository
 
@@ -23,6 +24,8 @@ class Storage:
         self.feeds = FeedRepository(engine)
         self.candidates = CandidateRepository(engine)
         self.state = StateRepository(engine)
+        self.editors = EditorRepository(engine)
+        self.secrets = SecretRepository(engine)
 
     @property
     def dialect(self) -> str:

@@ -1,0 +1,177 @@
+"""Editors, their web sessions, and the app's generated secrets.
+
+Passwords arrive here already hashed (argon2, by :mod:`roundup_bot.web.accounts`);
+this module never sees a password. Session tokens arrive already hashed too: the
+table keeps only the SHA-256 of the token in the cookie, so a copy of the
+database cannot be replayed as a session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from roundup_bot.exceptions import StorageError
+from roundup_bot.storage._sql import read, upsert, write
+from roundup_bot.storage.schema import app_secrets, editors, web_sessions
+
+
+@dataclass(frozen=True, slots=True)
+class Editor:
+    """An editor as listed (no password hash)."""
+
+    id: int
+    name: str
+    created_at: datetime
+    last_sign_in: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class EditorCredentials:
+    """What signing in needs: the stored hash, and who it belongs to."""
+
+    id: int
+    name: str
+    password_hash: str
+
+
+class EditorExistsError(StorageError):
+    """An editor of that name already exists."""
+
+
+class EditorRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, name: str, password_hash: str, now: datetime) -> Editor:
+        """Create an editor. Raises EditorExistsError when the name is taken
+        (names compare without regard to case)."""
+        with write(self.engine) as conn:
+            taken = conn.execute(
+                select(editors.c.id).where(func.lower(editors.c.name) == name.lower())
+            ).first()
+            if taken is not None:
+                raise EditorExistsError(f"an editor named {name!r} already exists")
+            try:
+                new_id = conn.execute(
+                    editors.insert()
+                    .values(name=name, password_hash=password_hash, created_at=now)
+                    .returning(editors.c.id)
+                ).scalar_one()
+            except IntegrityError as exc:  # a concurrent add of the same name
+                raise EditorExistsError(f"an editor named {name!r} already exists") from exc
+        return Editor(id=new_id, name=name, created_at=now, last_sign_in=None)
+
+    def set_password_hash(
+        self, name: str, password_hash: str, *, end_sessions: bool = True
+    ) -> bool:
+        """Replace an editor's hash and (for a new password) end their sessions;
+        a rehash with stronger parameters keeps them. False when there is no such editor."""
+        with write(self.engine) as conn:
+            row = conn.execute(
+                select(editors.c.id).where(func.lower(editors.c.name) == name.lower())
+            ).first()
+            if row is None:
+                return False
+            conn.execute(
+                update(editors).where(editors.c.id == row.id).values(password_hash=password_hash)
+            )
+            if end_sessions:
+                conn.execute(delete(web_sessions).where(web_sessions.c.editor_id == row.id))
+        return True
+
+    def remove(self, name: str) -> bool:
+        """Remove an editor and end their sessions. False when there was none."""
+        with write(self.engine) as conn:
+            row = conn.execute(
+                select(editors.c.id).where(func.lower(editors.c.name) == name.lower())
+            ).first()
+            if row is None:
+                return False
+            conn.execute(delete(web_sessions).where(web_sessions.c.editor_id == row.id))
+            conn.execute(delete(editors).where(editors.c.id == row.id))
+        return True
+
+    def list(self) -> list[Editor]:
+        with read(self.engine) as conn:
+            rows = conn.execute(
+                select(
+                    editors.c.id, editors.c.name, editors.c.created_at, editors.c.last_sign_in
+                ).order_by(func.lower(editors.c.name))
+            ).all()
+        return [
+            Editor(id=r.id, name=r.name, created_at=r.created_at, last_sign_in=r.last_sign_in)
+            for r in rows
+        ]
+
+    def credentials(self, name: str) -> EditorCredentials | None:
+        with read(self.engine) as conn:
+            row = conn.execute(
+                select(editors.c.id, editors.c.name, editors.c.password_hash).where(
+                    func.lower(editors.c.name) == name.lower()
+                )
+            ).first()
+        if row is None:
+            return None
+        return EditorCredentials(id=row.id, name=row.name, password_hash=row.password_hash)
+
+    # --- sessions -------------------------------------------------------------
+
+    def start_session(
+        self, editor_id: int, token_hash: str, now: datetime, expires_at: datetime
+    ) -> None:
+        """Record a new session and the sign-in; expired sessions are swept here."""
+        with write(self.engine) as conn:
+            conn.execute(delete(web_sessions).where(web_sessions.c.expires_at <= now))
+            conn.execute(
+                web_sessions.insert().values(
+                    id=token_hash, editor_id=editor_id, created_at=now, expires_at=expires_at
+                )
+            )
+            conn.execute(update(editors).where(editors.c.id == editor_id).values(last_sign_in=now))
+
+    def session_editor(self, token_hash: str, now: datetime) -> Editor | None:
+        """The editor a live session belongs to, or None (unknown, expired, removed)."""
+        with read(self.engine) as conn:
+            row = conn.execute(
+                select(editors.c.id, editors.c.name, editors.c.created_at, editors.c.last_sign_in)
+                .select_from(web_sessions.join(editors, editors.c.id == web_sessions.c.editor_id))
+                .where(web_sessions.c.id == token_hash, web_sessions.c.expires_at > now)
+            ).first()
+        if row is None:
+            return None
+        return Editor(
+            id=row.id, name=row.name, created_at=row.created_at, last_sign_in=row.last_sign_in
+        )
+
+    def end_session(self, token_hash: str) -> None:
+        with write(self.engine) as conn:
+            conn.execute(delete(web_sessions).where(web_sessions.c.id == token_hash))
+
+
+class SecretRepository:
+    """Secrets the app makes for itself (the web session key when
+    ROUNDUP_WEB_SECRET_KEY is unset). Never printed or logged."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get_or_create(self, name: str, make: str, now: datetime) -> str:
+        """The stored secret ``name``; stores ``make`` first when there is none.
+
+        Two processes starting at once both end up with the same value: the
+        insert does nothing on conflict and both then read what won.
+        """
+        with write(self.engine) as conn:
+            conn.execute(
+                upsert(conn, app_secrets)
+                .values(name=name, value=make, created_at=now)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            value: str = conn.execute(
+                select(app_secrets.c.value).where(app_secrets.c.name == name)
+            ).scalar_one()
+        return value
