@@ -18,9 +18,13 @@ catch these::
     ├── SourceError            a suggestion source (X, ...) failed as a whole
     ├── TemplateError          a round-up template is broken (names file and line)
     └── DraftError             a draft operation is not allowed (status rules, stale version)
+        ├── DraftNotFound      no draft has that id (also a LookupError)
+        └── StaleDraftError    someone else saved the draft since it was read
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class RoundupError(Exception):
@@ -105,3 +109,35 @@ class TemplateError(RoundupError):
 
 class DraftError(RoundupError):
     """A draft operation breaks the status rules or works on a stale version."""
+
+
+class DraftNotFound(DraftError, LookupError):
+    """No draft (or no item of the draft) has the id asked for."""
+
+
+class StaleDraftError(DraftError):
+    """The draft changed since the caller read it: ``version`` no longer matches.
+
+    Carries who saved it last and when, so an editor can be told and keep what
+    they typed.
+    """
+
+    def __init__(
+        self,
+        draft_id: int,
+        expected: int,
+        current: int,
+        updated_by: str | None,
+        updated_at: datetime | None,
+    ) -> None:
+        self.draft_id = draft_id
+        self.expected = expected
+        self.current = current
+        self.updated_by = updated_by
+        self.updated_at = updated_at
+        who = f" by {updated_by}" if updated_by else ""
+        when = f" at {updated_at:%Y-%m-%d %H:%M} UTC" if updated_at else ""
+        super().__init__(
+            f"draft {draft_id} was changed meanwhile{who}{when} "
+            f"(version {current}, you had {expected}): reload it and apply your edits again"
+        )

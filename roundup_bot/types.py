@@ -135,3 +135,201 @@ class Window:
 
     start: datetime
     end: datetime
+
+
+# --- The weekly round-up: ranking, link details, drafts ------------------------------------
+
+DraftStatus = Literal["draft", "approved", "published"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScorePart:
+    """One named reason in a candidate's score, so the ranking explains itself."""
+
+    name: str  # "suggestions", "feeds", "feed weight", "recency", "keyword"
+    points: float
+    detail: str  # for people: "suggested by 2 people (@a, @b)"
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """A candidate's score: the sum of its parts, or why it cannot be picked at all."""
+
+    total: float
+    parts: tuple[ScorePart, ...]
+    excluded: str | None = None  # "blocked domain example.com", "used in the 2026-W47 round-up"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDetails:
+    """What an article page says about itself (OpenGraph, <meta>, JSON-LD), as cached."""
+
+    url: str  # canonical URL of the article
+    fetched_at: datetime
+    ok: bool  # False: the page could not be read; ``error`` says why
+    title: str | None = None
+    author: str | None = None
+    site_name: str | None = None
+    description: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DraftItem:
+    """One article in a draft, with what the editor changed marked.
+
+    ``title``, ``author`` and ``site_name`` are what the round-up shows: the
+    editor's own text where they set it, else the feed's or tweet's, else what
+    the article page said.
+    """
+
+    id: int
+    candidate_id: int
+    position: int  # 1-based order among the items shown; removed items come last
+    url: str  # canonical URL
+    title: str | None
+    author: str | None
+    site_name: str | None
+    blurb: str
+    suggested_by: tuple[str, ...]  # "@username", each person once
+    score: float
+    why: tuple[ScorePart, ...]
+    published: datetime | None = None  # the article's own date, if known
+    blurb_edited: bool = False
+    removed: bool = False  # taken out by an editor (kept so a refresh does not put it back)
+    added_by_editor: bool = False
+    moved_by_editor: bool = False
+    details_edited: bool = False  # the editor set the title, author or site name
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A week's round-up, whatever its status (draft -> approved -> published)."""
+
+    id: int
+    roundup: str  # which round-up ([roundup] name)
+    week: str  # ISO week of the week's end, "2026-W48"
+    period_start: datetime  # UTC; the week is [period_start, period_end)
+    period_end: datetime
+    status: DraftStatus
+    title: str
+    intro: str
+    outro: str
+    version: int  # bumped by every change; editors send it back to detect concurrent saves
+    created_at: datetime
+    updated_at: datetime
+    items: tuple[DraftItem, ...] = ()  # every item, removed ones included, by position
+    intro_edited: bool = False
+    outro_edited: bool = False
+    updated_by: str | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    published_at: datetime | None = None  # the latest publication
+    first_published_at: datetime | None = None
+    publish_count: int = 0  # more than 1: it was reopened and republished
+    published_path: str | None = None  # the published HTML file
+    reopened_by: str | None = None
+    reopened_at: datetime | None = None
+
+    @property
+    def shown_items(self) -> tuple[DraftItem, ...]:
+        """The items the round-up shows, in order."""
+        return tuple(item for item in self.items if not item.removed)
+
+    @property
+    def removed_items(self) -> tuple[DraftItem, ...]:
+        return tuple(item for item in self.items if item.removed)
+
+
+@dataclass(frozen=True, slots=True)
+class DraftSummary:
+    """A draft without its items, for lists."""
+
+    id: int
+    roundup: str
+    week: str
+    status: DraftStatus
+    items: int  # items shown
+    version: int
+    updated_at: datetime
+    updated_by: str | None
+    approved_by: str | None
+    approved_at: datetime | None
+    published_at: datetime | None
+
+
+# Editors change a draft through these, applied together in one transaction by
+# ``storage.drafts.apply_edits`` (one version check, one version bump).
+
+
+@dataclass(frozen=True, slots=True)
+class SetBlurb:
+    item_id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetItemDetails:
+    """Override what the round-up shows; None puts back the automatic value."""
+
+    item_id: int
+    title: str | None = None
+    author: str | None = None
+    site_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveItem:
+    item_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreItem:
+    item_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class MoveItem:
+    """Move a shown item ``offset`` places: -1 is up one, +1 down one."""
+
+    item_id: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetOrder:
+    """The shown items in their new order (every shown item exactly once)."""
+
+    item_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AddItem:
+    """Add a candidate of the week; it goes last unless ``position`` says where."""
+
+    candidate_id: int
+    blurb: str = ""
+    position: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetIntro:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetOutro:
+    text: str
+
+
+DraftEdit = (
+    SetBlurb
+    | SetItemDetails
+    | RemoveItem
+    | RestoreItem
+    | MoveItem
+    | SetOrder
+    | AddItem
+    | SetIntro
+    | SetOutro
+)
