@@ -183,9 +183,30 @@ class RoundupSettings(_Section):
         "If you've got others you think we've missed, tweet us @welovelocalgov"
         " or share it in the comments below."
     )
-    template: str = "roundup.html.j2"
-    templates_dir: str | None = None
-    fetch_link_details: bool = True
+    template: str = "roundup.html.j2"  # the published HTML and the HTML preview
+    markdown_template: str = "roundup.md.j2"
+    text_template: str = "roundup.txt.j2"
+    feed_entry_template: str = "feed_entry.html.j2"  # each round-up's content in feed.xml
+    templates_dir: str | None = None  # searched before the packaged templates/
+    fetch_link_details: bool = True  # read picked articles' pages for missing details
+    link_details_max_age: str = "7d"  # how long what a page said is trusted
+
+    @field_validator("max_items")
+    @classmethod
+    def _max_items(cls, value: int) -> int:
+        if not 1 <= value <= 100:
+            raise ValueError("must be between 1 and 100")
+        return value
+
+    @field_validator("link_details_max_age")
+    @classmethod
+    def _max_age(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def link_details_max_age_seconds(self) -> float:
+        return parse_duration(self.link_details_max_age)
 
     @field_validator("timezone")
     @classmethod
@@ -210,9 +231,10 @@ class RoundupSettings(_Section):
 class RankingSettings(_Section):
     keyword_boosts: dict[str, float] = Field(default_factory=dict)
     blocked_domains: list[str] = Field(default_factory=list)
-    suggestion_points: float = 3.0
-    feed_points: float = 1.0
-    recency_points: float = 2.0
+    suggestion_points: float = 3.0  # for each distinct person who suggested it
+    feed_points: float = 1.0  # for each feed that carried it
+    weight_points: float = 2.0  # times (the highest weight of its feeds - 1)
+    recency_points: float = 2.0  # times how far through the week it appeared (0..1)
 
 
 class PublishSettings(_Section):

@@ -186,6 +186,10 @@ drafts = Table(
     Column("approved_at", UTCDateTime),
     Column("published_at", UTCDateTime),
     Column("published_path", Text),
+    Column("first_published_at", UTCDateTime),
+    Column("publish_count", Integer, nullable=False, default=0),  # >1: republished
+    Column("reopened_by", Text),
+    Column("reopened_at", UTCDateTime),
     UniqueConstraint("roundup", "week", name="uq_drafts_roundup_week"),
 )
 
@@ -203,9 +207,14 @@ draft_items = Table(
     Column("moved_by_editor", Boolean, nullable=False, default=False),
     Column("score", Float, nullable=False, default=0.0),
     Column("why", Text),  # JSON: the ranking's named parts
+    # The editor's own title, author and site name; NULL shows the automatic one.
+    Column("title", Text),
+    Column("author", Text),
+    Column("site_name", Text),
     UniqueConstraint("draft_id", "candidate_id", name="uq_draft_items_candidate"),
 )
 Index("ix_draft_items_draft_id", draft_items.c.draft_id)
+Index("ix_draft_items_candidate_id", draft_items.c.candidate_id)
 
 link_details = Table(
     "link_details",

@@ -66,6 +66,10 @@ def upgrade() -> None:
         sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("published_path", sa.Text(), nullable=True),
+        sa.Column("first_published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("publish_count", sa.Integer(), nullable=False),
+        sa.Column("reopened_by", sa.Text(), nullable=True),
+        sa.Column("reopened_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_drafts")),
         sa.UniqueConstraint("roundup", "week", name="uq_drafts_roundup_week"),
     )
@@ -205,6 +209,9 @@ def upgrade() -> None:
         sa.Column("moved_by_editor", sa.Boolean(), nullable=False),
         sa.Column("score", sa.Float(), nullable=False),
         sa.Column("why", sa.Text(), nullable=True),
+        sa.Column("title", sa.Text(), nullable=True),
+        sa.Column("author", sa.Text(), nullable=True),
+        sa.Column("site_name", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["candidate_id"], ["candidates.id"], name=op.f("fk_draft_items_candidate_id_candidates")
         ),
@@ -219,6 +226,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("draft_items", schema=None) as batch_op:
         batch_op.create_index("ix_draft_items_draft_id", ["draft_id"], unique=False)
+        batch_op.create_index("ix_draft_items_candidate_id", ["candidate_id"], unique=False)
 
     op.create_table(
         "suggestions",
@@ -265,6 +273,7 @@ def downgrade() -> None:
 
     op.drop_table("suggestions")
     with op.batch_alter_table("draft_items", schema=None) as batch_op:
+        batch_op.drop_index("ix_draft_items_candidate_id")
         batch_op.drop_index("ix_draft_items_draft_id")
 
     op.drop_table("draft_items")

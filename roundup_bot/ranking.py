@@ -1,0 +1,163 @@
+"""Scores that explain themselves. Pure: no I/O, no clock.
+
+A candidate's score is the sum of named parts, each with its points and a
+sentence for people, so the editors (and ``candidates --json``) can see why
+one article ranks above another::
+
+    suggestions   [ranking] suggestion_points for each distinct person who suggested it
+    feeds         [ranking] feed_points for each feed that carried it
+    feed weight   [ranking] weight_points x (the highest weight of those feeds - 1)
+    recency       [ranking] recency_points x how far through the week it appeared (0..1)
+    keyword       each [ranking] keyword_boosts word in its title or summary, its boost
+
+A candidate from a ``[ranking] blocked_domains`` site, or already used in an
+earlier approved or published round-up, keeps its parts but is *excluded*:
+it is never picked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from roundup_bot.config import RankingSettings
+from roundup_bot.curation import domain_matches, host_of
+from roundup_bot.types import Candidate, Score, ScorePart, Window
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A candidate with its score, as the ranking ordered it."""
+
+    candidate: Candidate
+    score: Score
+
+
+def _points(value: float) -> float:
+    return round(value, 2)
+
+
+def placed_at(candidate: Candidate) -> datetime:
+    """The moment that places a candidate in a week: published if known, else first seen."""
+    return candidate.published or candidate.first_seen
+
+
+@lru_cache(maxsize=256)
+def _keyword_pattern(word: str) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)" + re.escape(word.strip()) + r"(?!\w)", re.IGNORECASE)
+
+
+def score_candidate(
+    candidate: Candidate,
+    week: Window,
+    settings: RankingSettings,
+    *,
+    used_in: str | None = None,
+) -> Score:
+    """Score one candidate of ``week``; ``used_in`` names an earlier round-up that used it."""
+    parts: list[ScorePart] = []
+    people = candidate.suggested_by
+    if people:
+        shown = ", ".join(people[:5]) + (", …" if len(people) > 5 else "")
+        noun = "person" if len(people) == 1 else "people"
+        parts.append(
+            ScorePart(
+                "suggestions",
+                _points(settings.suggestion_points * len(people)),
+                f"suggested by {len(people)} {noun} ({shown})",
+            )
+        )
+    feed_names = sorted({s.name for s in candidate.sources if s.kind == "feed"})
+    feed_count = max(len(feed_names), len(candidate.feed_weights))
+    if feed_count:
+        noun = "feed" if feed_count == 1 else "feeds"
+        names = ", ".join(feed_names[:3]) + (", …" if len(feed_names) > 3 else "")
+        parts.append(
+            ScorePart(
+                "feeds",
+                _points(settings.feed_points * feed_count),
+                f"carried by {feed_count} {noun}" + (f" ({names})" if names else ""),
+            )
+        )
+    if candidate.feed_weights:
+        weight = max(candidate.feed_weights)
+        if weight != 1.0:
+            parts.append(
+                ScorePart(
+                    "feed weight",
+                    _points(settings.weight_points * (weight - 1.0)),
+                    f"from a feed of weight {weight:g}",
+                )
+            )
+    parts.append(_recency(candidate, week, settings))
+    text = " ".join(filter(None, (candidate.title, candidate.summary)))
+    for word, boost in settings.keyword_boosts.items():
+        if word.strip() and text and _keyword_pattern(word).search(text):
+            parts.append(ScorePart("keyword", _points(boost), f'mentions "{word.strip()}"'))
+    total = _points(sum(part.points for part in parts))
+    excluded = None
+    host = host_of(candidate.url)
+    blocked = next((d for d in settings.blocked_domains if domain_matches(host, d)), None)
+    if blocked is not None:
+        excluded = f"blocked domain {blocked}"
+    elif used_in is not None:
+        excluded = f"already in the {used_in} round-up"
+    return Score(total=total, parts=tuple(parts), excluded=excluded)
+
+
+def _recency(candidate: Candidate, week: Window, settings: RankingSettings) -> ScorePart:
+    length = (week.end - week.start).total_seconds()
+    elapsed = (placed_at(candidate) - week.start).total_seconds()
+    fraction = min(max(elapsed / length, 0.0), 1.0) if length > 0 else 0.0
+    left = (week.end - placed_at(candidate)).total_seconds()
+    if left <= 0:
+        detail = "appeared at the end of the week"
+    elif left < 86400:
+        detail = f"appeared {max(int(left // 3600), 1)} h before the week's end"
+    else:
+        detail = f"appeared {left / 86400:.1f} days before the week's end"
+    return ScorePart("recency", _points(settings.recency_points * fraction), detail)
+
+
+def rank(
+    candidates: Iterable[Candidate],
+    week: Window,
+    settings: RankingSettings,
+    *,
+    used: Mapping[int, str] | None = None,
+) -> list[Ranked]:
+    """Every candidate scored, best first (excluded ones included, last).
+
+    Ties go to the more recent article, then to the one seen first (lower id),
+    so the order is stable from one run to the next.
+    """
+    used = used or {}
+    ranked = [
+        Ranked(c, score_candidate(c, week, settings, used_in=used.get(c.id))) for c in candidates
+    ]
+    ranked.sort(
+        key=lambda r: (
+            r.score.excluded is not None,
+            -r.score.total,
+            -placed_at(r.candidate).timestamp(),
+            r.candidate.id,
+        )
+    )
+    return ranked
+
+
+def eligible(ranked: Sequence[Ranked]) -> list[Ranked]:
+    """Those that may be picked, in rank order."""
+    return [r for r in ranked if r.score.excluded is None]
+
+
+def score_json(score: Score) -> dict[str, object]:
+    """The ``score`` and ``why`` fields of the JSON outputs."""
+    return {
+        "score": score.total,
+        "excluded": score.excluded,
+        "why": [{"name": p.name, "points": p.points, "detail": p.detail} for p in score.parts],
+    }
