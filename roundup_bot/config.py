@@ -153,23 +153,92 @@ class NetworkSettings(_Section):
 
 
 class TwitterSettings(_Section):
+    """The X source: links that followers suggest by mentioning the account.
+
+    Credentials are never config keys: ROUNDUP_TWITTER_BEARER_TOKEN reads
+    mentions; the OAuth 1.0a keys ROUNDUP_TWITTER_CONSUMER_KEY, _CONSUMER_SECRET,
+    _ACCESS_TOKEN and _ACCESS_TOKEN_SECRET post the optional thank-you replies.
+    """
+
     enabled: bool = False
-    username: str = "welovelocalgov"
-    user_id: str | None = None
-    api_base_url: str = "https://api.x.com"
-    max_posts_per_month: int = 1000
-    first_run_days: int = 7
-    timeout: float = 20.0
-    max_rate_limit_wait: float = 60.0
-    thank_suggesters: bool = False
+    username: str = "welovelocalgov"  # the account whose mentions are read
+    user_id: str | None = None  # its numeric id; looked up once from username when unset
+    api_base_url: str = "https://api.x.com"  # or an API-compatible proxy
+    max_posts_per_month: int = 1000  # cost guard: reading stops when the month's count reaches it
+    first_run_days: int = 7  # the first run reads mentions this many days back
+    timeout: float = 20.0  # seconds to connect, and between bytes of an answer
+    max_rate_limit_wait: float = 60.0  # wait for a rate-limit reset at most this many seconds
+    retries: int = 3  # retries after a 5xx answer or a timeout, with backoff
+    retry_backoff: float = 1.0  # first retry after this many seconds, doubling each time
+    thank_suggesters: bool = False  # reply once to each accepted suggestion (costs money)
     thank_template: str = "thanks.txt.j2"
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        value = value.strip().lstrip("@")
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", value):
+            raise ValueError(f"{value!r} is not an X username (letters, digits, _; 15 at most)")
+        return value
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_id(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip().isdigit():
+            raise ValueError(f"{value!r} is not a numeric X user id")
+        return value.strip() if value is not None else None
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value, re.IGNORECASE):
+            raise ValueError(f"{value!r} is not an http:// or https:// base URL")
+        return value
+
+    @field_validator("max_posts_per_month", "first_run_days")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be 1 or more")
+        return value
+
+    @field_validator("retries")
+    @classmethod
+    def _retries(cls, value: int) -> int:
+        if not 0 <= value <= 10:
+            raise ValueError("must be between 0 and 10")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than zero")
+        return value
+
+    @field_validator("max_rate_limit_wait", "retry_backoff")
+    @classmethod
+    def _not_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must be zero or more")
+        return value
 
 
 class SuggestionSettings(_Section):
-    blocked_users: list[str] = Field(default_factory=list)
-    blocked_domains: list[str] = Field(default_factory=list)
-    allowed_domains: list[str] = Field(default_factory=list)
-    max_per_user_per_week: int = 5
+    """Rules for suggestions from any platform; a rejected one is stored with its reason."""
+
+    blocked_users: list[str] = Field(default_factory=list)  # usernames (with or without @) or ids
+    blocked_domains: list[str] = Field(default_factory=list)  # a domain blocks its subdomains too
+    allowed_domains: list[str] = Field(default_factory=list)  # when set, only these domains
+    max_per_user_per_week: int = 5  # different links one person may suggest in 7 days; 0: no limit
+
+    @field_validator("max_per_user_per_week")
+    @classmethod
+    def _limit(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("must be zero (no limit) or more")
+        return value
 
 
 class RoundupSettings(_Section):
