@@ -69,6 +69,15 @@ def parse_duration(value: str | int | float) -> float:
     return seconds
 
 
+def parse_duration_or_zero(value: str | int | float) -> float:
+    """Like :func:`parse_duration`, but "0" (or "0s") means none at all."""
+    if isinstance(value, str) and re.fullmatch(r"\s*0+(?:\.0*)?\s*[smhdw]?\s*", value):
+        return 0.0
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+        return 0.0
+    return parse_duration(value)
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -312,10 +321,45 @@ class PublishSettings(_Section):
 
 
 class ScheduleSettings(_Section):
+    """When ``roundup-bot run`` runs each job, and how one-shots share with it.
+
+    A job set to "off" is not scheduled. ``draft_at`` defaults to the
+    [roundup] week_ends moment, in [roundup] timezone.
+    """
+
     poll_feeds_every: str = "2h"
     poll_mentions_every: str = "15m"
-    draft_at: str | None = None
-    jitter: str = "5m"
+    draft_at: str | None = None  # "friday 09:00", or "off"
+    jitter: str = "5m"  # poll start times are delayed by up to this much ("0" for none)
+    lock_wait: str = "10s"  # how long a one-shot waits for the same job to finish ("0": skip)
+
+    @field_validator("poll_feeds_every", "poll_mentions_every")
+    @classmethod
+    def _every(cls, value: str) -> str:
+        if value.strip().lower() != "off":
+            parse_duration(value)
+        return value
+
+    @field_validator("jitter", "lock_wait")
+    @classmethod
+    def _zero_or_duration(cls, value: str) -> str:
+        parse_duration_or_zero(value)
+        return value
+
+    @field_validator("draft_at")
+    @classmethod
+    def _draft_at(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() != "off":
+            RoundupSettings._week_ends(value)
+        return value
+
+    @property
+    def jitter_seconds(self) -> float:
+        return parse_duration_or_zero(self.jitter)
+
+    @property
+    def lock_wait_seconds(self) -> float:
+        return parse_duration_or_zero(self.lock_wait)
 
 
 class WebSettings(_Section):

@@ -61,6 +61,10 @@ def _register() -> None:
 
     for command in feed_commands.COMMANDS:
         cli.add_command(command)
+    from roundup_bot.cli import daemon as daemon_commands
+
+    for command in daemon_commands.COMMANDS:
+        cli.add_command(command)
 
 
 _register()

@@ -12,7 +12,10 @@ from zoneinfo import ZoneInfo
 import click
 
 from roundup_bot.cli._context import CliContext, pass_cli
+from roundup_bot.cli._jobs import job_lock, poll_as_worker
 from roundup_bot.cli._output import echo_json, iso, parse_when, shorten, table
+from roundup_bot.cli.daemon import echo_jobs_status, jobs_status_json
+from roundup_bot.jobs import poll_summary
 from roundup_bot.opml import write_opml
 from roundup_bot.polling import poll_feeds, utc_now
 from roundup_bot.storage.db import current_revision, migrate
@@ -36,13 +39,22 @@ def init(cli: CliContext) -> None:
 @click.option("--due", "mode", flag_value="due", help="Only feeds whose next poll time has come.")
 @click.option("--force", "mode", flag_value="all", help="Every enabled feed, ignoring backoff.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress, only the summary.")
+@click.option(
+    "--worker",
+    is_flag=True,
+    help="Share the due feeds with other `poll --worker` processes (PostgreSQL only).",
+)
 @pass_cli
-def poll(cli: CliContext, mode: str | None, quiet: bool) -> None:
+@job_lock("poll", bypass="worker")
+def poll(cli: CliContext, mode: str | None, quiet: bool, worker: bool = False) -> str:
     """Fetch every enabled feed once and store new and changed entries as candidates.
 
     Feeds that are failing and still backing off are skipped (use --force).
-    Exits 0 when the run completed, even if some feeds failed.
+    Exits 0 when the run completed, even if some feeds failed; exits 3 when
+    another poll is running and did not finish within [schedule] lock_wait.
     """
+    if worker:
+        return poll_as_worker(cli, quiet)
     app = cli.app
     now = utc_now()
     configured = app.sync_feeds(now)
@@ -79,6 +91,7 @@ def poll(cli: CliContext, mode: str | None, quiet: bool) -> None:
     if show_progress and total:
         click.echo("", err=True)
     _summary(outcomes)
+    return poll_summary(outcomes).summary
 
 
 def _summary(outcomes: Sequence[PollOutcome]) -> None:
@@ -164,15 +177,17 @@ def feed_status_json(status: FeedStatus) -> dict[str, Any]:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help='Print {"feeds": [...]}.')
+@click.option("--json", "as_json", is_flag=True, help='Print {"feeds": [...], "jobs": [...]}.')
 @pass_cli
 def status(cli: CliContext, as_json: bool) -> None:
-    """Show each feed's health: last poll, errors, when it is next due."""
+    """Show each feed's health (last poll, errors, when it is next due) and the
+    scheduled jobs' last and next runs."""
     app = cli.app
     app.sync_feeds(utc_now())
     feeds = app.storage.feeds.statuses()
     if as_json:
-        echo_json({"feeds": [feed_status_json(f) for f in feeds]})
+        jobs = jobs_status_json(app.storage)
+        echo_json({"feeds": [feed_status_json(f) for f in feeds], "jobs": jobs})
         return
     zone = ZoneInfo(cli.settings.roundup.timezone)
 
@@ -199,6 +214,8 @@ def status(cli: CliContext, as_json: bool) -> None:
             ]
         )
     table(["health", "feed", "last polled", "next due", "errors", "last error"], rows, flexible=5)
+    click.echo("")
+    echo_jobs_status(app.storage, zone)
 
 
 @click.group()

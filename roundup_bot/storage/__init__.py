@@ -13,6 +13,9 @@ from roundup_bot.storage.candidates import CandidateRepository
 from roundup_bot.storage.db import create_db_engine, migrate
 from roundup_bot.storage.editors import EditorRepository, SecretRepository
 from roundup_bot.storage.feeds import FeedRepository
+from roundup_bot.storage.job_runs import JobRunRepository
+from roundup_bot.storage.leases import FeedLeases
+from roundup_bot.storage.locks import JobLocks
 from roundup_bot.storage.state import StateRepository
 
 
@@ -24,6 +27,9 @@ class Storage:
         self.feeds = FeedRepository(engine)
         self.candidates = CandidateRepository(engine)
         self.state = StateRepository(engine)
+        self.locks = JobLocks(engine)
+        self.leases = FeedLeases(engine)
+        self.job_runs = JobRunRepository(engine)
         self.editors = EditorRepository(engine)
         self.secrets = SecretRepository(engine)
 
