@@ -333,3 +333,32 @@ DraftEdit = (
     | SetIntro
     | SetOutro
 )
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedItem:
+    """What a draft refresh wants one item to become (see ``drafting.plan_draft``)."""
+
+    candidate_id: int
+    position: int
+    score: float
+    why: tuple[ScorePart, ...]
+    item_id: int | None = None  # None: a new item
+    blurb: str | None = None  # None: keep the stored blurb (the editor's)
+
+
+@dataclass(frozen=True, slots=True)
+class DraftPlan:
+    """A whole draft refresh, decided purely and then stored in one transaction."""
+
+    roundup: str
+    week: str
+    period_start: datetime
+    period_end: datetime
+    title: str
+    intro: str | None  # None: keep the stored one (the editor's)
+    outro: str | None
+    items: tuple[PlannedItem, ...]
+    delete_item_ids: tuple[int, ...] = ()
+    draft_id: int | None = None  # None: create the draft
+    expected_version: int | None = None

@@ -11,10 +11,12 @@ from sqlalchemy import Engine
 
 from roundup_bot.storage.candidates import CandidateRepository
 from roundup_bot.storage.db import create_db_engine, migrate
+from roundup_bot.storage.drafts import DraftRepository
 from roundup_bot.storage.editors import EditorRepository, SecretRepository
 from roundup_bot.storage.feeds import FeedRepository
 from roundup_bot.storage.job_runs import JobRunRepository
 from roundup_bot.storage.leases import FeedLeases
+from roundup_bot.storage.link_details import LinkDetailsRepository
 from roundup_bot.storage.locks import JobLocks
 from roundup_bot.storage.state import StateRepository
 
@@ -27,6 +29,8 @@ class Storage:
         self.feeds = FeedRepository(engine)
         self.candidates = CandidateRepository(engine)
         self.state = StateRepository(engine)
+        self.drafts = DraftRepository(engine)
+        self.link_details = LinkDetailsRepository(engine)
         self.locks = JobLocks(engine)
         self.leases = FeedLeases(engine)
         self.job_runs = JobRunRepository(engine)
