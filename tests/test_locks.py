@@ -140,7 +140,7 @@ def test_a_live_sqlite_row_from_another_machine_is_respected(sqlite_url: str) ->
                     expires_at=now + timedelta(minutes=1),
                 )
             )
-        with pytest.raises(LockHeldError, match="elsewhere.example"), store.locks.hold("poll"):
+        with pytest.raises(LockHeldError, match=r"elsewhere\.example"), store.locks.hold("poll"):
             pass
     finally:
         store.close()
