@@ -5,6 +5,8 @@ Exit statuses (documented in the README):
   1  the run itself could not happen (database unreachable, a source failed as a whole)
   2  bad config or bad command-line usage
   3  the same job is already running elsewhere and this run skipped
+  4  a source stopped at a limit (X rate limit or usage cap, or max_posts_per_month);
+     its place is kept and the next run carries on
 """
 
 from __future__ import annotations
@@ -64,6 +66,10 @@ def _register() -> None:
     from roundup_bot.cli import daemon as daemon_commands
 
     for command in daemon_commands.COMMANDS:
+        cli.add_command(command)
+    from roundup_bot.cli import mentions as mention_commands
+
+    for command in mention_commands.COMMANDS:
         cli.add_command(command)
 
 

@@ -19,6 +19,7 @@ from roundup_bot.storage.leases import FeedLeases
 from roundup_bot.storage.link_details import LinkDetailsRepository
 from roundup_bot.storage.locks import JobLocks
 from roundup_bot.storage.state import StateRepository
+from roundup_bot.storage.suggestions import SuggestionRepository
 
 
 class Storage:
@@ -29,6 +30,7 @@ class Storage:
         self.feeds = FeedRepository(engine)
         self.candidates = CandidateRepository(engine)
         self.state = StateRepository(engine)
+        self.suggestions = SuggestionRepository(engine)
         self.drafts = DraftRepository(engine)
         self.link_details = LinkDetailsRepository(engine)
         self.locks = JobLocks(engine)
