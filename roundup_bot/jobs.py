@@ -237,7 +237,7 @@ def _optional(module: str, name: str) -> Callable[..., Any] | None:
 def poll_mentions_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
     """Read suggestions from every enabled source; skipped when none is enabled."""
     if not app.settings.twitter.enabled:
-        return JobResult(None, "skipped: no suggestion source is enabled ([twitter] enabled)")
+        return JobResult(None, "skipped: no suggestion source is enabled (see [twitter] enabled)")
     runner = _optional("roundup_bot.mentions", "run_mentions")
     if runner is None:
         return JobResult(None, "skipped: this build cannot read suggestions yet")

@@ -37,11 +37,8 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.events import (
     EVENT_JOB_ADDED,
-    EVENT_JOB_MAX_INSTANCES,
-    EVENT_JOB_MISSED,
     EVENT_SCHEDULER_STARTED,
     JobEvent,
-    JobSubmissionEvent,
     SchedulerEvent,
 )
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -188,7 +185,7 @@ class Daemon:
         stop_grace_s: float = STOP_GRACE_S,
     ) -> None:
         self.app = app
-        self.jobs = dict(jobs or JOBS)
+        self.jobs = {**JOBS, **(jobs or {})}
         self.clock = clock
         self.stop_grace_s = stop_grace_s
         self.stop = StopSignal()
@@ -200,6 +197,10 @@ class Daemon:
         self._stop_reason = "asked to stop"
 
     def _build(self) -> BlockingScheduler:
+        # APScheduler's own INFO lines repeat ours; keep its warnings (a run skipped
+        # because the previous one is still going, a run missed by too much).
+        if not log.isEnabledFor(logging.DEBUG):
+            logging.getLogger("apscheduler").setLevel(logging.WARNING)
         scheduler = BlockingScheduler(
             jobstores={"default": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(max_workers=max(len(self.plans), 1))},
@@ -236,7 +237,6 @@ class Daemon:
                 **options,
             )
         scheduler.add_listener(self._on_event, EVENT_JOB_ADDED | EVENT_SCHEDULER_STARTED)
-        scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         return scheduler
 
     # -- running jobs -------------------------------------------------------------------
@@ -309,11 +309,6 @@ class Daemon:
                     self.app.storage.job_runs.set_next_run(job.id, job.next_run_time)
                 except RoundupError as exc:
                     log.warning("could not record the next run of %s: %s", job.id, exc)
-
-    def _on_missed(self, event: SchedulerEvent) -> None:
-        if isinstance(event, JobSubmissionEvent | JobEvent):
-            why = "still running" if event.code == EVENT_JOB_MAX_INSTANCES else "too late"
-            log.warning("job %s: a run was skipped (%s)", event.job_id, why)
 
     # -- starting and stopping -------------------------------------------------------------
 

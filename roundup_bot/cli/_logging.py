@@ -1,8 +1,9 @@
 """Logging set-up for the command line and the daemon.
 
-Logs go to standard error, as text or as one JSON object per line. A filter
-replaces the values of the secret environment variables wherever they might
-appear in a message, so a token can never reach a log line.
+Logs go to standard error, as text or as one JSON object per line. The
+formatters pass every finished line (tracebacks included) through
+:func:`redact`, which replaces the values of the secret environment variables,
+passwords in URLs and bearer tokens, so a secret can never reach a log line.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from datetime import UTC, datetime
 
@@ -18,22 +20,45 @@ from roundup_bot.config import NON_KEY_ENV
 SECRET_ENV = tuple(name for name in NON_KEY_ENV if name != "ROUNDUP_CONFIG")
 
 
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*):[^@/\s]+@", re.IGNORECASE)
+_BEARER = re.compile(r"(?P<head>\bbearer\s+)[a-z0-9._~+/=-]{8,}", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Hide secrets in one log line: the values of the secret environment variables,
+    passwords in URLs (a database URL in an error) and bearer tokens."""
+    for name in SECRET_ENV:
+        secret = os.environ.get(name, "")
+        if len(secret) >= 6:
+            text = text.replace(secret, "***")
+    text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
+    return _BEARER.sub(r"\g<head>***", text)
+
+
 class RedactSecrets(logging.Filter):
-    """Replaces any secret's value in a record's message with '***'."""
+    """Replaces any secret in a record's message with '***' (for handlers not set up here)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        secrets = [os.environ[name] for name in SECRET_ENV if len(os.environ.get(name, "")) >= 6]
-        if secrets:
-            message = record.getMessage()
-            redacted = message
-            for secret in secrets:
-                redacted = redacted.replace(secret, "***")
-            if redacted != message:
-                record.msg, record.args = redacted, None
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
         return True
 
 
+class TextFormatter(logging.Formatter):
+    """The text format; the whole line, traceback included, goes through :func:`redact`."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line; every value goes through :func:`redact`."""
+
     def format(self, record: logging.LogRecord) -> str:
         payload = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
@@ -46,7 +71,7 @@ class JsonFormatter(logging.Formatter):
                 payload[key] = str(getattr(record, key))
         if record.exc_info:
             payload["error"] = self.formatException(record.exc_info)
-        return json.dumps(payload, ensure_ascii=False)
+        return json.dumps({k: redact(v) for k, v in payload.items()}, ensure_ascii=False)
 
 
 def setup_logging(level: str, fmt: str) -> None:
@@ -59,7 +84,7 @@ def setup_logging(level: str, fmt: str) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
     handler.addFilter(RedactSecrets())
     root.addHandler(handler)
     root.setLevel(level.upper())

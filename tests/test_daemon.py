@@ -1,0 +1,305 @@
+"""`roundup-bot run` as a real subprocess against local feed servers.
+
+Intervals are a second long; every wait is bounded, and the daemon is always
+killed in a ``finally``. Times are never asserted, except the one promise the
+daemon makes about them: it stops within 10 seconds of SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, write_config
+
+from roundup_bot.storage import open_storage
+
+pytestmark = pytest.mark.slow
+
+STOP_LIMIT_S = 10.0
+
+
+class FeedServer:
+    """/fast/<n>.xml answers at once; /slow/<n>.xml waits until the gate opens."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.gate = threading.Event()
+        self.slow_arrived = threading.Semaphore(0)
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with outer.lock:
+                    outer.counts[self.path] += 1
+                if self.path.startswith("/slow/"):
+                    outer.slow_arrived.release()
+                    outer.gate.wait(60)
+                name = self.path.strip("/").replace("/", "-").removesuffix(".xml")
+                body = (
+                    '<?xml version="1.0"?><rss version="2.0"><channel>'
+                    f"<title>Blog {name}</title><link>http://{name}.example/</link>"
+                    f"<item><title>Post from {name}</title>"
+                    f"<link>http://{name}.example/post</link>"
+                    "<pubDate>Wed, 18 Nov 2026 10:00:00 GMT</pubDate></item></channel></rss>"
+                ).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/rss+xml")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the client gave up (the daemon was stopped)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, kind: str, n: int) -> str:
+        return f"http://127.0.0.1:{self.port}/{kind}/{n}.xml"
+
+    def wait_for_slow(self, count: int, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        for _ in range(count):
+            assert self.slow_arrived.acquire(timeout=max(deadline - time.monotonic(), 0.01)), (
+                "the daemon never asked for the slow feeds"
+            )
+
+    def close(self) -> None:
+        self.gate.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    running = FeedServer()
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+def make_config(tmp_path: Path, server: FeedServer, fast: int, slow: int) -> Path:
+    lines = [
+        "[database]",
+        f'url = "sqlite:///{tmp_path / "roundup.db"}"',
+        "[polling]",
+        "per_host = 16",
+        "timeout = 60",
+        "[schedule]",
+        'poll_feeds_every = "1s"',
+        'poll_mentions_every = "2s"',
+        'jitter = "0"',
+        'lock_wait = "0"',
+    ]
+    for n in range(fast):
+        lines += ["[[feeds]]", f'url = "{server.url("fast", n)}"']
+    for n in range(slow):
+        lines += ["[[feeds]]", f'url = "{server.url("slow", n)}"']
+    return write_config(tmp_path, "\n".join(lines) + "\n")
+
+
+def command(config: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "roundup_bot", "--config", str(config), *args]
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROUNDUP_")}
+    return {**env, "PYTHONPATH": str(ROOT), **extra}
+
+
+class Daemon:
+    """The daemon subprocess; its log goes to a file (a full pipe would block it)."""
+
+    def __init__(self, config: Path, tmp_path: Path, **env: str) -> None:
+        self.log_path = tmp_path / "daemon.log"
+        self.log_file = self.log_path.open("w", encoding="utf-8")
+        self.process = subprocess.Popen(
+            command(config, "--log-format", "json", "--log-level", "INFO", "run"),
+            stdout=subprocess.DEVNULL,
+            stderr=self.log_file,
+            env=environment(**env),
+            cwd=tmp_path,
+        )
+
+    def log_lines(self) -> list[dict[str, object]]:
+        text = self.log_path.read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def terminate(self) -> tuple[int, float]:
+        """SIGTERM; returns the exit status and how long the stop took."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=30)
+        return code, time.monotonic() - started
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.log_file.close()
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 30, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def candidate_titles(db: Path) -> list[str]:
+    if not db.exists():
+        return []
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return [row[0] for row in conn.execute("SELECT title FROM candidates")]
+    except sqlite3.OperationalError:  # not created yet
+        return []
+
+
+def test_the_daemon_polls_and_stops_on_sigterm(tmp_path: Path, server: FeedServer) -> None:
+    config = make_config(tmp_path, server, fast=3, slow=0)
+    daemon = Daemon(config, tmp_path)
+    try:
+        wait_until(lambda: len(candidate_titles(tmp_path / "roundup.db")) == 3, what="3 candidates")
+        wait_until(
+            lambda: any("no feeds due" in str(line.get("message")) for line in daemon.log_lines()),
+            what="a second poll run",
+        )
+        code, took = daemon.terminate()
+    finally:
+        daemon.kill()
+    assert code == 0
+    assert took < STOP_LIMIT_S
+    lines = daemon.log_lines()  # every line is a JSON object (json.loads above)
+    messages = [str(line["message"]) for line in lines]
+    assert any(m.startswith("scheduled job poll") for m in messages)
+    assert any(m == "job poll: starting" for m in messages)
+    finished = [line for line in lines if line.get("job") == "poll" and "result" in line]
+    assert finished
+    assert str(finished[0]["result"]).startswith("polled 3 feeds: 3 ok")
+    assert "next_run" in finished[0]
+    assert any(
+        "skipped: no suggestion source is enabled" in m for m in messages
+    )  # mentions: X is off
+    assert messages[-1] == "roundup-bot scheduler stopped"
+    assert all(server.counts[f"/fast/{n}.xml"] == 1 for n in range(3))  # only due feeds
+    status = subprocess.run(
+        command(config, "status", "--json"),
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=60,
+        check=True,
+    )
+    jobs = {job["name"]: job for job in json.loads(status.stdout)["jobs"]}
+    assert jobs["poll"]["last_ok"] is True
+    assert jobs["poll"]["running"] is False
+    assert jobs["poll"]["next_run"] is None  # the daemon is gone: nothing scheduled
+    assert jobs["draft"]["last_started"] is None
+
+
+def test_sigterm_mid_poll_stops_in_time_and_keeps_the_database_consistent(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    config = make_config(tmp_path, server, fast=4, slow=3)
+    db = tmp_path / "roundup.db"
+    daemon = Daemon(config, tmp_path)
+    try:
+        server.wait_for_slow(3)
+        wait_until(lambda: len(candidate_titles(db)) == 4, what="the fast feeds stored")
+        code, took = daemon.terminate()
+    finally:
+        daemon.kill()
+    assert code == 0
+    assert took < STOP_LIMIT_S
+    messages = [str(line["message"]) for line in daemon.log_lines()]
+    assert "stopping: received SIGTERM" in messages
+    assert any("stopped before 3 more" in m for m in messages)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    store = open_storage(f"sqlite:///{db}")
+    try:
+        titles = sorted(c.title or "" for c in store.candidates.list())
+        assert titles == [f"Post from fast-{n}" for n in range(4)]
+        for feed in store.feeds.statuses():
+            if "/slow/" in feed.url:  # interrupted: left exactly as before the poll
+                assert feed.last_polled is None
+                assert feed.ok is None
+            else:
+                assert feed.ok is True
+        assert store.locks.holders() == {}
+        run = store.job_runs.all()["poll"]
+        assert run.last_finished is not None
+        assert run.last_ok is True
+    finally:
+        store.close()
+
+
+def test_a_one_shot_poll_during_the_daemons_poll_skips_or_waits(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    config = make_config(tmp_path, server, fast=2, slow=2)
+    db = tmp_path / "roundup.db"
+    daemon = Daemon(config, tmp_path)
+    try:
+        server.wait_for_slow(2)
+        skipped = subprocess.run(
+            command(config, "poll"),
+            capture_output=True,
+            text=True,
+            env=environment(),
+            timeout=60,
+        )
+        assert skipped.returncode == 3, skipped.stderr
+        assert "skipped: the poll job is already running elsewhere (held by " in skipped.stderr
+        assert all(count == 1 for count in server.counts.values())  # nothing fetched twice
+
+        # With a wait, the one-shot starts only once the daemon's poll is over.
+        waiting = subprocess.Popen(
+            command(config, "poll"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment(ROUNDUP_SCHEDULE_LOCK_WAIT='"60s"'),
+        )
+        try:
+            time.sleep(1.0)
+            assert waiting.poll() is None  # still waiting for the lock
+            assert all(count == 1 for count in server.counts.values())
+            server.gate.set()  # let the daemon's poll finish
+            out, err = waiting.communicate(timeout=60)
+        finally:
+            waiting.kill()
+            waiting.wait()
+        assert waiting.returncode == 0, err
+        assert "polled 4 feeds" in out
+        code, took = daemon.terminate()
+    finally:
+        daemon.kill()
+    assert code == 0
+    assert took < STOP_LIMIT_S
+    titles = candidate_titles(db)
+    assert sorted(titles) == sorted(set(titles))  # no duplicates
+    assert len(titles) == 4
