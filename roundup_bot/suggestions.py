@@ -157,10 +157,12 @@ def parse_page(page: Any, *, own_user_id: str | None = None) -> PageReading:
         data = []
     if not isinstance(data, list):
         raise MalformedPage("'data' is not a list of posts")
-    includes = page.get("includes") or {}
+    includes = page.get("includes")
+    includes = {} if includes is None else includes
     if not isinstance(includes, Mapping):
         raise MalformedPage("'includes' is not an object")
-    meta = page.get("meta") or {}
+    meta = page.get("meta")
+    meta = {} if meta is None else meta
     if not isinstance(meta, Mapping):
         raise MalformedPage("'meta' is not an object")
     users = {
