@@ -264,7 +264,7 @@ class RoundupSettings(_Section):
     template: str = "roundup.html.j2"  # the published HTML and the HTML preview
     markdown_template: str = "roundup.md.j2"
     text_template: str = "roundup.txt.j2"
-    feed_entry_template: str = "feed_entry.html.j2"  # each round-up's content in feed.xml
+    feed_entry_template: str = "roundup_article.html.j2"  # each round-up's content in feed.xml
     templates_dir: str | None = None  # searched before the packaged templates/
     fetch_link_details: bool = True  # read picked articles' pages for missing details
     link_details_max_age: str = "7d"  # how long what a page said is trusted

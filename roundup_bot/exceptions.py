@@ -17,6 +17,7 @@ catch these::
     ├── FeedParseError         the bytes are not a usable feed (carries the URL)
     ├── SourceError            a suggestion source (X, ...) failed as a whole
     ├── TemplateError          a round-up template is broken (names file and line)
+    ├── PublishError           the round-up could not be written to [publish] output_dir
     └── DraftError             a draft operation is not allowed (status rules, stale version)
         ├── DraftNotFound      no draft has that id (also a LookupError)
         └── StaleDraftError    someone else saved the draft since it was read
@@ -105,6 +106,10 @@ class SourceError(RoundupError):
 
 class TemplateError(RoundupError):
     """A round-up template could not be loaded or rendered; names the file and line."""
+
+
+class PublishError(RoundupError):
+    """A published file could not be written; nothing half-written is left behind."""
 
 
 class DraftError(RoundupError):

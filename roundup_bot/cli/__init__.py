@@ -63,6 +63,10 @@ def _register() -> None:
 
     for command in feed_commands.COMMANDS:
         cli.add_command(command)
+    from roundup_bot.cli import drafts as draft_commands
+
+    for command in draft_commands.COMMANDS:
+        cli.add_command(command)
     from roundup_bot.cli import daemon as daemon_commands
 
     for command in daemon_commands.COMMANDS:
