@@ -59,6 +59,10 @@ def cli(
 
 
 def _register() -> None:
+    from roundup_bot.cli import web as web_commands
+
+    for command in web_commands.COMMANDS:
+        cli.add_command(command)
     from roundup_bot.cli import feeds as feed_commands
 
     for command in feed_commands.COMMANDS:

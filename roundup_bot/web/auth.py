@@ -1,0 +1,130 @@
+"""Signing in and out, and the rule that every other page needs a signed-in editor.
+
+A session is a random token in the (signed, HttpOnly) Flask session cookie;
+the database keeps its SHA-256 with the editor and an expiry. Signing out
+deletes that row, so a copied cookie is dead afterwards; removing an editor
+or changing their password ends all their sessions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response as BaseResponse
+
+from roundup_bot.storage.editors import Editor
+from roundup_bot.web.context import web
+from roundup_bot.web.security import is_safe_redirect
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("auth", __name__)
+
+SESSION_LIFETIME = timedelta(hours=12)
+#: Endpoints anyone may reach: the sign-in page and the CSS/JS it needs.
+PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "static"})
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def current_editor() -> Editor:
+    """The signed-in editor (views behind the sign-in rule only)."""
+    editor: Editor = g.editor
+    return editor
+
+
+def install(app: Flask) -> None:
+    app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
+
+    @app.before_request
+    def load_editor() -> BaseResponse | None:
+        g.editor = None
+        token = session.get("sid")
+        if isinstance(token, str) and token:
+            g.editor = web().roundup.storage.editors.session_editor(
+                token_hash(token), web().clock()
+            )
+            if g.editor is None:
+                session.pop("sid", None)
+        if g.editor is None and request.endpoint not in PUBLIC_ENDPOINTS:
+            target = request.full_path if request.method == "GET" else request.path
+            target = target.rstrip("?")
+            wanted = target if target not in ("/", "") else None
+            return redirect(url_for("auth.sign_in", next=wanted))
+        return None
+
+    @app.context_processor
+    def editor_in_templates() -> dict[str, object]:
+        return {"editor": g.get("editor")}
+
+
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> BaseResponse | str | tuple[str, int]:
+    target = request.values.get("next", "")
+    if not is_safe_redirect(target) or target.startswith("/sign-in"):
+        target = ""
+    if g.editor is not None:
+        return redirect(target or url_for("drafts.home"))
+    if request.method == "GET":
+        return render_template("auth/sign_in.html", next=target, name="")
+    name = request.form.get("name", "")[:200]
+    password = request.form.get("password", "")
+    ctx = web()
+    address = _client_address()
+    wait = ctx.limiter.retry_after(name, address, ctx.monotonic())
+    if wait is not None:
+        log.warning("sign-in refused: too many failures (name %r, address %s)", name[:80], address)
+        seconds = max(int(wait + 0.999), 1)
+        flash(
+            f"Too many failed sign-ins. Wait {seconds} seconds and try again.",
+            "error",
+        )
+        body = render_template("auth/sign_in.html", next=target, name=name)
+        return Response(body, status=429, headers={"Retry-After": str(seconds)})
+    found = ctx.accounts.verify(name, password) if name.strip() and password else None
+    if found is None:
+        ctx.limiter.failed(name, address, ctx.monotonic())
+        log.warning("failed sign-in (name %r, address %s)", name[:80], address)
+        flash("That name and password do not match an editor.", "error")
+        return render_template("auth/sign_in.html", next=target, name=name), 200
+    token = secrets.token_urlsafe(32)
+    now = ctx.clock()
+    ctx.roundup.storage.editors.start_session(
+        found.id, token_hash(token), now, now + SESSION_LIFETIME
+    )
+    session.clear()  # a fresh session (and CSRF token) after signing in
+    session["sid"] = token
+    session.permanent = True
+    log.info("editor %r signed in from %s", found.name, address)
+    return redirect(target or url_for("drafts.home"))
+
+
+@bp.route("/sign-out", methods=["POST"])
+def sign_out() -> BaseResponse:
+    token = session.get("sid")
+    if isinstance(token, str) and token:
+        web().roundup.storage.editors.end_session(token_hash(token))
+    session.clear()
+    flash("You have signed out.", "info")
+    return redirect(url_for("auth.sign_in"))

@@ -1,0 +1,32 @@
+"""What every view needs, attached once to the Flask app by :func:`create_app`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import current_app
+
+from roundup_bot.app import App
+from roundup_bot.web.accounts import Accounts
+from roundup_bot.web.ratelimit import SignInLimiter
+
+EXTENSION = "roundup_bot"
+
+
+@dataclass
+class WebContext:
+    roundup: App  # settings and storage, wired by roundup_bot.app.build_app
+    accounts: Accounts
+    limiter: SignInLimiter
+    clock: Callable[[], datetime]  # UTC now; a seam for tests
+    monotonic: Callable[[], float] = field(default=time.monotonic)
+    owns_roundup: bool = False  # close the storage when the app is discarded
+
+
+def web() -> WebContext:
+    """The current Flask app's :class:`WebContext`."""
+    found: WebContext = current_app.extensions[EXTENSION]
+    return found

@@ -1,0 +1,107 @@
+"""The web page's one door to the round-up: weeks, ranking, drafting, rendering,
+approving. Every view goes through here, and everything here calls the same
+functions as the command line (``roundup-bot draft``, ``show``, ``approve``,
+``reopen``), so the page and the terminal can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from roundup_bot import publish
+from roundup_bot.app import App
+from roundup_bot.drafting import DraftOutcome, draft_week, rank_week
+from roundup_bot.publish import Published
+from roundup_bot.ranking import Ranked
+from roundup_bot.render import Format, renderer_for
+from roundup_bot.types import Draft, DraftEdit, DraftSummary
+from roundup_bot.weeks import RoundupWeek, week_by_label, week_containing
+
+#: How many candidates the draft page offers to add before any search.
+OFFERED = 15
+#: How many search results it lists at most.
+MAX_RESULTS = 50
+
+
+class RoundupService:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.storage = app.storage
+
+    @property
+    def name(self) -> str:
+        return self.settings.roundup.name
+
+    # --- weeks ---------------------------------------------------------------------
+
+    def current_week(self, now: datetime) -> RoundupWeek:
+        """The week that ends next: the one editors are working on."""
+        r = self.settings.roundup
+        return week_containing(now, r.timezone, r.week_ends)
+
+    def week(self, label: str) -> RoundupWeek:
+        r = self.settings.roundup
+        return week_by_label(label, r.timezone, r.week_ends)
+
+    def week_of(self, draft: Draft | DraftSummary) -> RoundupWeek:
+        return self.week(draft.week)
+
+    # --- drafts ----------------------------------------------------------------------
+
+    def get(self, draft_id: int) -> Draft:
+        return self.storage.drafts.get(draft_id)
+
+    def find(self, week: RoundupWeek) -> Draft | None:
+        return self.storage.drafts.find(self.name, week.label)
+
+    def drafts(self) -> list[DraftSummary]:
+        return self.storage.drafts.summaries(self.name)
+
+    def published(self) -> list[DraftSummary]:
+        return self.storage.drafts.summaries(self.name, status="published")
+
+    def make_draft(self, week: RoundupWeek, now: datetime) -> DraftOutcome:
+        """Create or refresh the week's draft exactly as ``roundup-bot draft`` does."""
+        return draft_week(self.app, week, now=now)
+
+    def apply(
+        self, draft_id: int, edits: Sequence[DraftEdit], version: int, by: str, now: datetime
+    ) -> Draft:
+        return self.storage.drafts.apply_edits(
+            draft_id, edits, expected_version=version, by=by, now=now
+        )
+
+    # --- candidates --------------------------------------------------------------------
+
+    def ranked(self, week: RoundupWeek) -> list[Ranked]:
+        """Every candidate of the week with its score, best first (excluded ones last)."""
+        return rank_week(self.app, week)
+
+    # --- rendering and publishing ----------------------------------------------------------
+
+    def render(self, draft: Draft, fmt: Format) -> str:
+        """The round-up as it will be published: the renderer and templates that
+        :func:`roundup_bot.publish.publish` uses (and ``roundup-bot show``).
+
+        Raises:
+            TemplateError: the configured template is broken.
+        """
+        return renderer_for(self.settings).render(draft, fmt)
+
+    def approve(self, draft_id: int, by: str, now: datetime, version: int) -> Published:
+        """Approve and publish through :func:`roundup_bot.publish.approve`, the very
+        function ``roundup-bot approve`` calls. ``version`` is the one the editor
+        previewed: a draft changed since is refused (StaleDraftError)."""
+        return publish.approve(self.app, draft_id, by=by, now=now, expected_version=version)
+
+    def public_url(self, draft: Draft | DraftSummary) -> str | None:
+        """Where a published round-up can be read, when [publish] base_url is set."""
+        base = self.settings.publish.base_url.strip()
+        return f"{base.rstrip('/')}/{draft.week}.html" if base else None
+
+    def reopen(self, draft_id: int, by: str, now: datetime, version: int) -> Draft:
+        """approved -> draft through :func:`roundup_bot.publish.reopen` (never a
+        published one: the page leaves those read-only)."""
+        return publish.reopen(self.app, draft_id, by=by, now=now, expected_version=version)

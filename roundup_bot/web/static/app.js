@@ -1,0 +1,106 @@
+/* roundup-bot editors' page: small progressive enhancements.
+   Every action works without this file; it only adds comfort:
+   - a character counter under text boxes that have a limit,
+   - Enter in the draft's search box searches instead of saving,
+   - "Use my text" buttons after a conflicting save,
+   - filtering the candidates table as you type,
+   - a warning before leaving a draft with unsaved changes. */
+(function () {
+  "use strict";
+
+  function counters() {
+    document.querySelectorAll("textarea[data-max]").forEach(function (box) {
+      var max = parseInt(box.getAttribute("data-max"), 10);
+      if (!max) { return; }
+      var out = document.createElement("p");
+      out.className = "counter";
+      out.setAttribute("aria-live", "polite");
+      box.insertAdjacentElement("afterend", out);
+      function update() {
+        var n = box.value.length;
+        out.textContent = n + " of " + max + " characters";
+        out.classList.toggle("over", n > max);
+      }
+      box.addEventListener("input", update);
+      update();
+    });
+  }
+
+  function enterSearches() {
+    document.querySelectorAll("input[data-enter-clicks]").forEach(function (input) {
+      var button = document.getElementById(input.getAttribute("data-enter-clicks"));
+      if (!button) { return; }
+      input.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") {
+          event.preventDefault();
+          button.click();
+        }
+      });
+    });
+  }
+
+  function useMine() {
+    document.querySelectorAll("button[data-copy-from]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function (event) {
+        event.preventDefault();
+        var from = document.getElementById(button.getAttribute("data-copy-from"));
+        var to = document.getElementById(button.getAttribute("data-copy-to"));
+        if (!from || !to) { return; }
+        to.value = from.value;
+        to.dispatchEvent(new Event("input", { bubbles: true }));
+        to.focus();
+        button.textContent = "Copied into the box above";
+      });
+    });
+  }
+
+  function filterTables() {
+    document.querySelectorAll("input[data-filter]").forEach(function (input) {
+      var target = document.getElementById(input.getAttribute("data-filter"));
+      var status = document.getElementById(input.getAttribute("data-filter-status"));
+      if (!target) { return; }
+      var rows = Array.prototype.slice.call(target.querySelectorAll("[data-search]"));
+      function apply() {
+        var words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+        var shown = 0;
+        rows.forEach(function (row) {
+          var text = row.getAttribute("data-search");
+          var match = words.every(function (w) { return text.indexOf(w) !== -1; });
+          row.hidden = !match;
+          if (match) { shown += 1; }
+        });
+        if (status) { status.textContent = shown + " of " + rows.length + " shown"; }
+      }
+      input.addEventListener("input", apply);
+    });
+  }
+
+  function warnUnsaved() {
+    var form = document.querySelector("form[data-warn-unsaved]");
+    if (!form) { return; }
+    var dirty = false;
+    form.addEventListener("input", function () { dirty = true; });
+    form.addEventListener("submit", function () { dirty = false; });
+    window.addEventListener("beforeunload", function (event) {
+      if (dirty) {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    });
+  }
+
+  function start() {
+    counters();
+    enterSearches();
+    useMine();
+    filterTables();
+    warnUnsaved();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+}());
