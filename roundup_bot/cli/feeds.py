@@ -15,6 +15,7 @@ from roundup_bot.cli._context import CliContext, pass_cli
 from roundup_bot.cli._jobs import job_lock, poll_as_worker
 from roundup_bot.cli._output import echo_json, iso, parse_when, shorten, table
 from roundup_bot.cli.daemon import echo_jobs_status, jobs_status_json
+from roundup_bot.cli.mentions import echo_x_status, x_status
 from roundup_bot.jobs import poll_summary
 from roundup_bot.opml import write_opml
 from roundup_bot.polling import poll_feeds, utc_now
@@ -187,7 +188,7 @@ def status(cli: CliContext, as_json: bool) -> None:
     feeds = app.storage.feeds.statuses()
     if as_json:
         jobs = jobs_status_json(app.storage)
-        echo_json({"feeds": [feed_status_json(f) for f in feeds], "jobs": jobs})
+        echo_json({"feeds": [feed_status_json(f) for f in feeds], "jobs": jobs, "x": x_status(app)})
         return
     zone = ZoneInfo(cli.settings.roundup.timezone)
 
@@ -216,6 +217,7 @@ def status(cli: CliContext, as_json: bool) -> None:
     table(["health", "feed", "last polled", "next due", "errors", "last error"], rows, flexible=5)
     click.echo("")
     echo_jobs_status(app.storage, zone)
+    echo_x_status(x_status(app), zone)
 
 
 @click.group()

@@ -74,9 +74,7 @@ def mentions(cli: CliContext, as_json: bool) -> None:
     settings = cli.settings
     check_enabled(settings)
     app = cli.app
-    with guarded_run(
-        app.storage, JOB_MENTIONS, wait=settings.schedule.lock_wait_seconds
-    ) as record:
+    with guarded_run(app.storage, JOB_MENTIONS, wait=settings.schedule.lock_wait_seconds) as record:
         report = mentions_from_settings(settings, app.storage)
         record.result = JobResult(report.ok, _job_line(report))
     if as_json:
