@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import math
 import threading
@@ -30,6 +29,7 @@ from roundup_bot.app import App
 from roundup_bot.polling import poll_feeds_async
 from roundup_bot.storage import Storage
 from roundup_bot.types import PollOutcome
+from roundup_bot.weeks import RoundupWeek, previous_week, week_containing
 
 log = logging.getLogger(__name__)
 
@@ -222,40 +222,46 @@ def poll_worker_job(app: App, stop: StopSignal, owner: str, clock: Clock = utc_n
     return JobResult(True, f"{result.summary} (worker {owner}, {batches} batches)")
 
 
-# -- mentions and draft: the code lives with its own feature ----------------------------
-
-
-def _optional(module: str, name: str) -> Callable[..., Any] | None:
-    """A function from a feature module, or None when this build has no such feature."""
-    try:
-        found = getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
-    return found if callable(found) else None
+# -- mentions and draft: the work lives with its own feature ----------------------------
 
 
 def poll_mentions_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
     """Read suggestions from every enabled source; skipped when none is enabled."""
     if not app.settings.twitter.enabled:
         return JobResult(None, "skipped: no suggestion source is enabled (see [twitter] enabled)")
-    runner = _optional("roundup_bot.mentions", "run_mentions")
-    if runner is None:
-        return JobResult(None, "skipped: this build cannot read suggestions yet")
-    return _as_result(runner(app, now=clock()))
+    from roundup_bot.mentions import run_mentions  # tweepy is only loaded when X is on
+
+    return run_mentions(app, now=clock())
+
+
+def week_to_draft(now: datetime, zone: str, week_ends: str) -> RoundupWeek:
+    """The week a draft made at ``now`` is for: whichever week's end is nearer.
+
+    At the default moment (the week's end) that is the week that has just
+    ended; with ``draft_at`` a little before the end ("thursday 16:00") it is
+    the week about to end, so the editor can review it in time. Pure.
+    """
+    coming = week_containing(now, zone, week_ends)
+    ended = previous_week(coming, week_ends)
+    return ended if now - ended.end <= coming.end - now else coming
 
 
 def draft_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
-    """Make the draft of the week that has just ended (at ``clock()``)."""
-    maker = _optional("roundup_bot.drafting", "make_draft")
-    if maker is None:
-        return JobResult(None, "skipped: this build cannot make drafts yet")
-    return _as_result(maker(app, now=clock()))
+    """Make (or refresh) the draft of the week that ends nearest to ``clock()``."""
+    from roundup_bot.drafting import draft_week
 
-
-def _as_result(value: object) -> JobResult:
-    if isinstance(value, JobResult):
-        return value
-    return JobResult(True, str(value) if value is not None else "done")
+    now = clock()
+    roundup = app.settings.roundup
+    week = week_to_draft(now, roundup.timezone, roundup.week_ends)
+    outcome = draft_week(app, week, now=now)
+    if outcome.left_alone:
+        return JobResult(None, f"skipped: {outcome.left_alone}")
+    verb = "created" if outcome.created else "refreshed"
+    return JobResult(
+        True,
+        f"{verb} the {week.label} draft (draft {outcome.draft.id}) "
+        f"with {len(outcome.draft.shown_items)} items",
+    )
 
 
 JobFunction = Callable[[App, StopSignal, Clock], JobResult]

@@ -15,7 +15,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 from roundup_bot.app import App, build_app
 from roundup_bot.config import Settings, settings_from_mapping
 from roundup_bot.exceptions import SourceError
-from roundup_bot.jobs import JOB_DRAFT, JOB_POLL, Clock, JobResult, StopSignal
+from roundup_bot.jobs import (
+    JOB_DRAFT,
+    JOB_POLL,
+    Clock,
+    JobResult,
+    StopSignal,
+    draft_job,
+    week_to_draft,
+)
 from roundup_bot.scheduler import (
     DRAFT_GRACE_S,
     Daemon,
@@ -24,6 +32,7 @@ from roundup_bot.scheduler import (
     missed_fire_time,
     plan_jobs,
 )
+from roundup_bot.types import ParsedEntry, ParsedFeed
 
 LONDON_WINTER_FRIDAY_9 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # GMT = UTC
 
@@ -249,3 +258,59 @@ def test_dry_run_schedule_lists_each_job_and_its_next_run() -> None:
     assert [row[0] for row in rows] == ["poll", "mentions", "draft"]
     assert rows[0][2] == now + timedelta(seconds=1)
     assert rows[2][2] == LONDON_WINTER_FRIDAY_9
+
+
+@pytest.mark.parametrize(
+    ("now", "label"),
+    [
+        (LONDON_WINTER_FRIDAY_9, "2026-W48"),  # at the week's end: the week that just ended
+        (LONDON_WINTER_FRIDAY_9 + timedelta(hours=2), "2026-W48"),  # a little after
+        (LONDON_WINTER_FRIDAY_9 - timedelta(hours=17), "2026-W48"),  # Thursday 16:00: about to end
+        (LONDON_WINTER_FRIDAY_9 + timedelta(days=4), "2026-W49"),  # Tuesday: next week is nearer
+    ],
+)
+def test_the_draft_is_for_the_week_whose_end_is_nearest(now: datetime, label: str) -> None:
+    assert week_to_draft(now, "Europe/London", "friday 09:00").label == label
+
+
+def test_the_real_draft_job_drafts_the_week_that_just_ended(tmp_path: Path) -> None:
+    data = {
+        "database": {"url": f"sqlite:///{tmp_path / 'r.db'}"},
+        "roundup": {"fetch_link_details": False},
+        "feeds": [{"url": "https://blog.example.gov.uk/feed", "name": "Example blog"}],
+    }
+    app = build_app(settings_from_mapping(data, "<test>", environ={}))
+    try:
+        app.sync_feeds(LONDON_WINTER_FRIDAY_9 - timedelta(days=3))
+        [feed] = app.storage.feeds.for_update(LONDON_WINTER_FRIDAY_9, mode="all")
+        entries = tuple(
+            ParsedEntry(
+                link=f"https://blog.example.gov.uk/post-{n}",
+                canonical_url=f"https://blog.example.gov.uk/post-{n}",
+                title=f"Post {n}",
+                author=None,
+                published=LONDON_WINTER_FRIDAY_9 - timedelta(days=n + 1),
+                summary=f"What happened on day {n}.",
+                entry_id=None,
+            )
+            for n in range(3)
+        )
+        app.storage.feeds.record_success(
+            feed,
+            parsed=ParsedFeed(url=feed.url, title="Example", site_url=None, entries=entries),
+            etag=None,
+            last_modified=None,
+            permanent_url=None,
+            now=LONDON_WINTER_FRIDAY_9 - timedelta(hours=1),
+            next_due=LONDON_WINTER_FRIDAY_9 + timedelta(hours=1),
+        )
+        daemon = Daemon(app, clock=fixed(LONDON_WINTER_FRIDAY_9))  # the real jobs
+        first = daemon.run_job(JOB_DRAFT)
+        assert first.ok is True
+        assert first.summary.startswith("created the 2026-W48 draft")
+        assert first.summary.endswith("with 3 items")
+        again = draft_job(app, StopSignal(), fixed(LONDON_WINTER_FRIDAY_9 + timedelta(minutes=5)))
+        assert again.summary.startswith("refreshed the 2026-W48 draft")
+        assert app.storage.job_runs.all()[JOB_DRAFT].last_result == first.summary
+    finally:
+        app.close()

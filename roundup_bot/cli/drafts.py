@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from roundup_bot.cli._context import CliContext, pass_cli
+from roundup_bot.cli._jobs import job_lock
 from roundup_bot.cli._output import echo_json, iso, table
 from roundup_bot.drafting import draft_week, resolve_week
 from roundup_bot.publish import approve as approve_draft
@@ -75,6 +76,7 @@ def _week_option(cli: CliContext, week: str | None, now: datetime) -> Any:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the draft as JSON.")
 @pass_cli
+@job_lock("draft")
 def draft(cli: CliContext, week: str | None, link_details: bool | None, as_json: bool) -> None:
     """Create the week's draft round-up, or refresh it.
 

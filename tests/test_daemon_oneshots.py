@@ -1,0 +1,95 @@
+"""Cron one-shots (`poll`, `mentions`, `draft`) take the same locks as the daemon's jobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, write_config
+
+from roundup_bot.storage import open_storage
+
+
+def run(config: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ROUNDUP_")}
+    return subprocess.run(
+        [sys.executable, "-m", "roundup_bot", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env={**environ, "PYTHONPATH": str(ROOT), **env},
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return write_config(
+        tmp_path,
+        f'[database]\nurl = "sqlite:///{tmp_path / "r.db"}"\n'
+        '[schedule]\nlock_wait = "0"\n'
+        "[twitter]\nenabled = true\n"
+        "[roundup]\nfetch_link_details = false\n",
+    )
+
+
+@pytest.mark.parametrize("job", ["poll", "mentions", "draft"])
+def test_a_one_shot_skips_with_status_3_while_its_job_runs_elsewhere(
+    config: Path, job: str
+) -> None:
+    assert run(config, "init").returncode == 0
+    store = open_storage(f"sqlite:///{config.parent / 'r.db'}")
+    try:
+        with store.locks.hold(job, owner="daemon-host:4242:cafe"):
+            done = run(config, job)
+    finally:
+        store.close()
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"skipped: the {job} job is already running elsewhere (held by daemon-host:4242:cafe)"
+    )
+
+
+def test_a_one_shot_waits_for_the_lock_when_told_to(config: Path) -> None:
+    assert run(config, "init").returncode == 0
+    store = open_storage(f"sqlite:///{config.parent / 'r.db'}")
+    held = threading.Event()
+
+    def hold_for_a_while() -> None:
+        with store.locks.hold("draft", owner="daemon-host:4242:cafe"):
+            held.set()
+            time.sleep(1.5)
+
+    holder = threading.Thread(target=hold_for_a_while)
+    holder.start()
+    try:
+        held.wait(10)
+        done = run(config, "draft", ROUNDUP_SCHEDULE_LOCK_WAIT='"30s"')
+    finally:
+        holder.join()
+    assert done.returncode == 0, done.stderr
+    assert "created the" in done.stderr
+    runs = store.job_runs.all()
+    store.close()
+    assert runs["draft"].last_ok is True
+
+
+def test_one_shot_runs_show_in_status(config: Path) -> None:
+    assert run(config, "poll").returncode == 0
+    status = run(config, "status")
+    assert status.returncode == 0, status.stderr
+    job_lines = status.stdout.split("job ", 1)[1].splitlines()
+    poll_line = next(line for line in job_lines if line.startswith("poll"))
+    assert " ok " in poll_line
+    assert "polled 0 feeds" in poll_line
+    assert "not scheduled" in poll_line
+    as_json = json.loads(run(config, "status", "--json").stdout)
+    jobs = {job["name"]: job for job in as_json["jobs"]}
+    assert set(jobs) >= {"poll", "mentions", "draft"}
+    assert jobs["poll"]["last_ok"] is True
+    assert jobs["mentions"]["last_started"] is None
