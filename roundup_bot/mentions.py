@@ -178,17 +178,21 @@ def read_mentions(
     Storage failures (StorageError) do raise: nothing more can be done then.
     """
     started = clock()
-    report = MentionsReport(outcome="completed", max_posts_per_month=options.max_posts_per_month)
+    tally = _Tally(
+        MentionsReport(outcome="completed", max_posts_per_month=options.max_posts_per_month)
+    )
     try:
         user_id = _user_id(storage, api, options)
-        report = _sweep(storage, api, options, rules, user_id, report, clock)
+        _sweep(storage, api, options, rules, user_id, tally, clock)
     except XLimitError as exc:
         outcome: Outcome = "usage_capped" if isinstance(exc, XUsageCapped) else "rate_limited"
-        report = replace(report, outcome=outcome, error=str(exc), resume_at=exc.resume_at)
+        tally.report = replace(
+            tally.report, outcome=outcome, error=str(exc), resume_at=exc.resume_at
+        )
     except XApiError as exc:
-        report = replace(report, outcome="failed", error=str(exc))
+        tally.report = replace(tally.report, outcome="failed", error=str(exc))
     report = replace(
-        report,
+        tally.report,
         posts_read_month=storage.suggestions.posts_read(PLATFORM, month_of(clock())),
         since_id=storage.state.get(PLATFORM, SINCE_ID),
     )
@@ -196,6 +200,13 @@ def read_mentions(
         report = _thank(storage, api, thanks_text, report, clock)
     _record_run(storage, report, started)
     return report
+
+
+@dataclass(slots=True)
+class _Tally:
+    """The run's report so far: pages already stored count even when a later one fails."""
+
+    report: MentionsReport
 
 
 def _user_id(storage: Storage, api: MentionsApi, options: MentionsOptions) -> str:
@@ -255,9 +266,9 @@ def _sweep(
     options: MentionsOptions,
     rules: AbuseRules,
     user_id: str,
-    report: MentionsReport,
+    tally: _Tally,
     clock: Clock,
-) -> MentionsReport:
+) -> None:
     state = storage.state.all(PLATFORM)
     if state.get(RESUME_TOKEN):
         sweep = _Sweep(
@@ -276,8 +287,8 @@ def _sweep(
         used = storage.suggestions.posts_read(PLATFORM, month)
         remaining = options.max_posts_per_month - used
         if remaining <= 0:
-            return replace(
-                report,
+            tally.report = replace(
+                tally.report,
                 outcome="cost_guard",
                 error=(
                     f"read {used} posts this month, the limit [twitter] max_posts_per_month is"
@@ -285,6 +296,7 @@ def _sweep(
                     " the limit is raised"
                 ),
             )
+            return
         try:
             page = api.mentions(
                 user_id,
@@ -294,7 +306,7 @@ def _sweep(
                 max_results=min(PAGE_SIZE, remaining),
             )
         except XRequestError as exc:
-            if not (resumed and report.pages == 0):
+            if not (resumed and tally.report.pages == 0):
                 raise
             # The stored pagination token is no longer accepted: start the sweep again.
             log.warning("X mentions: could not resume (%s); starting the sweep again", exc)
@@ -322,15 +334,16 @@ def _sweep(
         stored = storage.suggestions.store_page(
             PLATFORM, judged, posts_read=reading.posts, month=month, state=place, now=now
         )
-        report = replace(
-            report,
-            pages=report.pages + 1,
-            mentions=report.mentions + reading.mentions,
-            posts_read=report.posts_read + reading.posts,
-            accepted=report.accepted + stored.accepted,
-            rejected=report.rejected + stored.rejected,
-            duplicates=report.duplicates + stored.duplicates,
-            new_candidates=report.new_candidates + stored.new_candidates,
+        done = tally.report
+        tally.report = replace(
+            done,
+            pages=done.pages + 1,
+            mentions=done.mentions + reading.mentions,
+            posts_read=done.posts_read + reading.posts,
+            accepted=done.accepted + stored.accepted,
+            rejected=done.rejected + stored.rejected,
+            duplicates=done.duplicates + stored.duplicates,
+            new_candidates=done.new_candidates + stored.new_candidates,
         )
         for item in judged:
             if item.status == "rejected":
@@ -341,7 +354,7 @@ def _sweep(
                     item.reason,
                 )
         if not reading.next_token:
-            return report
+            return
         sweep.token = reading.next_token
 
 

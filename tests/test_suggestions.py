@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fake_x_api import twarc_pages
+
 from roundup_bot.suggestions import (
     AbuseRules,
     MalformedPage,
@@ -50,7 +50,8 @@ def test_a_link_with_unwound_url_title_and_description(corpus: Path) -> None:
     assert found.link_description is not None
     assert found.link_description.startswith("🎄 Christmas Promotion")
     assert len(found.link_description) <= 401
-    assert found.text is not None and "web design ebook" in found.text
+    assert found.text is not None
+    assert "web design ebook" in found.text
 
 
 def test_a_quote_of_a_post_with_only_a_photo_and_a_self_link_suggests_nothing(
@@ -108,7 +109,8 @@ def test_a_large_real_search_page(corpus: Path) -> None:
     assert not any("politi.co" in link for link in links)
     # tracking parameters go, the rest of the query stays
     briefly = next(s for s in reading.suggestions if "briefly.co" in s.link)
-    assert "utm_" not in briefly.canonical_url and "hl=1" in briefly.canonical_url
+    assert "utm_" not in briefly.canonical_url
+    assert "hl=1" in briefly.canonical_url
     # partial errors in a 200 answer do not stop the page
     assert page["errors"]
     assert reading.mentions == len(page["data"])
@@ -185,7 +187,8 @@ def test_links_in_a_long_note_post_are_found() -> None:
     page = page_of(mention("10", note_urls=[url("https://council.example.gov.uk/blog/a")]))
     [found] = parse_page(page).suggestions
     assert found.canonical_url == "https://council.example.gov.uk/blog/a"
-    assert found.text is not None and found.text.startswith("a long post")
+    assert found.text is not None
+    assert found.text.startswith("a long post")
 
 
 def test_a_quoted_post_with_an_article_counts_for_the_quoter() -> None:
@@ -233,7 +236,8 @@ def test_the_accounts_own_posts_and_authorless_posts_suggest_nothing() -> None:
     )
     reading = parse_page(page, own_user_id="9")
     assert reading.suggestions == ()
-    assert len(reading.skipped) == 1 and "15" in reading.skipped[0]
+    assert len(reading.skipped) == 1
+    assert "15" in reading.skipped[0]
 
 
 def test_untrusted_titles_become_short_plain_text() -> None:
@@ -251,7 +255,8 @@ def test_untrusted_titles_become_short_plain_text() -> None:
     )
     [found] = parse_page(page).suggestions
     assert found.link_title == "Bold & title"
-    assert found.link_description is not None and len(found.link_description) <= 401
+    assert found.link_description is not None
+    assert len(found.link_description) <= 401
 
 
 @pytest.mark.parametrize(
@@ -265,7 +270,9 @@ def test_a_page_of_the_wrong_shape_is_malformed(bad: Any) -> None:
 
 def test_an_empty_page_is_fine() -> None:
     reading = parse_page({"meta": {"result_count": 0}})
-    assert reading.suggestions == () and reading.next_token is None and reading.posts == 0
+    assert reading.suggestions == ()
+    assert reading.next_token is None
+    assert reading.posts == 0
 
 
 # -- the abuse rules ----------------------------------------------------------------------

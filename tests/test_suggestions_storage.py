@@ -52,7 +52,8 @@ def test_an_accepted_suggestion_becomes_a_credited_candidate(storage: Storage) -
     [candidate] = storage.candidates.list()
     assert candidate.url == ARTICLE
     assert candidate.link == ARTICLE + "?utm_source=twitter"
-    assert candidate.title == "A post" and candidate.summary == "About it"
+    assert candidate.title == "A post"
+    assert candidate.summary == "About it"
     assert candidate.suggested_by == ("@alice",)
     [source] = candidate.sources
     assert (source.kind, source.name, source.url) == (
@@ -163,7 +164,8 @@ def test_thanks_go_once_per_post(storage: Storage) -> None:
         ),
     )
     [target] = storage.suggestions.to_thank("x", NOW - timedelta(days=7))
-    assert target.post_id == "1" and target.username == "alice"
+    assert target.post_id == "1"
+    assert target.username == "alice"
     assert set(target.links) == {
         "https://a.example/1?utm_source=twitter",
         "https://a.example/2?utm_source=twitter",

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from fake_x_api import FakeXApi, Reply, load_cassette
+
 from roundup_bot.sources.twitter import (
     XApi,
     XApiOptions,
@@ -88,7 +88,8 @@ def test_recorded_user_lookup_and_mentions_page_replay_through_the_base_url(
     assert api.lookup_user_id("Twitter") == "783214"
     body = api.mentions("783214", since_id="1578000000000000000")
     assert body == page.json()  # gzip body served byte for byte, decoded by requests
-    assert len(body["data"]) == 10 and body["meta"]["next_token"]
+    assert len(body["data"]) == 10
+    assert body["meta"]["next_token"]
     request = fake.calls(MENTIONS)[0]
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
     assert request.headers["user-agent"].startswith("roundup-bot/")
@@ -185,7 +186,8 @@ def test_a_usage_cap_stops_at_once_without_sleeping(
     fake.add("GET", MENTIONS, Reply(429, error_body(corpus, "429-usage-capped.json"), headers))
     with pytest.raises(XUsageCapped) as caught:
         api_for(fake, sleeps).mentions("1")
-    assert "usage cap" in str(caught.value) and "Monthly product cap" in str(caught.value)
+    assert "usage cap" in str(caught.value)
+    assert "Monthly product cap" in str(caught.value)
     assert sleeps.calls == []
     assert len(fake.calls(MENTIONS)) == 1
 
@@ -209,8 +211,10 @@ def test_401_names_the_token_variable_and_never_the_token(fake: FakeXApi, sleeps
     with pytest.raises(XAuthError) as caught:
         api_for(fake, sleeps).mentions("1")
     message = str(caught.value)
-    assert "ROUNDUP_TWITTER_BEARER_TOKEN" in message and "401" in message
-    assert TOKEN not in message and "\n" not in message
+    assert "ROUNDUP_TWITTER_BEARER_TOKEN" in message
+    assert "401" in message
+    assert TOKEN not in message
+    assert "\n" not in message
 
 
 @pytest.mark.parametrize(
@@ -260,7 +264,8 @@ def test_server_errors_are_retried_with_backoff_then_succeed(
         Reply.json({"meta": {"result_count": 0}}),
     )
     assert api_for(fake, sleeps).mentions("1") == {"meta": {"result_count": 0}}
-    assert len(sleeps.calls) == 2 and sleeps.calls[1] > sleeps.calls[0]
+    assert len(sleeps.calls) == 2
+    assert sleeps.calls[1] > sleeps.calls[0]
 
 
 def test_server_errors_that_go_on_are_reported_after_the_retries(
@@ -279,7 +284,7 @@ def test_a_hanging_server_times_out_and_is_retried(fake: FakeXApi, sleeps: Sleep
     assert time.monotonic() - started < 4  # did not wait for the hanging answer
 
     fake.add("GET", MENTIONS, Reply.hanging(5), repeat=True)
-    with pytest.raises(XUnavailable, match="no answer within 0.3 s"):
+    with pytest.raises(XUnavailable, match=r"no answer within 0\.3 s"):
         api_for(fake, sleeps, timeout=0.3, retries=1).mentions("1")
 
 
