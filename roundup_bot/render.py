@@ -83,6 +83,9 @@ class RoundupView:
     items: tuple[ItemView, ...]
 
 
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
+
+
 def safe_url(url: str | None) -> str:
     """An http(s) URL, or '#' for anything else (javascript:, data:, relative...)."""
     if not url:
@@ -94,9 +97,9 @@ def safe_url(url: str | None) -> str:
         return "#"
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return "#"
-    if any(ord(ch) < 33 or ch in "<>\"'`" for ch in text):
-        return "#"
-    return text
+    # Percent-encode anything that is not plainly part of a URL (spaces, quotes, <>,
+    # backticks, control characters), keeping what is already encoded.
+    return quote(text, safe=_URL_SAFE)
 
 
 def and_list(names: tuple[str, ...] | list[str]) -> str:
@@ -181,7 +184,7 @@ def markdown_escape(value: Any) -> str:
 def md_url(url: str | None) -> MarkdownSafe:
     """A link target for ``[text](<target>)``: http(s) only, with no character that
     could end the target early."""
-    return MarkdownSafe(quote(safe_url(url), safe=":/?#[]@!$&'*+,;=%~-._"))
+    return MarkdownSafe(quote(safe_url(url), safe=_URL_SAFE.replace("(", "").replace(")", "")))
 
 
 # --- environments ------------------------------------------------------------------------
