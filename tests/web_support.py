@@ -126,6 +126,7 @@ class Site:
 
 
 def make_site(tmp_path: Path, *, with_draft: bool = True, **sections: dict[str, Any]) -> Site:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     settings = make_settings(tmp_path, **sections)
     app = build_app(settings)
     seed(app)

@@ -66,6 +66,7 @@ class Conflict:
     at: object  # datetime | None
     lost: list[tuple[str, str]] = field(default_factory=list)  # (item title, text) gone meanwhile
     order: list[str] = field(default_factory=list)  # this editor's order, when it differed
+    undone: str | None = None  # the button they pressed, which was not carried out
 
 
 @dataclass
@@ -133,9 +134,34 @@ def state_after_conflict(current: Draft, sub: Submission, error: StaleDraftError
             conflict.lost.append((_title(gone) if gone else f"item {item_id}", text))
     if sub.order and [i for i in sub.order if i in shown] != [r.item.id for r in state.rows]:
         conflict.order = [_title(shown[i].item) for i in sub.order if i in shown]
+    conflict.undone = _undone(sub, current)
     state.conflict = conflict
     state.query = sub.query
     return state
+
+
+_VERBS = {
+    "up": "Move up",
+    "down": "Move down",
+    "remove": "Remove",
+    "restore": "Put back",
+    "add": "Add",
+    "preview": "Save and preview",
+}
+
+
+def _undone(sub: Submission, current: Draft) -> str | None:
+    kind, target = sub.action.kind, sub.action.target
+    if kind not in _VERBS:
+        return None
+    if target is None:
+        return f"You pressed “{_VERBS[kind]}”; it was not done."
+    if kind == "add":
+        what = f"candidate {target}"
+    else:
+        item = next((i for i in current.items if i.id == target), None)
+        what = f"“{_title(item)}”" if item else f"item {target}"
+    return f"You pressed “{_VERBS[kind]}” for {what}; it was not done."
 
 
 # --- searching the week's other candidates --------------------------------------------------
