@@ -29,10 +29,11 @@ class Article:
     feeds: tuple[str, ...] = ("Blog A",)
     tips: tuple[str, ...] = ()  # usernames who suggested it
     host: str = "blog.example.gov.uk"
+    scheme: str = "https"
 
     @property
     def url(self) -> str:
-        return f"https://{self.host}/{self.slug}"
+        return f"{self.scheme}://{self.host}/{self.slug}"
 
 
 @dataclass

@@ -100,6 +100,22 @@ async def check_public_host(url: str) -> None:
             )
 
 
+def _check_peer(original: str, url: str, response: httpx.Response) -> None:
+    """Refuse the answer if the connection actually went to a non-public address.
+
+    The host was checked before connecting, but DNS may answer differently the
+    second time (rebinding); this checks the address really connected to, before
+    any of the body is read or any redirect is followed.
+    """
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if peer and not is_public_address(str(peer[0])):
+        host = urlsplit(url).hostname
+        raise BlockedAddress(
+            original, f"refused to fetch {host}: it connected to non-public address {peer[0]}"
+        )
+
+
 class HttpFetcher:
     """Fetches URLs under an :class:`HttpPolicy`. One per run; close it with ``aclose``."""
 
@@ -135,15 +151,20 @@ class HttpFetcher:
     ) -> FetchResult:
         """GET with conditional headers; raises a FetchError subclass on any failure."""
         try:
-            async with asyncio.timeout(self.policy.timeout):
-                return await self._follow(url, etag, last_modified, accept)
+            async with asyncio.timeout(self.policy.timeout) as deadline:
+                return await self._follow(url, etag, last_modified, accept, deadline)
         except TimeoutError:
             raise FetchTimeout(
                 url, f"no complete answer within {self.policy.timeout:g} s"
             ) from None
 
     async def _follow(
-        self, url: str, etag: str | None, last_modified: str | None, accept: str
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        accept: str,
+        deadline: asyncio.Timeout,
     ) -> FetchResult:
         headers = {"Accept": accept}
         if etag:
@@ -160,8 +181,21 @@ class HttpFetcher:
             if not self.policy.allow_private:
                 await check_public_host(current)
             host = (urlsplit(current).hostname or "").lower()
-            async with self._host_slots[host]:
+            slot = self._host_slots[host]
+            if slot.locked():
+                # Queueing behind other requests to the same host is not this feed's
+                # fault: the deadline stands still until a slot is free.
+                loop = asyncio.get_running_loop()
+                remaining = (deadline.when() or loop.time()) - loop.time()
+                deadline.reschedule(None)
+                await slot.acquire()
+                deadline.reschedule(loop.time() + remaining)
+            else:
+                await slot.acquire()
+            try:
                 result = await self._one_request(url, current, headers)
+            finally:
+                slot.release()
             if isinstance(result, FetchResult):
                 permanent = current if current != url and all_permanent else None
                 return _with_redirect(result, url, permanent)
@@ -189,6 +223,8 @@ class HttpFetcher:
                 original, f"{type(exc).__name__}: {exc or 'connection failed'}"
             ) from exc
         try:
+            if not self.policy.allow_private:
+                _check_peer(original, url, response)
             status = response.status_code
             if status in REDIRECT_STATUSES:
                 location = response.headers.get("location")
