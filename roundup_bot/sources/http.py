@@ -151,20 +151,15 @@ class HttpFetcher:
     ) -> FetchResult:
         """GET with conditional headers; raises a FetchError subclass on any failure."""
         try:
-            async with asyncio.timeout(self.policy.timeout) as deadline:
-                return await self._follow(url, etag, last_modified, accept, deadline)
+            async with asyncio.timeout(self.policy.timeout):
+                return await self._follow(url, etag, last_modified, accept)
         except TimeoutError:
             raise FetchTimeout(
                 url, f"no complete answer within {self.policy.timeout:g} s"
             ) from None
 
     async def _follow(
-        self,
-        url: str,
-        etag: str | None,
-        last_modified: str | None,
-        accept: str,
-        deadline: asyncio.Timeout,
+        self, url: str, etag: str | None, last_modified: str | None, accept: str
     ) -> FetchResult:
         headers = {"Accept": accept}
         if etag:
@@ -181,21 +176,8 @@ class HttpFetcher:
             if not self.policy.allow_private:
                 await check_public_host(current)
             host = (urlsplit(current).hostname or "").lower()
-            slot = self._host_slots[host]
-            if slot.locked():
-                # Queueing behind other requests to the same host is not this feed's
-                # fault: the deadline stands still until a slot is free.
-                loop = asyncio.get_running_loop()
-                remaining = (deadline.when() or loop.time()) - loop.time()
-                deadline.reschedule(None)
-                await slot.acquire()
-                deadline.reschedule(loop.time() + remaining)
-            else:
-                await slot.acquire()
-            try:
+            async with self._host_slots[host]:
                 result = await self._one_request(url, current, headers)
-            finally:
-                slot.release()
             if isinstance(result, FetchResult):
                 permanent = current if current != url and all_permanent else None
                 return _with_redirect(result, url, permanent)
