@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import threading
@@ -28,7 +29,7 @@ from typing import Any, TypeVar
 from roundup_bot.app import App
 from roundup_bot.polling import poll_feeds_async
 from roundup_bot.storage import Storage
-from roundup_bot.types import PollOutcome
+from roundup_bot.types import FeedForUpdate, PollOutcome
 from roundup_bot.weeks import RoundupWeek, previous_week, week_containing
 
 log = logging.getLogger(__name__)
@@ -162,16 +163,7 @@ def poll_feeds_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobRes
         return JobResult(True, "no feeds due")
     names = {f.url: f.name for f in configured}
     feed_names = {feed.id: names.get(feed.url) for feed in selected}
-    outcomes = stop.run(
-        lambda event: poll_feeds_async(
-            app.storage,
-            selected,
-            app.feed_policy(),
-            app.poll_options(),
-            names=feed_names,
-            stop=event,
-        )
-    )
+    outcomes = stop.run(functools.partial(_poll_batch, app, selected, feed_names, clock))
     return poll_summary(outcomes, skipped=len(selected) - len(outcomes))
 
 
@@ -180,6 +172,24 @@ def lease_seconds(timeout_s: float, batch: int, per_host: int) -> float:
     even if every feed is on one host (so ``per_host`` at a time) and each takes
     the full timeout, plus a margin. Pure."""
     return timeout_s * math.ceil(batch / max(per_host, 1)) + 60.0
+
+
+async def _poll_batch(
+    app: App,
+    batch: list[FeedForUpdate],
+    names: dict[int, str | None],
+    clock: Clock,
+    stop: asyncio.Event,
+) -> list[PollOutcome]:
+    return await poll_feeds_async(
+        app.storage,
+        batch,
+        app.feed_policy(),
+        app.poll_options(),
+        names=names,
+        clock=clock,
+        stop=stop,
+    )
 
 
 def poll_worker_job(app: App, stop: StopSignal, owner: str, clock: Clock = utc_now) -> JobResult:
@@ -204,18 +214,7 @@ def poll_worker_job(app: App, stop: StopSignal, owner: str, clock: Clock = utc_n
         batches += 1
         feed_names = {feed.id: names.get(feed.url) for feed in batch}
         try:
-            outcomes.extend(
-                stop.run(
-                    lambda event, batch=batch, feed_names=feed_names: poll_feeds_async(  # type: ignore[misc]
-                        app.storage,
-                        batch,
-                        policy,
-                        options,
-                        names=feed_names,
-                        stop=event,
-                    )
-                )
-            )
+            outcomes.extend(stop.run(functools.partial(_poll_batch, app, batch, feed_names, clock)))
         finally:
             app.storage.leases.release(owner, [feed.id for feed in batch])
     result = poll_summary(outcomes)

@@ -187,6 +187,17 @@ def test_the_daemon_polls_and_stops_on_sigterm(tmp_path: Path, server: FeedServe
             lambda: any("no feeds due" in str(line.get("message")) for line in daemon.log_lines()),
             what="a second poll run",
         )
+        running = subprocess.run(
+            command(config, "status", "--json"),
+            capture_output=True,
+            text=True,
+            env=environment(),
+            timeout=60,
+            check=True,
+        )
+        scheduled = {job["name"]: job["next_run"] for job in json.loads(running.stdout)["jobs"]}
+        assert scheduled["poll"] is not None
+        assert scheduled["draft"] is not None  # next Friday 09:00 London
         code, took = daemon.terminate()
     finally:
         daemon.kill()

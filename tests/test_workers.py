@@ -7,6 +7,7 @@ feeds are split, each must be fetched exactly once per round.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -33,16 +34,22 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 class CountingServer:
     """Serves /feed/<n>.xml (an RSS feed with one item) and counts requests per path."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0, hold: bool = False) -> None:
         self.counts: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.delay = delay
+        self.hold = hold  # keep every request waiting until ``gate`` opens
+        self.gate = threading.Event()
+        self.arrived = threading.Semaphore(0)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 with outer.lock:
                     outer.counts[self.path] += 1
+                outer.arrived.release()
+                if outer.hold:
+                    outer.gate.wait(60)
                 if outer.delay:
                     time.sleep(outer.delay)
                 n = self.path.rsplit("/", 1)[-1].removesuffix(".xml")
@@ -52,11 +59,14 @@ class CountingServer:
                     f"</title><link>http://blog{n}.example/post</link>"
                     "<pubDate>Wed, 18 Nov 2026 10:00:00 GMT</pubDate></item></channel></rss>"
                 ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/rss+xml")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/rss+xml")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the worker gave up on it
 
             def log_message(self, *_args: object) -> None:
                 pass
@@ -74,6 +84,7 @@ class CountingServer:
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        self.gate.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -219,6 +230,41 @@ def test_workers_share_the_poll_lock_but_a_plain_poll_excludes_them(postgres_url
     finally:
         one.close()
         two.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_worker_stopped_mid_round_gives_its_feeds_back(tmp_path: Path, postgres_url: str) -> None:
+    with CountingServer(hold=True) as server:
+        config = config_for(tmp_path, postgres_url, server, 12)
+        subprocess.run(cli(config, "init"), check=True, env=env(), timeout=60, capture_output=True)
+        worker = subprocess.Popen(
+            cli(config, "poll", "--worker", "--quiet"),
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            for _ in range(8):  # a whole batch (concurrency = 8) is in flight
+                assert server.arrived.acquire(timeout=30)
+            store = open_storage(postgres_url)
+            try:
+                assert len(store.leases.leased(datetime.now(UTC))) == 8
+                started = time.monotonic()
+                worker.send_signal(signal.SIGTERM)
+                out, err = worker.communicate(timeout=30)
+                assert time.monotonic() - started < 10
+                assert worker.returncode == 0, err
+                assert "polled 0 feeds" in out
+                assert store.leases.leased(datetime.now(UTC)) == {}  # due again at once
+                assert all(status.last_polled is None for status in store.feeds.statuses())
+                assert store.locks.holders() == {}
+            finally:
+                store.close()
+        finally:
+            worker.kill()
+            worker.communicate()
 
 
 def test_worker_is_refused_on_sqlite(tmp_path: Path, sqlite_url: str) -> None:
