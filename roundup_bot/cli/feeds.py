@@ -16,11 +16,14 @@ from roundup_bot.cli._jobs import job_lock, poll_as_worker
 from roundup_bot.cli._output import echo_json, iso, parse_when, shorten, table
 from roundup_bot.cli.daemon import echo_jobs_status, jobs_status_json
 from roundup_bot.cli.mentions import echo_x_status, x_status
+from roundup_bot.drafting import score_candidates
 from roundup_bot.jobs import poll_summary
 from roundup_bot.opml import write_opml
 from roundup_bot.polling import poll_feeds, utc_now
+from roundup_bot.ranking import score_json
 from roundup_bot.storage.db import current_revision, migrate
 from roundup_bot.types import Candidate, FeedStatus, PollOutcome
+from roundup_bot.weeks import RoundupWeek, WeekLabelError, week_by_label
 
 
 @click.command()
@@ -131,19 +134,29 @@ def candidate_json(candidate: Candidate) -> dict[str, Any]:
 @click.option(
     "--until", metavar="DATE", help="Only candidates published (else first seen) before DATE."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--week", metavar="YYYY-Www", help="Only the candidates of this round-up week.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array (with score and why).")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many (newest first).")
 @pass_cli
 def candidates(
-    cli: CliContext, since: str | None, until: str | None, as_json: bool, limit: int | None
+    cli: CliContext,
+    since: str | None,
+    until: str | None,
+    week: str | None,
+    as_json: bool,
+    limit: int | None,
 ) -> None:
-    """List candidate links, newest first."""
+    """List candidate links, newest first, each with its ranking score."""
     zone = ZoneInfo(cli.settings.roundup.timezone)
     start = parse_when(since, zone) if since else None
     end = parse_when(until, zone) if until else None
+    if week:
+        chosen = _round_up_week(cli, week)
+        start, end = max(start or chosen.start, chosen.start), min(end or chosen.end, chosen.end)
     found = cli.app.storage.candidates.list(start, end, limit=limit)
+    scores = score_candidates(cli.app, found)
     if as_json:
-        echo_json([candidate_json(c) for c in found])
+        echo_json([{**candidate_json(c), **score_json(scores[c.id])} for c in found])
         return
     if not found:
         click.echo("no candidates yet: run `roundup-bot poll` first")
@@ -155,10 +168,19 @@ def candidates(
             c.title or c.url,
             ", ".join(sorted({s.name for s in c.sources if s.kind == "feed"})) or "-",
             str(len(c.suggested_by)),
+            "out" if scores[c.id].excluded else f"{scores[c.id].total:g}",
         ]
         for c in found
     ]
-    table(["id", "date", "title", "from", "tips"], rows, flexible=2)
+    table(["id", "date", "title", "from", "tips", "score"], rows, flexible=2)
+
+
+def _round_up_week(cli: CliContext, label: str) -> RoundupWeek:
+    settings = cli.settings.roundup
+    try:
+        return week_by_label(label, settings.timezone, settings.week_ends)
+    except WeekLabelError as exc:
+        raise click.BadParameter(str(exc), param_hint="--week") from None
 
 
 def feed_status_json(status: FeedStatus) -> dict[str, Any]:
