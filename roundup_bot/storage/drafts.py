@@ -584,6 +584,8 @@ def _add(conn: Connection, rows: list[dict[str, Any]], edit: AddItem, head: dict
             "author": None,
             "site_name": None,
         }
+    if edit.position is not None:
+        row["moved_by_editor"] = True  # placed on purpose: a refresh keeps the order
     shown = _shown(rows)
     at = len(shown) if edit.position is None else min(max(edit.position - 1, 0), len(shown))
     shown.insert(at, row)
