@@ -151,15 +151,20 @@ class HttpFetcher:
     ) -> FetchResult:
         """GET with conditional headers; raises a FetchError subclass on any failure."""
         try:
-            async with asyncio.timeout(self.policy.timeout):
-                return await self._follow(url, etag, last_modified, accept)
+            async with asyncio.timeout(self.policy.timeout) as deadline:
+                return await self._follow(url, etag, last_modified, accept, deadline)
         except TimeoutError:
             raise FetchTimeout(
                 url, f"no complete answer within {self.policy.timeout:g} s"
             ) from None
 
     async def _follow(
-        self, url: str, etag: str | None, last_modified: str | None, accept: str
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        accept: str,
+        deadline: asyncio.Timeout,
     ) -> FetchResult:
         headers = {"Accept": accept}
         if etag:
@@ -176,8 +181,21 @@ class HttpFetcher:
             if not self.policy.allow_private:
                 await check_public_host(current)
             host = (urlsplit(current).hostname or "").lower()
-            async with self._host_slots[host]:
+            slot = self._host_slots[host]
+            if slot.locked():
+                # Queueing behind other requests to the same host is not this feed's
+                # fault: the deadline stands still until a slot is free.
+                loop = asyncio.get_running_loop()
+                remaining = (deadline.when() or loop.time()) - loop.time()
+                deadline.reschedule(None)
+                await slot.acquire()
+                deadline.reschedule(loop.time() + remaining)
+            else:
+                await slot.acquire()
+            try:
                 result = await self._one_request(url, current, headers)
+            finally:
+                slot.release()
             if isinstance(result, FetchResult):
                 permanent = current if current != url and all_permanent else None
                 return _with_redirect(result, url, permanent)
@@ -197,7 +215,8 @@ class HttpFetcher:
             request = self._client.build_request("GET", url, headers=headers)
             response = await self._client.send(request, stream=True)
         except httpx.InvalidURL as exc:
-            raise FetchError(original, f"invalid URL {url}: {exc}") from exc
+            # httpx also parses a redirect's Location here, even when not following it.
+            raise FetchError(original, f"invalid URL or redirect Location at {url}: {exc}") from exc
         except httpx.TimeoutException as exc:
             raise FetchTimeout(original, f"timed out ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:

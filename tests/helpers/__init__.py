@@ -1,0 +1,1 @@
+"""Reusable test helpers: a scripted local HTTP server and CLI runners."""

@@ -1,0 +1,92 @@
+"""Run the real ``roundup-bot`` entry point in-process or as a subprocess.
+
+In-process runs go through :func:`roundup_bot.cli.main` (not just the click
+group), so exit statuses and the one-line error messages are the ones a user
+sees. A crash that escapes ``main`` comes back as ``code == -1`` with the
+traceback in ``stderr``, so a test can assert there was none.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def _clean_env(extra: Mapping[str, str] | None) -> dict[str, str | None]:
+    env: dict[str, str | None] = {
+        name: None
+        for name in os.environ
+        if name.startswith("ROUNDUP_") and name != "ROUNDUP_TEST_POSTGRES_URL"
+    }
+    env.update(extra or {})
+    return env
+
+
+def run_cli(args: Sequence[str], env: Mapping[str, str] | None = None) -> Run:
+    """``roundup-bot ARGS`` in this process."""
+    from roundup_bot.cli import main
+
+    runner = CliRunner()
+    code = 0
+    with runner.isolation(env=_clean_env(env)) as (out, err, _mixed):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except BaseException:
+            code = -1
+            sys.stderr.write(traceback.format_exc())
+        finally:
+            _drop_log_handlers()
+        stdout = out.getvalue().decode("utf-8", "replace")
+        stderr = err.getvalue().decode("utf-8", "replace")
+    return Run(code, stdout, stderr)
+
+
+def _drop_log_handlers() -> None:
+    """The CLI installs a handler on the captured stderr; take it away again."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_roundup", False):
+            root.removeHandler(handler)
+
+
+def subprocess_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("ROUNDUP_") or k == "ROUNDUP_TEST_POSTGRES_URL"
+    }
+    env.update(extra or {})
+    return env
+
+
+def start_cli(
+    args: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[str]:
+    """``python -m roundup_bot ARGS`` as a child process (for kill and race tests)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "roundup_bot", *args],
+        cwd=cwd or ROOT,
+        env=subprocess_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
