@@ -4,34 +4,46 @@ The flow, per feed, run concurrently (bounded overall, and per host inside the
 HTTP client)::
 
     storage.feeds.for_update  ->  HttpFetcher.get (conditional GET)
-      -> parse_feed (a worker thread)  ->  storage.feeds.record_success | record_failure
+      -> parse_feed (worker processes, or threads)
+      -> storage.feeds.record_success | record_failure
 
 Each feed's result is stored in its own transaction as soon as it is known, by
 one writer thread, so a run that is killed keeps everything finished so far
 and the next run completes the rest. A failing feed is recorded with its error
 and backed off; it never stops the others.
+
+feedparser is pure Python and holds the GIL, so in a large run parsing in a
+thread starves the event loop and the writer and uses one core. Large runs
+therefore parse in a small pool of worker processes (one per CPU); small runs,
+where starting processes would cost more than it saves, parse in a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from roundup_bot.curation import next_due_after_failure, next_due_after_success
 from roundup_bot.exceptions import FeedParseError, FetchError, HTTPStatusError
-from roundup_bot.sources.feeds import parse_feed
+from roundup_bot.sources.feeds import parse_feed, parse_feed_in_worker
 from roundup_bot.sources.http import HttpFetcher, HttpPolicy
 from roundup_bot.storage import Storage
-from roundup_bot.types import FeedForUpdate, PollOutcome
+from roundup_bot.types import FeedForUpdate, ParsedFeed, PollOutcome
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Progress = Callable[[PollOutcome], None]
+
+#: Runs with fewer feeds than this parse in a thread (see the module docstring).
+PROCESS_PARSE_MIN_FEEDS = 32
 
 
 def utc_now() -> datetime:
@@ -43,6 +55,9 @@ class PollOptions:
     concurrency: int = 16
     interval_s: float = 7200.0
     max_backoff_s: float = 86400.0
+    # Worker processes for parsing; None picks one per CPU (up to 4) for runs of
+    # PROCESS_PARSE_MIN_FEEDS feeds or more, 0 always parses in a thread.
+    parse_processes: int | None = None
 
 
 def poll_feeds(
@@ -82,7 +97,7 @@ async def poll_feeds_async(
     loop = asyncio.get_running_loop()
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="roundup-store") as writer,
-        ThreadPoolExecutor(max_workers=2, thread_name_prefix="roundup-parse") as parsers,
+        _Parsers(_parse_processes(options, len(feeds))) as parsers,
     ):
         async with HttpFetcher(policy) as fetcher:
 
@@ -122,7 +137,7 @@ async def _poll_one(
     options: PollOptions,
     loop: asyncio.AbstractEventLoop,
     writer: ThreadPoolExecutor,
-    parsers: ThreadPoolExecutor,
+    parsers: _Parsers,
     names: dict[int, str | None] | None,
     clock: Clock,
 ) -> PollOutcome:
@@ -130,9 +145,7 @@ async def _poll_one(
         result = await fetcher.get(feed.url, etag=feed.etag, last_modified=feed.last_modified)
         parsed = None
         if result.content is not None:
-            parsed = await loop.run_in_executor(
-                parsers, parse_feed, result.content, result.final_url, result.headers
-            )
+            parsed = await parsers.parse(loop, result.content, result.final_url, result.headers)
             if parsed.warning:
                 log.info("feed %s parsed with a problem: %s", feed.url, parsed.warning)
     except (FetchError, FeedParseError) as exc:
@@ -200,3 +213,68 @@ async def _failed(
         gone=gone,
         retry_after=retry_after,
     )
+
+
+def _parse_processes(options: PollOptions, feeds: int) -> int:
+    if options.parse_processes is not None:
+        return max(options.parse_processes, 0)
+    if feeds < PROCESS_PARSE_MIN_FEEDS:
+        return 0
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return min(cpus, 4) if cpus > 1 else 0
+
+
+class _Parsers:
+    """Where feed documents are parsed: worker processes, or threads when
+    ``processes`` is 0. Processes are started by the first parse, so a run in
+    which every feed answers 304 starts none. A worker that dies (killed for
+    memory, say) fails the feeds it had in hand, and a fresh pool takes over."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self._thread: ThreadPoolExecutor | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        if processes == 0:
+            self._thread = ThreadPoolExecutor(max_workers=2, thread_name_prefix="roundup-parse")
+
+    def __enter__(self) -> _Parsers:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for executor in (self._thread, self._pool):
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+
+    def _process_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn: the parent has threads (the writer, the event loop's resolver), and
+            # forking a threaded process can deadlock the child.
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.processes, mp_context=multiprocessing.get_context("spawn")
+            )
+        return self._pool
+
+    async def parse(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        content: bytes,
+        url: str,
+        headers: Mapping[str, str],
+    ) -> ParsedFeed:
+        """parse_feed, off the event loop. Raises FeedParseError."""
+        if self._thread is not None:
+            return await loop.run_in_executor(self._thread, parse_feed, content, url, headers)
+        pool: Executor = self._process_pool()
+        try:
+            result = await loop.run_in_executor(pool, parse_feed_in_worker, content, url, headers)
+        except BrokenProcessPool as exc:
+            if self._pool is pool:
+                self._pool = None
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise FeedParseError(url, "the feed parser process stopped while parsing") from exc
+        if isinstance(result, str):
+            raise FeedParseError(url, result)
+        return result

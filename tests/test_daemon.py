@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, write_config
 
+from roundup_bot.exceptions import RoundupError
 from roundup_bot.storage import open_storage
 
 pytestmark = pytest.mark.slow
@@ -98,10 +99,13 @@ def server() -> Iterator[FeedServer]:
         running.close()
 
 
-def make_config(tmp_path: Path, server: FeedServer, fast: int, slow: int) -> Path:
+def make_config(
+    tmp_path: Path, server: FeedServer, fast: int, slow: int, db_url: str | None = None
+) -> Path:
+    url = db_url or f"sqlite:///{tmp_path / 'roundup.db'}"
     lines = [
         "[database]",
-        f'url = "sqlite:///{tmp_path / "roundup.db"}"',
+        f'url = "{url}"',
         "[polling]",
         "per_host = 16",
         "timeout = 60",
@@ -168,21 +172,28 @@ def wait_until(check: Callable[[], bool], timeout: float = 30, what: str = "cond
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def candidate_titles(db: Path) -> list[str]:
-    if not db.exists():
+def candidate_titles(db_url: str) -> list[str]:
+    """The stored candidates' titles; [] until the daemon has created the schema."""
+    if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).exists():
         return []
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return [row[0] for row in conn.execute("SELECT title FROM candidates")]
-    except sqlite3.OperationalError:  # not created yet
+        store = open_storage(db_url, auto_migrate=False)
+    except RoundupError:
         return []
+    try:
+        return [c.title or "" for c in store.candidates.list()]
+    except RoundupError:  # not created yet
+        return []
+    finally:
+        store.close()
 
 
 def test_the_daemon_polls_and_stops_on_sigterm(tmp_path: Path, server: FeedServer) -> None:
     config = make_config(tmp_path, server, fast=3, slow=0)
     daemon = Daemon(config, tmp_path)
     try:
-        wait_until(lambda: len(candidate_titles(tmp_path / "roundup.db")) == 3, what="3 candidates")
+        db_url = f"sqlite:///{tmp_path / 'roundup.db'}"
+        wait_until(lambda: len(candidate_titles(db_url)) == 3, what="3 candidates")
         wait_until(
             lambda: any("no feeds due" in str(line.get("message")) for line in daemon.log_lines()),
             what="a second poll run",
@@ -232,14 +243,13 @@ def test_the_daemon_polls_and_stops_on_sigterm(tmp_path: Path, server: FeedServe
 
 
 def test_sigterm_mid_poll_stops_in_time_and_keeps_the_database_consistent(
-    tmp_path: Path, server: FeedServer
+    tmp_path: Path, server: FeedServer, db_url: str
 ) -> None:
-    config = make_config(tmp_path, server, fast=4, slow=3)
-    db = tmp_path / "roundup.db"
+    config = make_config(tmp_path, server, fast=4, slow=3, db_url=db_url)
     daemon = Daemon(config, tmp_path)
     try:
         server.wait_for_slow(3)
-        wait_until(lambda: len(candidate_titles(db)) == 4, what="the fast feeds stored")
+        wait_until(lambda: len(candidate_titles(db_url)) == 4, what="the fast feeds stored")
         code, took = daemon.terminate()
     finally:
         daemon.kill()
@@ -248,9 +258,10 @@ def test_sigterm_mid_poll_stops_in_time_and_keeps_the_database_consistent(
     messages = [str(line["message"]) for line in daemon.log_lines()]
     assert "stopping: received SIGTERM" in messages
     assert any("stopped before 3 more" in m for m in messages)
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    store = open_storage(f"sqlite:///{db}")
+    if db_url.startswith("sqlite"):
+        with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    store = open_storage(db_url)
     try:
         titles = sorted(c.title or "" for c in store.candidates.list())
         assert titles == [f"Post from fast-{n}" for n in range(4)]
@@ -269,10 +280,9 @@ def test_sigterm_mid_poll_stops_in_time_and_keeps_the_database_consistent(
 
 
 def test_a_one_shot_poll_during_the_daemons_poll_skips_or_waits(
-    tmp_path: Path, server: FeedServer
+    tmp_path: Path, server: FeedServer, db_url: str
 ) -> None:
-    config = make_config(tmp_path, server, fast=2, slow=2)
-    db = tmp_path / "roundup.db"
+    config = make_config(tmp_path, server, fast=2, slow=2, db_url=db_url)
     daemon = Daemon(config, tmp_path)
     try:
         server.wait_for_slow(2)
@@ -311,6 +321,6 @@ def test_a_one_shot_poll_during_the_daemons_poll_skips_or_waits(
         daemon.kill()
     assert code == 0
     assert took < STOP_LIMIT_S
-    titles = candidate_titles(db)
+    titles = candidate_titles(db_url)
     assert sorted(titles) == sorted(set(titles))  # no duplicates
     assert len(titles) == 4
