@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["completed", "rate_limited", "usage_capped", "cost_guard", "failed"]
+Outcome = Literal["completed", "rate_limited", "usage_capped", "cost_guard", "failed", "stopped"]
 Clock = Callable[[], datetime]
 
 # Keys in source_state under source "x".
@@ -73,10 +73,33 @@ RESUME_START_TIME = "resume_start_time"
 RESUME_NEWEST_ID = "resume_newest_id"
 LAST_RUN = "last_run"
 LAST_OK = "ok"
+LAST_OUTCOME = "outcome"
 LAST_ERROR = "last_error"
 RESUME_AFTER = "resume_after"
 THANKS_WINDOW = timedelta(days=7)  # older suggestions are not thanked any more
 PAGE_SIZE = 100
+
+
+class Stop(Protocol):
+    """A stop request (``threading.Event``, the daemon's ``StopSignal``)."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+class RunStopped(RoundupError):
+    """The daemon asked the run to stop while it waited (rate-limit reset, retry backoff)."""
+
+
+def interruptible_sleep(stop: Stop) -> Callable[[float], None]:
+    """A sleep that ends the run at once when ``stop`` is set while it waits."""
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise RunStopped("stopped while waiting")
+
+    return sleep
 
 
 class MentionsApi(Protocol):
@@ -170,12 +193,15 @@ def read_mentions(
     *,
     clock: Clock,
     thanks_text: ThanksText | None = None,
+    stop: Stop | None = None,
 ) -> MentionsReport:
     """Read every new mention (all pages), store the suggestions, then thank if asked.
 
     Limits and faults never raise: they end the run with a report whose
     ``outcome`` says what stopped it, and the stored state keeps its place.
     Storage failures (StorageError) do raise: nothing more can be done then.
+    When ``stop`` is set the run ends before its next page (or reply), and at
+    once if the API's sleep raises RunStopped.
     """
     started = clock()
     tally = _Tally(
@@ -183,7 +209,7 @@ def read_mentions(
     )
     try:
         user_id = _user_id(storage, api, options)
-        _sweep(storage, api, options, rules, user_id, tally, clock)
+        _sweep(storage, api, options, rules, user_id, tally, clock, stop)
     except XLimitError as exc:
         outcome: Outcome = "usage_capped" if isinstance(exc, XUsageCapped) else "rate_limited"
         tally.report = replace(
@@ -191,13 +217,15 @@ def read_mentions(
         )
     except XApiError as exc:
         tally.report = replace(tally.report, outcome="failed", error=str(exc))
+    except RunStopped:
+        tally.report = replace(tally.report, outcome="stopped", error="stopped on request")
     report = replace(
         tally.report,
         posts_read_month=storage.suggestions.posts_read(PLATFORM, month_of(clock())),
         since_id=storage.state.get(PLATFORM, SINCE_ID),
     )
-    if options.thank and thanks_text is not None and report.outcome != "failed":
-        report = _thank(storage, api, thanks_text, report, clock)
+    if options.thank and thanks_text is not None and report.outcome not in ("failed", "stopped"):
+        report = _thank(storage, api, thanks_text, report, clock, stop)
     _record_run(storage, report, started)
     return report
 
@@ -268,6 +296,7 @@ def _sweep(
     user_id: str,
     tally: _Tally,
     clock: Clock,
+    stop: Stop | None = None,
 ) -> None:
     state = storage.state.all(PLATFORM)
     if state.get(RESUME_TOKEN):
@@ -282,6 +311,9 @@ def _sweep(
         sweep = _new_sweep(state, options, clock())
     resumed = sweep.token is not None
     while True:
+        if stop is not None and stop.is_set():
+            tally.report = replace(tally.report, outcome="stopped", error="stopped on request")
+            return
         now = clock()
         month = month_of(now)
         used = storage.suggestions.posts_read(PLATFORM, month)
@@ -364,10 +396,13 @@ def _thank(
     thanks_text: ThanksText,
     report: MentionsReport,
     clock: Clock,
+    stop: Stop | None = None,
 ) -> MentionsReport:
     thanked = 0
     errors: list[str] = []
     for target in storage.suggestions.to_thank(PLATFORM, clock() - THANKS_WINDOW):
+        if stop is not None and stop.is_set():
+            break
         try:
             text = thanks_text(target.username, target.links, target.titles, target.post_url)
             api.reply(target.post_id, text)
@@ -388,6 +423,7 @@ def _record_run(storage: Storage, report: MentionsReport, started: datetime) -> 
         error = "; ".join(filter(None, [error, *report.thank_errors]))
     storage.state.set(PLATFORM, LAST_RUN, started.isoformat())
     storage.state.set(PLATFORM, LAST_OK, "true" if report.ok else "false")
+    storage.state.set(PLATFORM, LAST_OUTCOME, report.outcome)
     storage.state.set(PLATFORM, LAST_ERROR, error[:1000] if error else None)
     storage.state.set(
         PLATFORM, RESUME_AFTER, report.resume_at.isoformat() if report.resume_at else None
@@ -409,6 +445,7 @@ def mentions_from_settings(
     environ: Mapping[str, str] | None = None,
     clock: Clock | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    stop: Stop | None = None,
 ) -> MentionsReport:
     """Wire a run from the config and the environment, and run it.
 
@@ -434,7 +471,7 @@ def mentions_from_settings(
             retries=twitter.retries,
             retry_backoff=twitter.retry_backoff,
         ),
-        sleep=sleep,
+        sleep=interruptible_sleep(stop) if stop is not None else sleep,
     )
     try:
         return read_mentions(
@@ -444,6 +481,7 @@ def mentions_from_settings(
             abuse_rules(settings),
             clock=clock or _utc_now,
             thanks_text=thanks_text,
+            stop=stop,
         )
     finally:
         api.close()
@@ -462,8 +500,9 @@ def summary(report: MentionsReport) -> str:
     return text
 
 
-def run_mentions(app: App, now: datetime | None = None) -> JobResult:
-    """The daemon's mentions job (see roundup_bot.jobs)."""
+def run_mentions(app: App, now: datetime | None = None, stop: Stop | None = None) -> JobResult:
+    """The daemon's mentions job (see roundup_bot.jobs). Given ``stop``, the run
+    ends promptly when it is set, even while it waits for a rate-limit reset."""
     from roundup_bot.jobs import JobResult
 
     clock: Clock = _utc_now
@@ -473,13 +512,13 @@ def run_mentions(app: App, now: datetime | None = None) -> JobResult:
         def clock() -> datetime:
             return _utc_now() + offset
 
-    report = mentions_from_settings(app.settings, app.storage, clock=clock)
+    report = mentions_from_settings(app.settings, app.storage, clock=clock, stop=stop)
     line = summary(report)
     if report.error:
         line = f"{report.outcome}: {report.error} ({line})"
     for problem in report.thank_errors:
         line += f"; thanks failed: {problem}"
-    return JobResult(report.ok, line)
+    return JobResult(None if report.outcome == "stopped" else report.ok, line)
 
 
 def _utc_now() -> datetime:

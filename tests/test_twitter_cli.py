@@ -158,8 +158,11 @@ def test_exit_status_4_when_rate_limited_and_the_next_run_carries_on(
     )
     status = json.loads(cli(config, "status", "--json").stdout)["x"]
     assert status["ok"] is False
+    assert status["last_outcome"] == "rate_limited"
     assert status["unfinished_sweep"] is True
     assert status["resume_after"] is not None
+
+    assert "X @welovelocalgov: STOPPED (rate limited)" in cli(config, "status").stdout
 
     fake.add("GET", MENTIONS, SECOND)
     finished = cli(config, "mentions", ROUNDUP_TWITTER_BEARER_TOKEN=BEARER)

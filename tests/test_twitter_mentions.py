@@ -9,6 +9,7 @@ rules and the thank-you replies.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,9 @@ import pytest
 from fake_x_api import FakeXApi, Reply, twarc_pages
 from sqlalchemy import func, select
 
+from roundup_bot.app import build_app
+from roundup_bot.config import Settings, settings_from_mapping
+from roundup_bot.jobs import StopSignal, poll_mentions_job
 from roundup_bot.mentions import (
     RESUME_TOKEN,
     SINCE_ID,
@@ -25,6 +29,7 @@ from roundup_bot.mentions import (
     MentionsOptions,
     MentionsReport,
     read_mentions,
+    run_mentions,
 )
 from roundup_bot.sources.twitter import XApi, XApiOptions, XCredentials
 from roundup_bot.storage import Storage
@@ -368,3 +373,57 @@ def test_a_refused_reply_is_reported_and_retried_next_time(
     assert not report.ok
     assert "write permission" in report.thank_errors[0]
     assert storage.suggestions.counts("x").thanked == 0
+
+
+# -- the daemon's job ---------------------------------------------------------------------
+
+
+def settings_for(db_url: str, fake: FakeXApi, **twitter: Any) -> Settings:
+    return settings_from_mapping(
+        {
+            "database": {"url": db_url},
+            "twitter": {
+                "enabled": True,
+                "api_base_url": fake.base_url,
+                "retries": 1,
+                "retry_backoff": 0.01,
+                **twitter,
+            },
+        },
+        "<test>",
+        {},
+    )
+
+
+def test_the_daemons_mentions_job_reads_and_reports(
+    db_url: str, fake: FakeXApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROUNDUP_TWITTER_BEARER_TOKEN", "tok-123456")
+    fake.add("GET", MENTIONS, page(*PAGE_1))
+    app = build_app(settings_for(db_url, fake))
+    try:
+        result = poll_mentions_job(app, StopSignal(), lambda: datetime.now(UTC))
+    finally:
+        app.close()
+    assert result.ok is True
+    assert "3 suggestions accepted" in result.summary
+
+
+def test_a_stop_request_ends_a_rate_limit_wait_at_once(
+    db_url: str, fake: FakeXApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROUNDUP_TWITTER_BEARER_TOKEN", "tok-123456")
+    reset = int(datetime.now(UTC).timestamp()) + 25
+    fake.add("GET", MENTIONS, Reply.json({}, 429, {"x-rate-limit-reset": str(reset)}))
+    app = build_app(settings_for(db_url, fake, max_rate_limit_wait=60.0))
+    stop = threading.Event()
+    timer = threading.Timer(0.2, stop.set)
+    timer.start()
+    try:
+        result = run_mentions(app, stop=stop)  # would wait ~25 s for the reset otherwise
+    finally:
+        timer.cancel()
+        app.close()
+    assert result.ok is None
+    assert result.summary.startswith("stopped")
+    assert len(fake.calls(MENTIONS)) == 1

@@ -16,6 +16,7 @@ from roundup_bot.jobs import JOB_MENTIONS, JobResult, guarded_run
 from roundup_bot.mentions import (
     LAST_ERROR,
     LAST_OK,
+    LAST_OUTCOME,
     LAST_RUN,
     RESUME_AFTER,
     RESUME_TOKEN,
@@ -111,6 +112,7 @@ def x_status(app: App, now: datetime | None = None) -> dict[str, Any]:
         "user_id": twitter.user_id or state.get(USER_ID),
         "ok": None if ok is None else ok == "true",
         "last_run": state.get(LAST_RUN),
+        "last_outcome": state.get(LAST_OUTCOME),
         "last_error": state.get(LAST_ERROR),
         "since_id": state.get(SINCE_ID),
         "unfinished_sweep": bool(state.get(RESUME_TOKEN)),
@@ -128,7 +130,7 @@ def x_status(app: App, now: datetime | None = None) -> dict[str, Any]:
 
 def echo_x_status(status: dict[str, Any], zone: ZoneInfo) -> None:
     """Print the X source's health after the feed table."""
-    health = "off" if not status["enabled"] else _health(status["ok"])
+    health = "off" if not status["enabled"] else _health(status["ok"], status["last_outcome"])
     last = _when(status["last_run"], zone)
     click.echo("")
     click.echo(
@@ -143,8 +145,15 @@ def echo_x_status(status: dict[str, Any], zone: ZoneInfo) -> None:
         click.echo(f"  last error: {status['last_error']}")
 
 
-def _health(ok: bool | None) -> str:
-    return "new" if ok is None else ("ok" if ok else "FAILING")
+def _health(ok: bool | None, outcome: str | None) -> str:
+    if ok is None:
+        return "new"
+    if ok:
+        return "ok"
+    limited = {"rate_limited": "rate limited", "usage_capped": "usage capped"}
+    if outcome in limited or outcome == "cost_guard":
+        return f"STOPPED ({limited.get(outcome, 'max_posts_per_month reached')})"
+    return "FAILING"
 
 
 def _when(value: str | None, zone: ZoneInfo) -> str:
