@@ -61,6 +61,17 @@ TRACKING_PARAMS = frozenset(
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hmb_", "__hs", "ga_", "_ga", "_gl")
 
 _WHITESPACE = re.compile(r"\s+")
+#: C0/C1 controls and bidirectional overrides: never wanted in stored text (PostgreSQL
+#: refuses NUL outright, and bidi overrides can make a title read backwards).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: Elements that separate words when rendered; their tags become a space, not nothing.
+_BLOCK_TAG = re.compile(
+    r"<(/?)(p|br|div|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|pre|section|article|hr)\b",
+    re.IGNORECASE,
+)
+_HOST = re.compile(r"^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.?)+$|^\[[0-9a-f:.]+\]$")
+#: Longer links are junk or attacks, and would not fit a PostgreSQL index entry.
+MAX_URL_CHARS = 2048
 
 
 class InvalidURL(ValueError):
@@ -75,7 +86,12 @@ def is_tracking_param(name: str) -> bool:
 def absolute_url(link: str, base: str | None) -> str:
     """Resolve a possibly relative link against its base (xml:base or the feed URL)."""
     link = link.strip()
-    return urljoin(base, link) if base else link
+    if not base:
+        return link
+    try:
+        return urljoin(base, link)
+    except ValueError:  # e.g. "http://[bad/": canonical_url will refuse it
+        return link
 
 
 def canonical_url(url: str) -> str:
@@ -87,18 +103,28 @@ def canonical_url(url: str) -> str:
     InvalidURL for anything that is not an absolute http(s) URL.
     """
     candidate = url.strip()
-    parts = urlsplit(candidate)
+    if len(candidate) > MAX_URL_CHARS:
+        raise InvalidURL(f"URL longer than {MAX_URL_CHARS} characters: {url[:200]!r}")
+    if _CONTROLS.search(candidate):
+        raise InvalidURL(f"control characters in URL {url[:200]!r}")
+    try:
+        parts = urlsplit(candidate)
+    except ValueError as exc:
+        raise InvalidURL(f"malformed URL {url[:200]!r}: {exc}") from exc
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise InvalidURL(f"not an absolute http(s) URL: {url[:200]!r}")
     try:
         normalised = url_normalize(candidate)
+        if not normalised:
+            raise InvalidURL(f"cannot normalise URL {url[:200]!r}")
+        parts = urlsplit(normalised)
+        _port = parts.port  # raises ValueError when out of range
     except (ValueError, UnicodeError) as exc:
         raise InvalidURL(f"cannot normalise URL {url[:200]!r}: {exc}") from exc
-    if not normalised:
-        raise InvalidURL(f"cannot normalise URL {url[:200]!r}")
-    parts = urlsplit(normalised)
-    if not parts.hostname:
-        raise InvalidURL(f"no host in URL {url[:200]!r}")
+    host = parts.netloc.rpartition("@")[2]
+    host = host.partition("]")[0] + "]" if host.startswith("[") else host.rsplit(":", 1)[0]
+    if not parts.hostname or not _HOST.match(host.lower()):
+        raise InvalidURL(f"no valid host in URL {url[:200]!r}")
     query = [
         (key, value)
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
@@ -134,13 +160,21 @@ def plain_text(markup: str | None) -> str | None:
     if markup is None:
         return None
     if "<" in markup or "&" in markup:
-        cleaned = nh3.clean(markup, tags=set(), clean_content_tags={"script", "style"})
-        # nh3 returns HTML-escaped text; unescape twice at most for double-encoded feeds.
+        spaced = _BLOCK_TAG.sub(r" <\1\2", markup)
+        cleaned = nh3.clean(spaced, tags=set(), clean_content_tags={"script", "style"})
+        # nh3 returns HTML-escaped text: one unescape gives the text itself.
         text_value = html.unescape(cleaned)
     else:
         text_value = markup
+    text_value = _CONTROLS.sub("", text_value)
     text_value = _WHITESPACE.sub(" ", text_value).strip()
     return text_value or None
+
+
+def clean_line(text_value: str, limit: int = 500) -> str:
+    """Untrusted text (an error message quoting a server) as one short printable line."""
+    text_value = _WHITESPACE.sub(" ", _CONTROLS.sub("", text_value)).strip()
+    return text_value if len(text_value) <= limit else text_value[: limit - 1] + "…"
 
 
 def excerpt(text_value: str | None, limit: int = 400) -> str | None:

@@ -30,8 +30,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from roundup_bot.curation import next_due_after_failure, next_due_after_success
-from roundup_bot.exceptions import FeedParseError, FetchError, HTTPStatusError
+from roundup_bot.curation import clean_line, next_due_after_failure, next_due_after_success
+from roundup_bot.exceptions import FeedParseError, FetchError, HTTPStatusError, StorageError
 from roundup_bot.sources.feeds import parse_feed, parse_feed_in_worker
 from roundup_bot.sources.http import HttpFetcher, HttpPolicy
 from roundup_bot.storage import Storage
@@ -150,6 +150,10 @@ async def _poll_one(
                 log.info("feed %s parsed with a problem: %s", feed.url, parsed.warning)
     except (FetchError, FeedParseError) as exc:
         return await _failed(feed, exc, storage, options, loop, writer, clock)
+    except Exception as exc:  # a bug or a library surprise: this feed fails, the run goes on
+        log.exception("feed %s: unexpected error while fetching or parsing", feed.url)
+        problem = FeedParseError(feed.url, f"internal error: {type(exc).__name__}: {exc}")
+        return await _failed(feed, problem, storage, options, loop, writer, clock)
     now = clock()
 
     def store() -> tuple[int, int]:
@@ -164,7 +168,14 @@ async def _poll_one(
             source_name=(names or {}).get(feed.id),
         )
 
-    new, updated = await loop.run_in_executor(writer, store)
+    try:
+        new, updated = await loop.run_in_executor(writer, store)
+    except StorageError as exc:
+        # One feed's entries the database would not take: record that on the feed
+        # (if even that fails, the database is gone and the run stops).
+        log.warning("feed %s: could not store its entries: %s", feed.url, exc)
+        problem = FeedParseError(feed.url, f"could not store the entries: {exc}")
+        return await _failed(feed, problem, storage, options, loop, writer, clock)
     if result.permanent_redirect:
         log.info("feed %s moved permanently to %s", feed.url, result.permanent_redirect)
     return PollOutcome(
@@ -189,7 +200,7 @@ async def _failed(
     now = clock()
     retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
     gone = isinstance(exc, HTTPStatusError) and exc.status == 410
-    message = str(exc)
+    message = clean_line(str(exc) or type(exc).__name__)
     if gone:
         message = "HTTP 410 Gone: the feed has been removed; fix or delete it in the config"
     next_due = next_due_after_failure(

@@ -11,17 +11,28 @@ no entries) raises FeedParseError.
 from __future__ import annotations
 
 import calendar
+import io
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 
-from roundup_bot.curation import InvalidURL, absolute_url, canonical_url, excerpt, plain_text
+from roundup_bot.curation import (
+    InvalidURL,
+    absolute_url,
+    canonical_url,
+    clean_line,
+    excerpt,
+    plain_text,
+)
 from roundup_bot.exceptions import FeedParseError
 from roundup_bot.types import ParsedEntry, ParsedFeed
 
 SUMMARY_CHARS = 400
+# Untrusted text is bounded before it is stored: a title is a line, not a page.
+TITLE_CHARS = 300
+AUTHOR_CHARS = 200
 # Dates outside this range are typos or placeholders (year 0001, 2099), not publication times.
 _EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -44,7 +55,10 @@ def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = Non
     response_headers.setdefault("content-location", url)
     # feedparser would otherwise look at the (remote) URL's own encoding guesses only.
     try:
-        parsed: Any = feedparser.parse(content, response_headers=response_headers)
+        # A stream, never bare bytes: given bytes, feedparser first tries open() on
+        # them as a file name, so a body of b"/etc/passwd" or b"/dev/zero" would read
+        # a local file.
+        parsed: Any = feedparser.parse(io.BytesIO(content), response_headers=response_headers)
     except Exception as exc:  # feedparser raises many kinds on hostile input
         raise FeedParseError(url, f"feed could not be parsed: {type(exc).__name__}: {exc}") from exc
     version = parsed.get("version") or ""
@@ -55,15 +69,19 @@ def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = Non
         if _looks_like_html(content):
             raise FeedParseError(url, "not a feed: the server sent an HTML page")
         raise FeedParseError(url, f"not a feed: {problem or 'no feed elements found'}")
-    base = feed_meta.get("link") if isinstance(feed_meta.get("link"), str) else None
+    base = _site_url(feed_meta.get("link"), url)
     entries: list[ParsedEntry] = []
     for raw in entries_raw:
         entry = _entry(raw, url, feed_meta)
         if entry is not None:
             entries.append(entry)
+    if not entries and _malformed(parsed):
+        # Broken XML that still yields entries is kept (with a warning); broken XML
+        # that yields nothing is not an empty feed but an error the owner should see.
+        raise FeedParseError(url, f"not a usable feed: {problem}")
     return ParsedFeed(
         url=url,
-        title=plain_text(_text(feed_meta.get("title"))),
+        title=excerpt(plain_text(_text(feed_meta.get("title"))), TITLE_CHARS),
         site_url=base,
         entries=tuple(_unique(entries)),
         warning=problem,
@@ -91,13 +109,16 @@ def _entry(raw: Any, feed_url: str, feed_meta: Any) -> ParsedEntry | None:
         canonical = canonical_url(link)
     except InvalidURL:
         return None
-    title = plain_text(_text(raw.get("title")))
+    title = excerpt(plain_text(_text(raw.get("title"))), TITLE_CHARS)
     summary_html = _text(raw.get("summary"))
     if not summary_html:
         content = raw.get("content") or []
         if content and isinstance(content[0], Mapping):
             summary_html = _text(content[0].get("value"))
-    author = plain_text(_text(raw.get("author"))) or plain_text(_text(feed_meta.get("author")))
+    author = excerpt(
+        plain_text(_text(raw.get("author"))) or plain_text(_text(feed_meta.get("author"))),
+        AUTHOR_CHARS,
+    )
     return ParsedEntry(
         link=link,
         canonical_url=canonical,
@@ -105,7 +126,7 @@ def _entry(raw: Any, feed_url: str, feed_meta: Any) -> ParsedEntry | None:
         author=author,
         published=_when(raw),
         summary=excerpt(plain_text(summary_html), SUMMARY_CHARS),
-        entry_id=_text(raw.get("id")) or None,
+        entry_id=clean_line(_text(raw.get("id")) or "", 1000) or None,
     )
 
 
@@ -139,6 +160,27 @@ def _when(raw: Any) -> datetime | None:
             if _EARLIEST <= when < _LATEST:
                 return when
     return None
+
+
+def _site_url(link: Any, feed_url: str) -> str | None:
+    """The feed's home page, only when it is an http(s) URL (it may be shown as a link)."""
+    if not isinstance(link, str) or not link.strip():
+        return None
+    absolute = absolute_url(link, feed_url)
+    try:
+        canonical_url(absolute)
+    except InvalidURL:
+        return None
+    return absolute
+
+
+def _malformed(parsed: Any) -> bool:
+    """True when feedparser hit a real syntax error, not just a notice such as a
+    charset that had to be guessed (feedparser's ThingsNobodyCaresAboutButMe)."""
+    if not parsed.get("bozo"):
+        return False
+    exc = parsed.get("bozo_exception")
+    return not isinstance(exc, feedparser.ThingsNobodyCaresAboutButMe)
 
 
 def _text(value: Any) -> str | None:
