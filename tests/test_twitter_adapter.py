@@ -7,6 +7,7 @@ through api_base_url as a proxy would be.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -313,3 +314,15 @@ def test_a_malformed_body_is_reported(
     fake.add("GET", MENTIONS, reply)
     with pytest.raises(XBadResponse, match=problem):
         api_for(fake, sleeps).mentions("1")
+
+
+def test_tweepys_debug_log_of_request_headers_never_shows_the_token(
+    fake: FakeXApi, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.add("GET", MENTIONS, Reply.json({"meta": {"result_count": 0}}))
+    with caplog.at_level(logging.DEBUG):
+        api_for(fake, sleeps).mentions("1")
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "Making API request" in logged  # tweepy logged the headers...
+    assert "Bearer ***" in logged
+    assert TOKEN not in logged  # ...without the token, whoever set up logging
