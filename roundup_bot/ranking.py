@@ -93,19 +93,24 @@ def score_candidate(
                 )
             )
     parts.append(_recency(candidate, week, settings))
-    text = " ".join(filter(None, (candidate.title, candidate.summary)))
-    for word, boost in settings.keyword_boosts.items():
-        if word.strip() and text and _keyword_pattern(word).search(text):
-            parts.append(ScorePart("keyword", _points(boost), f'mentions "{word.strip()}"'))
-    total = _points(sum(part.points for part in parts))
+    if settings.keyword_boosts:
+        text = " ".join(filter(None, (candidate.title, candidate.summary)))
+        for word, boost in settings.keyword_boosts.items():
+            if word.strip() and text and _keyword_pattern(word).search(text):
+                parts.append(ScorePart("keyword", _points(boost), f'mentions "{word.strip()}"'))
+    total = 0.0
+    for part in parts:
+        total += part.points
     excluded = None
-    host = host_of(candidate.url)
-    blocked = next((d for d in settings.blocked_domains if domain_matches(host, d)), None)
+    blocked = None
+    if settings.blocked_domains:
+        host = host_of(candidate.url)
+        blocked = next((d for d in settings.blocked_domains if domain_matches(host, d)), None)
     if blocked is not None:
         excluded = f"blocked domain {blocked}"
     elif used_in is not None:
         excluded = f"already in the {used_in} round-up"
-    return Score(total=total, parts=tuple(parts), excluded=excluded)
+    return Score(total=_points(total), parts=tuple(parts), excluded=excluded)
 
 
 def _recency(candidate: Candidate, week: Window, settings: RankingSettings) -> ScorePart:

@@ -6,13 +6,26 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, Select, bindparam, select, update
 
 from roundup_bot.storage._sql import read, upsert
 from roundup_bot.storage.schema import candidate_sources, candidates, feeds, suggestions
 from roundup_bot.types import Candidate, CandidateSource, ParsedEntry
 
 _BATCH = 500
+_LISTED = (
+    "id",
+    "url",
+    "link",
+    "title",
+    "author",
+    "published",
+    "first_seen",
+    "summary",
+    "site_name",
+    "description",
+)
+_Ids = Sequence[int] | Select[tuple[int]]
 _UPDATABLE = ("title", "author", "published", "summary")
 
 
@@ -28,7 +41,7 @@ class CandidateRepository:
         limit: int | None = None,
     ) -> list[Candidate]:
         """Candidates placed (published, else first seen) in [since, until), newest first."""
-        query = select(candidates)
+        query = select(*(candidates.c[name] for name in _LISTED))
         if since is not None:
             query = query.where(candidates.c.placed_at >= since)
         if until is not None:
@@ -38,7 +51,10 @@ class CandidateRepository:
             query = query.limit(limit)
         with read(self.engine) as conn:
             rows = conn.execute(query).all()
-            ids = [row.id for row in rows]
+            ids: _Ids = [row.id for row in rows]
+            if len(rows) > _BATCH:
+                # A big window: one query per related table, not one per batch of ids.
+                ids = select(query.with_only_columns(candidates.c.id).subquery().c.id)
             sources = _sources_for(conn, ids)
             suggested = _suggesters_for(conn, ids)
             weights = _feed_weights_for(conn, ids)
@@ -68,11 +84,13 @@ class CandidateRepository:
             return int(conn.execute(select(func.count()).select_from(candidates)).scalar_one())
 
 
-def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+def _chunks(ids: _Ids) -> list[_Ids]:
+    if isinstance(ids, Select):
+        return [ids]
     return [ids[i : i + _BATCH] for i in range(0, len(ids), _BATCH)]
 
 
-def _sources_for(conn: Connection, ids: Sequence[int]) -> dict[int, list[CandidateSource]]:
+def _sources_for(conn: Connection, ids: _Ids) -> dict[int, list[CandidateSource]]:
     out: dict[int, list[CandidateSource]] = defaultdict(list)
     for chunk in _chunks(ids):
         rows = conn.execute(
@@ -90,7 +108,7 @@ def _sources_for(conn: Connection, ids: Sequence[int]) -> dict[int, list[Candida
     return out
 
 
-def _suggesters_for(conn: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
+def _suggesters_for(conn: Connection, ids: _Ids) -> dict[int, list[str]]:
     out: dict[int, list[str]] = defaultdict(list)
     for chunk in _chunks(ids):
         rows = conn.execute(
@@ -106,7 +124,7 @@ def _suggesters_for(conn: Connection, ids: Sequence[int]) -> dict[int, list[str]
     return out
 
 
-def _feed_weights_for(conn: Connection, ids: Sequence[int]) -> dict[int, list[float]]:
+def _feed_weights_for(conn: Connection, ids: _Ids) -> dict[int, list[float]]:
     out: dict[int, list[float]] = defaultdict(list)
     for chunk in _chunks(ids):
         rows = conn.execute(
