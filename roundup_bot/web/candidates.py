@@ -10,7 +10,6 @@ from flask import Blueprint, render_template, request
 
 from roundup_bot.web.context import web
 from roundup_bot.web.drafts import _matches
-from roundup_bot.web.service import RoundupService
 from roundup_bot.weeks import WeekLabelError, next_week, previous_week
 
 bp = Blueprint("candidates", __name__)
@@ -21,7 +20,7 @@ LIMIT = 200
 
 @bp.get("/candidates")
 def index() -> str | tuple[str, int]:
-    svc = RoundupService(web().roundup)
+    svc = web().service()
     label = (request.args.get("week") or "").strip()
     current = svc.current_week(web().clock())
     try:

@@ -12,6 +12,7 @@ from flask import current_app
 from roundup_bot.app import App
 from roundup_bot.web.accounts import Accounts
 from roundup_bot.web.ratelimit import SignInLimiter
+from roundup_bot.web.service import RankingCache, RoundupService
 
 EXTENSION = "roundup_bot"
 
@@ -24,6 +25,10 @@ class WebContext:
     clock: Callable[[], datetime]  # UTC now; a seam for tests
     monotonic: Callable[[], float] = field(default=time.monotonic)
     owns_roundup: bool = False  # close the storage when the app is discarded
+    rankings: RankingCache = field(default_factory=RankingCache)
+
+    def service(self) -> RoundupService:
+        return RoundupService(self.roundup, self.rankings)
 
 
 def web() -> WebContext:

@@ -40,7 +40,7 @@ bp = Blueprint("drafts", __name__)
 
 
 def service() -> RoundupService:
-    return RoundupService(web().roundup)
+    return web().service()
 
 
 def _draft_or_404(draft_id: int) -> Draft:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from roundup_bot.web.context import web
-from roundup_bot.web.service import RoundupService
 
 bp = Blueprint("published", __name__)
 
 
 @bp.get("/published")
 def index() -> str:
-    svc = RoundupService(web().roundup)
+    svc = web().service()
     found = svc.published()
     return render_template(
         "published/index.html",

@@ -6,7 +6,9 @@ functions as the command line (``roundup-bot draft``, ``show``, ``approve``,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from roundup_bot import publish
@@ -24,11 +26,49 @@ OFFERED = 15
 MAX_RESULTS = 50
 
 
+class RankingCache:
+    """Each week's ranking, kept for a few seconds.
+
+    Ranking every candidate of a busy week takes about a second (20,000
+    candidates, bench/draft.py's database); an editor pressing Move down five
+    times should not pay it five times. A candidate polled meanwhile shows up
+    at most ``ttl_s`` later. Approving, reopening and making a draft clear it
+    (they change what counts as already used).
+    """
+
+    def __init__(
+        self, ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic, size: int = 8
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self.size = size
+        self._kept: dict[str, tuple[float, list[Ranked]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, compute: Callable[[], list[Ranked]]) -> list[Ranked]:
+        now = self.clock()
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and now - kept[0] < self.ttl_s:
+                return kept[1]
+        fresh = compute()
+        with self._lock:
+            self._kept[key] = (now, fresh)
+            while len(self._kept) > self.size:
+                del self._kept[min(self._kept, key=lambda k: self._kept[k][0])]
+        return fresh
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
 class RoundupService:
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, rankings: RankingCache | None = None) -> None:
         self.app = app
         self.settings = app.settings
         self.storage = app.storage
+        self.rankings = rankings or RankingCache(ttl_s=0.0)
 
     @property
     def name(self) -> str:
@@ -64,6 +104,7 @@ class RoundupService:
 
     def make_draft(self, week: RoundupWeek, now: datetime) -> DraftOutcome:
         """Create or refresh the week's draft exactly as ``roundup-bot draft`` does."""
+        self.rankings.clear()
         return draft_week(self.app, week, now=now)
 
     def apply(
@@ -77,7 +118,7 @@ class RoundupService:
 
     def ranked(self, week: RoundupWeek) -> list[Ranked]:
         """Every candidate of the week with its score, best first (excluded ones last)."""
-        return rank_week(self.app, week)
+        return self.rankings.get(week.label, lambda: rank_week(self.app, week))
 
     # --- rendering and publishing ----------------------------------------------------------
 
@@ -94,6 +135,7 @@ class RoundupService:
         """Approve and publish through :func:`roundup_bot.publish.approve`, the very
         function ``roundup-bot approve`` calls. ``version`` is the one the editor
         previewed: a draft changed since is refused (StaleDraftError)."""
+        self.rankings.clear()
         return publish.approve(self.app, draft_id, by=by, now=now, expected_version=version)
 
     def public_url(self, draft: Draft | DraftSummary) -> str | None:
@@ -104,4 +146,5 @@ class RoundupService:
     def reopen(self, draft_id: int, by: str, now: datetime, version: int) -> Draft:
         """approved -> draft through :func:`roundup_bot.publish.reopen` (never a
         published one: the page leaves those read-only)."""
+        self.rankings.clear()
         return publish.reopen(self.app, draft_id, by=by, now=now, expected_version=version)
