@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from roundup_bot.config import RoundupSettings
 from roundup_bot.curation import excerpt
 from roundup_bot.exceptions import StaleDraftError
-from roundup_bot.ranking import Ranked, placed_at, rank
+from roundup_bot.ranking import Ranked, placed_at, rank, score_bounds
 from roundup_bot.types import (
     Candidate,
     Draft,
@@ -219,6 +219,54 @@ def rank_week(app: App, week: RoundupWeek) -> list[Ranked]:
     return rank(found, Window(week.start, week.end), settings.ranking, used=used)
 
 
+def rank_for_draft(app: App, week: RoundupWeek, existing: Draft | None) -> list[Ranked]:
+    """The part of the week's ranking a draft needs: every candidate that could be
+    picked, in rank order, plus the existing items' candidates; the same picks as
+    :func:`rank_week` without loading the whole week.
+
+    The database counts each candidate's score ingredients; :func:`score_bounds`
+    turns them into the lowest and highest score its text could give. Candidates
+    are loaded and scored exactly in order of their highest possible score, until
+    enough eligible ones score above anything not yet loaded.
+    """
+    settings = app.settings
+    window = Window(week.start, week.end)
+    facts = app.storage.drafts.ranking_facts(week.start, week.end)
+    bounded = sorted(
+        ((score_bounds(f, window, settings.ranking)[1], f.id) for f in facts),
+        key=lambda pair: (-pair[0], pair[1]),
+    )
+    in_week = {f.id for f in facts}
+    items = existing.items if existing is not None else ()
+    must = [item.candidate_id for item in items if item.candidate_id in in_week]
+    need = settings.roundup.max_items + len(items)
+    batch = max(4 * need, 100)
+    loaded: dict[int, Candidate] = {}
+    used: dict[int, str] = {}
+    scores: list[float] = []
+    position = 0
+    while True:
+        wanted = [cid for _high, cid in bounded[position : position + batch]]
+        wanted += [cid for cid in must if cid not in loaded and cid not in wanted]
+        position += batch
+        found = app.storage.candidates.list(ids=wanted) if wanted else []
+        used.update(
+            app.storage.drafts.used_elsewhere(
+                settings.roundup.name, week.label, [c.id for c in found]
+            )
+        )
+        for entry in rank(found, window, settings.ranking, used=used):
+            loaded[entry.candidate.id] = entry.candidate
+            if entry.score.excluded is None:
+                scores.append(entry.score.total)
+        if position >= len(bounded):
+            break
+        scores.sort(reverse=True)
+        if len(scores) >= need and scores[need - 1] > bounded[position][0]:
+            break
+    return rank(loaded.values(), window, settings.ranking, used=used)
+
+
 def score_candidates(app: App, found: Iterable[Candidate]) -> dict[int, Score]:
     """Scores for any candidates, each within its own round-up week."""
     settings = app.settings.roundup
@@ -268,7 +316,7 @@ def draft_week(
                     f" left alone (use `roundup-bot reopen {existing.id}` to change it)"
                 ),
             )
-        ranked = rank_week(app, week)
+        ranked = rank_for_draft(app, week, existing)
         plan = plan_draft(
             roundup=settings.name, week=week, settings=settings, ranked=ranked, existing=existing
         )

@@ -25,7 +25,10 @@ from functools import lru_cache
 
 from roundup_bot.config import RankingSettings
 from roundup_bot.curation import domain_matches, host_of
-from roundup_bot.types import Candidate, Score, ScorePart, Window
+from roundup_bot.types import Candidate, RankingFacts, Score, ScorePart, Window
+
+#: Rounding each part to 2 places can move a total by a little; bounds allow for it.
+_SLACK = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,9 @@ def score_candidate(
             )
         )
     feed_names = sorted({s.name for s in candidate.sources if s.kind == "feed"})
-    feed_count = max(len(feed_names), len(candidate.feed_weights))
+    feed_count = max(
+        sum(1 for s in candidate.sources if s.kind == "feed"), len(candidate.feed_weights)
+    )
     if feed_count:
         noun = "feed" if feed_count == 1 else "feeds"
         names = ", ".join(feed_names[:3]) + (", …" if len(feed_names) > 3 else "")
@@ -113,10 +118,14 @@ def score_candidate(
     return Score(total=_points(total), parts=tuple(parts), excluded=excluded)
 
 
-def _recency(candidate: Candidate, week: Window, settings: RankingSettings) -> ScorePart:
+def _fraction(moment: datetime, week: Window) -> float:
     length = (week.end - week.start).total_seconds()
-    elapsed = (placed_at(candidate) - week.start).total_seconds()
-    fraction = min(max(elapsed / length, 0.0), 1.0) if length > 0 else 0.0
+    elapsed = (moment - week.start).total_seconds()
+    return min(max(elapsed / length, 0.0), 1.0) if length > 0 else 0.0
+
+
+def _recency(candidate: Candidate, week: Window, settings: RankingSettings) -> ScorePart:
+    fraction = _fraction(placed_at(candidate), week)
     left = (week.end - placed_at(candidate)).total_seconds()
     if left <= 0:
         detail = "appeared at the end of the week"
@@ -125,6 +134,34 @@ def _recency(candidate: Candidate, week: Window, settings: RankingSettings) -> S
     else:
         detail = f"appeared {left / 86400:.1f} days before the week's end"
     return ScorePart("recency", _points(settings.recency_points * fraction), detail)
+
+
+def score_bounds(
+    facts: RankingFacts, week: Window, settings: RankingSettings
+) -> tuple[float, float]:
+    """The lowest and highest total :func:`score_candidate` can give a candidate with
+    these facts, whatever its text (which only keyword boosts read)."""
+    base = _points(settings.recency_points * _fraction(facts.placed_at, week))
+    if facts.people:
+        base += _points(settings.suggestion_points * facts.people)
+    if facts.feeds:
+        base += _points(settings.feed_points * facts.feeds)
+    if facts.max_weight is not None and facts.max_weight != 1.0:
+        base += _points(settings.weight_points * (facts.max_weight - 1.0))
+    boosts = [_points(b) for w, b in settings.keyword_boosts.items() if w.strip()]
+    low = base + sum(b for b in boosts if b < 0)
+    high = base + sum(b for b in boosts if b > 0)
+    return low - _SLACK, high + _SLACK
+
+
+def rank_key(entry: Ranked) -> tuple[bool, float, float, int]:
+    """The ranking order: eligible first, then higher score, newer, seen first."""
+    return (
+        entry.score.excluded is not None,
+        -entry.score.total,
+        -placed_at(entry.candidate).timestamp(),
+        entry.candidate.id,
+    )
 
 
 def rank(
@@ -143,14 +180,7 @@ def rank(
     ranked = [
         Ranked(c, score_candidate(c, week, settings, used_in=used.get(c.id))) for c in candidates
     ]
-    ranked.sort(
-        key=lambda r: (
-            r.score.excluded is not None,
-            -r.score.total,
-            -placed_at(r.candidate).timestamp(),
-            r.candidate.id,
-        )
-    )
+    ranked.sort(key=rank_key)
     return ranked
 
 

@@ -362,3 +362,16 @@ class DraftPlan:
     delete_item_ids: tuple[int, ...] = ()
     draft_id: int | None = None  # None: create the draft
     expected_version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RankingFacts:
+    """The numbers a candidate's score is made of, except keywords (which need its
+    text): enough to bound its score without loading the candidate."""
+
+    id: int
+    url: str
+    placed_at: datetime
+    feeds: int  # feed sources carrying it
+    max_weight: float | None  # the highest weight of those feeds
+    people: int  # distinct people who suggested it

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from drafts_support import Article, make_app, seed
 
-from roundup_bot.drafting import draft_week, plan_draft, starter_blurb
+from roundup_bot.drafting import draft_week, plan_draft, rank_for_draft, rank_week, starter_blurb
 from roundup_bot.exceptions import DraftError, DraftNotFound, StaleDraftError
 from roundup_bot.publish import approve, reopen
 from roundup_bot.ranking import rank
@@ -342,3 +343,52 @@ def test_plan_is_pure_and_fills_slots_freed_by_removals(storage: Storage, tmp_pa
     assert shown == [seeded.ids["post-1"], seeded.ids["post-2"]]
     assert plan.items[-1].candidate_id == top.candidate_id  # removed, kept last
     assert plan.expected_version == edited.version
+
+
+def test_the_draft_ranks_only_what_can_reach_the_top_and_picks_the_same(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """rank_for_draft loads candidates by their best possible score; its picks must be
+    exactly the full ranking's, whatever the boosts, weights and exclusions."""
+    rng = random.Random(7)
+    hosts = ["a.example", "b.example", "spam.example"]
+    many = [
+        Article(
+            slug=f"p{n}",
+            published=day(rng.random() * 7),
+            title=rng.choice(["Digital things", "Housing news", "Cats", "Budget"]) + f" {n}",
+            summary=rng.choice([None, "About digital housing.", "Nothing much."]),
+            feeds=tuple(rng.sample(["Blog A", "Blog B", "Blog C"], rng.choice([1, 1, 1, 2]))),
+            tips=tuple(rng.sample(["u1", "u2", "u3", "u4"], rng.choice([0, 0, 0, 0, 1, 2]))),
+            host=rng.choice(hosts),
+        )
+        for n in range(400)
+    ]
+    seed(storage, many, NOW, weights={"Blog A": 1.5, "Blog B": 0.5})
+    app = make_app(
+        storage,
+        tmp_path,
+        roundup={"max_items": 6},
+        ranking={
+            "keyword_boosts": {"digital": 2.5, "cats": -3.0, "budget": 0.5},
+            "blocked_domains": ["spam.example"],
+        },
+    )
+    full = [r.candidate.id for r in rank_week(app, WEEK) if r.score.excluded is None]
+    pruned = [r.candidate.id for r in rank_for_draft(app, WEEK, None) if r.score.excluded is None]
+    assert pruned[:6] == full[:6]
+    assert len(pruned) < len(full)  # it did not need everything
+    draft = draft_week(app, WEEK, now=NOW).draft
+    assert [i.candidate_id for i in draft.shown_items] == full[:6]
+    # With an editor's removals the draft needs more, and still agrees.
+    edited = storage.drafts.apply_edits(
+        draft.id,
+        [RemoveItem(i.id) for i in draft.shown_items[:3]],
+        expected_version=draft.version,
+        by="e",
+        now=NOW,
+    )
+    refreshed = draft_week(app, WEEK, now=NOW).draft
+    assert [i.candidate_id for i in refreshed.shown_items] == full[3:9]
+    assert len(refreshed.removed_items) == 3
+    assert edited.version < refreshed.version

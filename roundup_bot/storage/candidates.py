@@ -39,9 +39,13 @@ class CandidateRepository:
         until: datetime | None = None,
         *,
         limit: int | None = None,
+        ids: Sequence[int] | None = None,
     ) -> list[Candidate]:
-        """Candidates placed (published, else first seen) in [since, until), newest first."""
+        """Candidates placed (published, else first seen) in [since, until), newest first;
+        only those with the given ``ids`` when they are given."""
         query = select(*(candidates.c[name] for name in _LISTED))
+        if ids is not None:
+            query = query.where(candidates.c.id.in_(list(ids)))
         if since is not None:
             query = query.where(candidates.c.placed_at >= since)
         if until is not None:
@@ -51,13 +55,13 @@ class CandidateRepository:
             query = query.limit(limit)
         with read(self.engine) as conn:
             rows = conn.execute(query).all()
-            ids: _Ids = [row.id for row in rows]
+            found: _Ids = [row.id for row in rows]
             if len(rows) > _BATCH:
                 # A big window: one query per related table, not one per batch of ids.
-                ids = select(query.with_only_columns(candidates.c.id).subquery().c.id)
-            sources = _sources_for(conn, ids)
-            suggested = _suggesters_for(conn, ids)
-            weights = _feed_weights_for(conn, ids)
+                found = select(query.with_only_columns(candidates.c.id).subquery().c.id)
+            sources = _sources_for(conn, found)
+            suggested = _suggesters_for(conn, found)
+            weights = _feed_weights_for(conn, found)
         return [
             Candidate(
                 id=row.id,

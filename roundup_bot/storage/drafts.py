@@ -33,6 +33,7 @@ from roundup_bot.storage.schema import (
     candidates,
     draft_items,
     drafts,
+    feeds,
     link_details,
     suggestions,
 )
@@ -45,6 +46,7 @@ from roundup_bot.types import (
     DraftStatus,
     DraftSummary,
     MoveItem,
+    RankingFacts,
     RemoveItem,
     RestoreItem,
     ScorePart,
@@ -151,6 +153,54 @@ class DraftRepository:
                 for row in rows:
                     found.setdefault(row.candidate_id, row.week)
         return found
+
+    def ranking_facts(self, since: datetime, until: datetime) -> list[RankingFacts]:
+        """Per candidate placed in [since, until): what its score is made of (but its
+        text), counted in the database, so a draft can bound every candidate's score
+        and load only the few that can reach the top."""
+        feed_sources = and_(
+            candidate_sources.c.candidate_id == candidates.c.id,
+            candidate_sources.c.kind == "feed",
+        )
+        feed_count = (
+            select(func.count()).select_from(candidate_sources).where(feed_sources)
+        ).scalar_subquery()
+        top_weight = (
+            select(func.max(feeds.c.weight))
+            .select_from(candidate_sources.join(feeds, feeds.c.id == candidate_sources.c.feed_id))
+            .where(feed_sources)
+        ).scalar_subquery()
+        people = (
+            select(
+                func.count(
+                    func.distinct(func.ltrim(func.lower(suggestions.c.author_username), "@"))
+                )
+            ).where(
+                suggestions.c.candidate_id == candidates.c.id,
+                suggestions.c.status == "accepted",
+            )
+        ).scalar_subquery()
+        query = select(
+            candidates.c.id,
+            candidates.c.url,
+            candidates.c.placed_at,
+            feed_count.label("feeds"),
+            top_weight.label("weight"),
+            people.label("people"),
+        ).where(candidates.c.placed_at >= since, candidates.c.placed_at < until)
+        with read(self.engine) as conn:
+            rows = conn.execute(query).all()
+        return [
+            RankingFacts(
+                id=row.id,
+                url=row.url,
+                placed_at=row.placed_at,
+                feeds=int(row.feeds or 0),
+                max_weight=float(row.weight) if row.weight is not None else None,
+                people=int(row.people or 0),
+            )
+            for row in rows
+        ]
 
     # --- what `roundup-bot draft` decided -------------------------------------------------
 
