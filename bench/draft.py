@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -172,13 +173,18 @@ def _config(db: Path, work: Path) -> Path:
     return config
 
 
-def _time_command(args: list[str], runs: int) -> list[float]:
-    times = []
+def _time_command(args: list[str], runs: int) -> tuple[list[float], list[float]]:
+    """Wall-clock and CPU (user + system) seconds of each run of a subprocess; CPU
+    time says more than wall time on a machine busy with other work."""
+    times, cpu = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         times.append(time.perf_counter() - started)
-    return times
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return times, cpu
 
 
 def _time_in_process(config: Path, runs: int) -> tuple[list[float], list[float]]:
@@ -220,25 +226,32 @@ def main() -> None:
         conn.execute("DELETE FROM drafts")
     config = _config(db, work)
     command = [str(ROOT / ".venv" / "bin" / "roundup-bot"), "--config", str(config)]
-    draft_times = _time_command([*command, "draft", "--week", WEEK_LABEL], options.runs)
-    list_times = _time_command(
+    draft_times, draft_cpu = _time_command([*command, "draft", "--week", WEEK_LABEL], options.runs)
+    list_times, list_cpu = _time_command(
         [*command, "candidates", "--week", WEEK_LABEL, "--json"], options.runs
     )
-    startup = _time_command([*command, "--help"], options.runs)
+    startup, startup_cpu = _time_command([*command, "--help"], options.runs)
     in_draft, in_list = _time_in_process(config, options.runs)
 
     def line(name: str, times: list[float], target: float | None) -> str:
         median = statistics.median(times)
         verdict = "" if target is None else (" ok" if median < target else " OVER TARGET")
         shown = ", ".join(f"{t:.2f}" for t in times)
-        return f"{name:<52} median {median:6.3f} s  [{shown}]{verdict}"
+        return f"{name:<56} median {median:6.3f} s  [{shown}]{verdict}"
 
-    print(f"SQLite, {TOTAL:,} candidates, {IN_WEEK:,} in {WEEK_LABEL}; {options.runs} runs each")
-    print(line("roundup-bot draft (subprocess; 1st creates)", draft_times, 1.0))
-    print(line("roundup-bot candidates --week --json (subprocess)", list_times, 2.0))
-    print(line("roundup-bot --help (interpreter + imports only)", startup, None))
-    print(line("draft_week in-process (refresh)", in_draft, None))
-    print(line("week's candidates + scores in-process", in_list, None))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"SQLite, {TOTAL:,} candidates, {IN_WEEK:,} in {WEEK_LABEL}; {options.runs} runs each;"
+        f" {os.cpu_count()} CPUs, load average {load}"
+    )
+    print(line("roundup-bot draft, wall (subprocess; 1st creates)", draft_times, 1.0))
+    print(line("roundup-bot draft, CPU", draft_cpu, 1.0))
+    print(line("roundup-bot candidates --week --json, wall", list_times, 2.0))
+    print(line("roundup-bot candidates --week --json, CPU", list_cpu, 2.0))
+    print(line("roundup-bot --help, wall (start-up and imports only)", startup, None))
+    print(line("roundup-bot --help, CPU", startup_cpu, None))
+    print(line("draft_week in-process, wall (refresh)", in_draft, None))
+    print(line("week's candidates + scores in-process, wall", in_list, None))
 
 
 if __name__ == "__main__":

@@ -370,7 +370,6 @@ class RankingFacts:
     text): enough to bound its score without loading the candidate."""
 
     id: int
-    url: str
     placed_at: datetime
     feeds: int  # feed sources carrying it
     max_weight: float | None  # the highest weight of those feeds

@@ -158,49 +158,56 @@ class DraftRepository:
         """Per candidate placed in [since, until): what its score is made of (but its
         text), counted in the database, so a draft can bound every candidate's score
         and load only the few that can reach the top."""
-        feed_sources = and_(
-            candidate_sources.c.candidate_id == candidates.c.id,
-            candidate_sources.c.kind == "feed",
-        )
-        feed_count = (
-            select(func.count()).select_from(candidate_sources).where(feed_sources)
-        ).scalar_subquery()
-        top_weight = (
-            select(func.max(feeds.c.weight))
-            .select_from(candidate_sources.join(feeds, feeds.c.id == candidate_sources.c.feed_id))
-            .where(feed_sources)
-        ).scalar_subquery()
-        people = (
-            select(
-                func.count(
-                    func.distinct(func.ltrim(func.lower(suggestions.c.author_username), "@"))
-                )
-            ).where(
-                suggestions.c.candidate_id == candidates.c.id,
-                suggestions.c.status == "accepted",
-            )
-        ).scalar_subquery()
-        query = select(
-            candidates.c.id,
-            candidates.c.url,
-            candidates.c.placed_at,
-            feed_count.label("feeds"),
-            top_weight.label("weight"),
-            people.label("people"),
-        ).where(candidates.c.placed_at >= since, candidates.c.placed_at < until)
+        window = (candidates.c.placed_at >= since, candidates.c.placed_at < until)
+        in_window = select(candidates.c.id).where(*window)
         with read(self.engine) as conn:
-            rows = conn.execute(query).all()
-        return [
-            RankingFacts(
-                id=row.id,
-                url=row.url,
-                placed_at=row.placed_at,
-                feeds=int(row.feeds or 0),
-                max_weight=float(row.weight) if row.weight is not None else None,
-                people=int(row.people or 0),
+            rows = conn.execute(select(candidates.c.id, candidates.c.placed_at).where(*window))
+            placed = rows.all()
+            carried = {
+                row[0]: (int(row[1]), row[2])
+                for row in conn.execute(
+                    select(
+                        candidate_sources.c.candidate_id,
+                        func.count(),
+                        func.max(feeds.c.weight),
+                    )
+                    .select_from(
+                        candidate_sources.outerjoin(
+                            feeds, feeds.c.id == candidate_sources.c.feed_id
+                        )
+                    )
+                    .where(
+                        candidate_sources.c.candidate_id.in_(in_window),
+                        candidate_sources.c.kind == "feed",
+                    )
+                    .group_by(candidate_sources.c.candidate_id)
+                ).all()
+            }
+            handle = func.ltrim(func.lower(suggestions.c.author_username), "@")
+            people = {
+                row[0]: int(row[1])
+                for row in conn.execute(
+                    select(suggestions.c.candidate_id, func.count(func.distinct(handle)))
+                    .where(
+                        suggestions.c.candidate_id.in_(in_window),
+                        suggestions.c.status == "accepted",
+                    )
+                    .group_by(suggestions.c.candidate_id)
+                ).all()
+            }
+        facts = []
+        for cid, moment in placed:
+            count, weight = carried.get(cid, (0, None))
+            facts.append(
+                RankingFacts(
+                    id=cid,
+                    placed_at=moment,
+                    feeds=count,
+                    max_weight=float(weight) if weight is not None else None,
+                    people=people.get(cid, 0),
+                )
             )
-            for row in rows
-        ]
+        return facts
 
     # --- what `roundup-bot draft` decided -------------------------------------------------
 
