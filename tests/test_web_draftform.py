@@ -149,3 +149,16 @@ def test_the_ranking_cache_keeps_a_week_for_its_ttl_and_can_be_cleared() -> None
     cache.get("2026-W47", compute)
     cache.get("2026-W46", compute)
     assert len(cache._kept) == 2
+
+
+def test_fingerprints_tell_what_the_editor_changed_on_the_page() -> None:
+    from roundup_bot.web.draftform import fingerprint
+
+    sub = read_form(
+        form(**{"orig-intro": fingerprint("Intro"), "orig-blurb-1": fingerprint("Old")}), ORDER
+    )
+    assert not sub.changed("intro", "Intro")
+    assert not sub.changed("intro", "Intro\r\n")  # normalised as the form reads it
+    assert sub.changed("intro", "Intro, edited")
+    assert sub.changed("blurb-1", "Blurb 1")
+    assert sub.changed("outro", "Outro")  # no fingerprint sent: assume it changed

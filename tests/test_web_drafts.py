@@ -48,6 +48,7 @@ def form_of(d: Draft, html: str, **changes: Any) -> dict[str, Any]:
     }
     for item in d.shown_items:
         data[f"blurb-{item.id}"] = item.blurb
+    data.update(re.findall(r'<input type="hidden" name="(orig-[\w-]+)" value="(\w+)">', html))
     data.update(changes)
     return data
 
@@ -61,6 +62,22 @@ def test_home_leads_to_the_current_weeks_draft(client: FlaskClient) -> None:
     assert client.get("/").headers["Location"] == "/drafts/1"
 
 
+def test_home_leads_to_the_week_just_ended_until_it_is_published(site: Site) -> None:
+    from datetime import timedelta
+
+    client = site.client()
+    sign_in(client)
+    ctx = site.flask.extensions["roundup_bot"]
+    ctx.clock = lambda: (
+        NOW + timedelta(days=2)
+    )  # Friday 27 Nov, 10:00: week 2026-W48 ended at 09:00
+    assert client.get("/").headers["Location"] == "/drafts/1"
+    approve(client, draft(site).version)
+    offer = client.get("/").get_data(as_text=True)
+    assert "There is no draft yet for week 2026-W49" in offer
+    assert f"Last week's round-up ({WEEK}) was published" in offer
+
+
 def test_home_offers_to_make_the_draft_and_making_it_works(tmp_path: Path) -> None:
     site = make_site(tmp_path, with_draft=False)
     try:
@@ -71,6 +88,7 @@ def test_home_offers_to_make_the_draft_and_making_it_works(tmp_path: Path) -> No
         assert page.status_code == 200
         assert f"There is no draft yet for week {WEEK}" in html
         assert f"Make the draft for {WEEK}" in html
+        assert "Make the draft for 2026-W47" in html  # the week before has none either
         made = client.post("/drafts/new", data={"week": WEEK, "csrf_token": csrf_of(html)})
         assert made.status_code == 302
         new = site.app.storage.drafts.find("welovelocalgov", WEEK)
@@ -270,6 +288,8 @@ def test_two_editors_saving_at_once_the_later_is_told_and_nothing_is_lost(
     # Bob's text is on the page beside the boxes, and the form now carries Ann's version.
     assert re.search(r'id="mine-intro" readonly>Bob&#39;s intro</textarea>', html)
     assert re.search(rf'id="mine-{second.id}" readonly>Bob&#39;s words</textarea>', html)
+    assert f'id="mine-{first.id}"' not in html  # Bob left it alone: nothing to offer back
+    assert "mine-outro" not in html
     assert f'name="version" value="{saved.version}"' in html
     assert f"You pressed “Move down” for “{first.title}”; it was not done." in html
     assert "Ann&#39;s words" in html  # Ann's text is in the box

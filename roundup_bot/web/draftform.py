@@ -14,6 +14,7 @@ being lost: this is what makes the page work with JavaScript off.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -36,7 +37,16 @@ from roundup_bot.types import (
 MAX_SEARCH = 200
 
 _ACTION = re.compile(r"^(save|preview|search|up|down|remove|restore|add)(?:-(\d{1,12}))?$")
-__all__ = ["MAX_BLURB", "MAX_INTRO", "FormProblem", "Submission", "plan_edits", "read_form"]
+__all__ = [
+    "MAX_BLURB",
+    "MAX_INTRO",
+    "FormProblem",
+    "Submission",
+    "fingerprint",
+    "order_fingerprint",
+    "plan_edits",
+    "read_form",
+]
 
 _WITH_ID = frozenset({"up", "down", "remove", "restore", "add"})
 
@@ -66,6 +76,26 @@ class Submission:
     blurbs: Mapping[int, str] = field(default_factory=dict)
     action: Action = Action("save")
     query: str = ""
+    # Fingerprints of each field as it was when the page was loaded ("intro",
+    # "outro", "blurb-<id>", "order"), so a conflict can tell what this editor
+    # changed from what the other editor changed.
+    origs: Mapping[str, str] = field(default_factory=dict)
+
+    def changed(self, name: str, value: str) -> bool:
+        """Did the editor change field ``name`` (sent as ``value``) on the page?
+        Without a fingerprint, assume so: better to show too much than lose text."""
+        orig = self.origs.get(name)
+        return orig is None or orig != fingerprint(value)
+
+
+def fingerprint(value: str) -> str:
+    """A short digest of a field's text (normalised as the form reads it)."""
+    text = _text(value) or ""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def order_fingerprint(item_ids: Sequence[int]) -> str:
+    return fingerprint(",".join(str(i) for i in item_ids))
 
 
 def _text(value: str | None) -> str | None:
@@ -110,6 +140,11 @@ def read_form(form: Mapping[str, str], items: Sequence[str]) -> Submission:
         blurbs=blurbs,
         action=action,
         query=(form.get("q") or "").strip()[:MAX_SEARCH],
+        origs={
+            name[len("orig-") :]: value.strip()[:64]
+            for name, value in form.items()
+            if name.startswith("orig-")
+        },
     )
 
 

@@ -27,12 +27,14 @@ from roundup_bot.web.draftform import (
     MAX_INTRO,
     FormProblem,
     Submission,
+    fingerprint,
+    order_fingerprint,
     plan_edits,
     read_form,
 )
 from roundup_bot.web.security import preview_headers
 from roundup_bot.web.service import MAX_RESULTS, OFFERED, RoundupService
-from roundup_bot.weeks import WeekLabelError
+from roundup_bot.weeks import WeekLabelError, previous_week
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +86,19 @@ class PageState:
     query: str = ""
     results: list[Ranked] = field(default_factory=list)
     searched: bool = False
+    origs: dict[str, str] = field(default_factory=dict)  # see Submission.origs
 
 
 def _title(item: DraftItem) -> str:
     return item.title or item.url
+
+
+def fingerprints(draft: Draft) -> dict[str, str]:
+    """What each field held when the page was made, for telling edits apart later."""
+    origs = {"intro": fingerprint(draft.intro), "outro": fingerprint(draft.outro)}
+    origs.update({f"blurb-{i.id}": fingerprint(i.blurb) for i in draft.shown_items})
+    origs["order"] = order_fingerprint([i.id for i in draft.shown_items])
+    return origs
 
 
 def state_from_draft(draft: Draft) -> PageState:
@@ -97,6 +108,7 @@ def state_from_draft(draft: Draft) -> PageState:
         intro=draft.intro,
         outro=draft.outro,
         rows=[Row(item, item.blurb) for item in draft.shown_items],
+        origs=fingerprints(draft),
     )
 
 
@@ -111,20 +123,33 @@ def state_from_submission(draft: Draft, sub: Submission) -> PageState:
         outro=sub.outro if sub.outro is not None else draft.outro,
         rows=[Row(by_id[i], sub.blurbs.get(i, by_id[i].blurb)) for i in order],
         query=sub.query,
+        origs={**fingerprints(draft), **sub.origs},
     )
 
 
 def state_after_conflict(current: Draft, sub: Submission, error: StaleDraftError) -> PageState:
-    """The other editor's saved version, with this editor's differing text beside it."""
+    """The other editor's saved version, with this editor's own changes beside it:
+    only what they changed on the page and what now differs (text they left
+    alone is not offered back, so it cannot undo the other editor's work)."""
     state = state_from_draft(current)
-    if sub.intro is not None and sub.intro != current.intro.strip():
+    if (
+        sub.intro is not None
+        and sub.changed("intro", sub.intro)
+        and sub.intro != current.intro.strip()
+    ):
         state.mine_intro = sub.intro
-    if sub.outro is not None and sub.outro != current.outro.strip():
+    if (
+        sub.outro is not None
+        and sub.changed("outro", sub.outro)
+        and sub.outro != current.outro.strip()
+    ):
         state.mine_outro = sub.outro
     conflict = Conflict(by=error.updated_by, at=error.updated_at)
     shown = {row.item.id: row for row in state.rows}
     every = {item.id: item for item in current.items}
     for item_id, text in sub.blurbs.items():
+        if not sub.changed(f"blurb-{item_id}", text):
+            continue
         row = shown.get(item_id)
         if row is not None:
             if text != row.item.blurb.strip():
@@ -132,7 +157,11 @@ def state_after_conflict(current: Draft, sub: Submission, error: StaleDraftError
         elif text:
             gone = every.get(item_id)
             conflict.lost.append((_title(gone) if gone else f"item {item_id}", text))
-    if sub.order and [i for i in sub.order if i in shown] != [r.item.id for r in state.rows]:
+    if (
+        sub.order
+        and sub.changed("order", ",".join(str(i) for i in sub.order))
+        and [i for i in sub.order if i in shown] != [r.item.id for r in state.rows]
+    ):
         conflict.order = [_title(shown[i].item) for i in sub.order if i in shown]
     conflict.undone = _undone(sub, current)
     state.conflict = conflict
@@ -217,12 +246,25 @@ def render_page(state: PageState, status: int = 200) -> tuple[str, int]:
 
 @bp.get("/")
 def home() -> BaseResponse | str:
+    """The draft editors are working on: the week that has just ended while its
+    round-up is not yet published (the weekly draft is made at the week's end),
+    else the week in progress; when neither has a draft, offer to make one."""
     svc = service()
-    week = svc.current_week(web().clock())
-    draft = svc.find(week)
+    current = svc.current_week(web().clock())
+    previous = previous_week(current, svc.settings.roundup.week_ends)
+    before = svc.find(previous)
+    if before is not None and before.status != "published":
+        return redirect(url_for("drafts.edit", draft_id=before.id))
+    draft = svc.find(current)
     if draft is not None:
         return redirect(url_for("drafts.edit", draft_id=draft.id))
-    return render_template("drafts/home.html", week=week, drafts=svc.drafts()[:12])
+    return render_template(
+        "drafts/home.html",
+        week=current,
+        previous=previous if before is None else None,
+        published=before,
+        drafts=svc.drafts()[:12],
+    )
 
 
 @bp.get("/drafts")
