@@ -65,12 +65,10 @@ def test_home_leads_to_the_current_weeks_draft(client: FlaskClient) -> None:
 def test_home_leads_to_the_week_just_ended_until_it_is_published(site: Site) -> None:
     from datetime import timedelta
 
+    # Friday 27 Nov, 10:00: week 2026-W48 ended at 09:00.
+    site.flask.extensions["roundup_bot"].clock = lambda: NOW + timedelta(days=2)
     client = site.client()
     sign_in(client)
-    ctx = site.flask.extensions["roundup_bot"]
-    ctx.clock = lambda: (
-        NOW + timedelta(days=2)
-    )  # Friday 27 Nov, 10:00: week 2026-W48 ended at 09:00
     assert client.get("/").headers["Location"] == "/drafts/1"
     approve(client, draft(site).version)
     offer = client.get("/").get_data(as_text=True)
