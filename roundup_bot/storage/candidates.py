@@ -158,7 +158,11 @@ def store_entries(
     """
     if not entries:
         return 0, 0
+    # Rows are written in URL order: two runs storing overlapping entries (two
+    # feeds carrying the same articles, or ``poll --worker`` processes) then lock
+    # them in the same order, so PostgreSQL never has to break a deadlock.
     by_url = {entry.canonical_url: entry for entry in entries}
+    by_url = dict(sorted(by_url.items()))
     existing = _existing(conn, list(by_url))
     inserted: set[str] = set()
     changed: list[dict[str, object]] = []

@@ -52,10 +52,34 @@ class Reply:
 Handler = Callable[[SeenRequest], Reply]
 
 
-class LocalServer:
-    """A threaded HTTP/1.0 server on an ephemeral loopback port. Use as a context manager."""
+class InFlight:
+    """Counts requests being answered across several servers (for concurrency bounds)."""
 
     def __init__(self) -> None:
+        self.now = 0
+        self.max = 0
+        self._lock = threading.Lock()
+
+    def enter(self) -> None:
+        with self._lock:
+            self.now += 1
+            self.max = max(self.max, self.now)
+
+    def leave(self) -> None:
+        with self._lock:
+            self.now -= 1
+
+
+class LocalServer:
+    """A threaded HTTP/1.0 server on an ephemeral loopback port. Use as a context manager.
+
+    ``host`` may be any 127.x.y.z address: each is a different host to the client,
+    which is how tests get several "hosts" on one machine.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", shared: InFlight | None = None) -> None:
+        self.host = host
+        self.shared = shared
         self.routes: dict[str, Reply | Handler] = {}
         self.requests: list[SeenRequest] = []
         self.in_flight = 0
@@ -71,7 +95,7 @@ class LocalServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = ThreadingHTTPServer((host, 0), _Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
@@ -80,7 +104,7 @@ class LocalServer:
         return int(self._httpd.server_address[1])
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def route(self, path: str, reply: Reply | Handler) -> str:
         """Serve ``reply`` at ``path``; returns the full URL."""
@@ -112,6 +136,8 @@ class LocalServer:
             self.requests.append(seen)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        if self.shared is not None:
+            self.shared.enter()
         try:
             route = self.routes.get(handler.path) or self.routes.get(handler.path.split("?")[0])
             if route is None:
@@ -122,6 +148,8 @@ class LocalServer:
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up, as it should when a limit is hit
         finally:
+            if self.shared is not None:
+                self.shared.leave()
             with self._lock:
                 self.in_flight -= 1
 
