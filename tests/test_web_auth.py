@@ -195,6 +195,19 @@ def test_sessions_expire(site: Site) -> None:
     assert client.get("/sources").status_code == 302
 
 
+def test_an_active_editor_stays_signed_in_for_up_to_a_week(site: Site) -> None:
+    from datetime import timedelta
+
+    ctx = site.flask.extensions["roundup_bot"]
+    client = site.client()
+    sign_in(client)
+    for hours in range(10, 24 * 7, 10):  # a page every 10 hours
+        ctx.clock = lambda h=hours: NOW + timedelta(hours=h)
+        assert client.get("/sources").status_code == 200, hours
+    ctx.clock = lambda: NOW + timedelta(days=7, minutes=1)
+    assert client.get("/sources").status_code == 302
+
+
 def test_the_session_cookie_is_httponly_and_samesite_lax_and_not_secure_over_http(
     site: Site,
 ) -> None:

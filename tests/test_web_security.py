@@ -201,3 +201,10 @@ def test_a_request_body_too_large_is_refused_with_a_message(client) -> None:  # 
     response = client.post("/drafts/1", data={"intro": "x" * (600 * 1024)})
     assert response.status_code == 413
     assert "Nothing was changed" in response.get_data(as_text=True)
+
+
+def test_an_expired_sign_in_form_asks_to_sign_in_again(site: Site) -> None:
+    client = site.client()
+    response = client.post("/sign-in", data={"name": "Ann Editor", "password": "x"})
+    assert response.headers["Location"] == "/sign-in"
+    assert "The sign-in form had expired" in client.get("/sign-in").get_data(as_text=True)

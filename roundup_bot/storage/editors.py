@@ -38,6 +38,15 @@ class EditorCredentials:
     password_hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """A signed-in editor's session."""
+
+    editor: Editor
+    started: datetime
+    expires_at: datetime
+
+
 class EditorExistsError(StorageError):
     """An editor of that name already exists."""
 
@@ -133,19 +142,36 @@ class EditorRepository:
             )
             conn.execute(update(editors).where(editors.c.id == editor_id).values(last_sign_in=now))
 
-    def session_editor(self, token_hash: str, now: datetime) -> Editor | None:
-        """The editor a live session belongs to, or None (unknown, expired, removed)."""
+    def session(self, token_hash: str, now: datetime) -> WebSession | None:
+        """The live session with this token hash (None: unknown, expired, or its
+        editor removed)."""
         with read(self.engine) as conn:
             row = conn.execute(
-                select(editors.c.id, editors.c.name, editors.c.created_at, editors.c.last_sign_in)
+                select(
+                    editors.c.id,
+                    editors.c.name,
+                    editors.c.created_at,
+                    editors.c.last_sign_in,
+                    web_sessions.c.created_at.label("started"),
+                    web_sessions.c.expires_at,
+                )
                 .select_from(web_sessions.join(editors, editors.c.id == web_sessions.c.editor_id))
                 .where(web_sessions.c.id == token_hash, web_sessions.c.expires_at > now)
             ).first()
         if row is None:
             return None
-        return Editor(
+        editor = Editor(
             id=row.id, name=row.name, created_at=row.created_at, last_sign_in=row.last_sign_in
         )
+        return WebSession(editor=editor, started=row.started, expires_at=row.expires_at)
+
+    def extend_session(self, token_hash: str, expires_at: datetime) -> None:
+        with write(self.engine) as conn:
+            conn.execute(
+                update(web_sessions)
+                .where(web_sessions.c.id == token_hash)
+                .values(expires_at=expires_at)
+            )
 
     def end_session(self, token_hash: str) -> None:
         with write(self.engine) as conn:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
-from flask import Flask, render_template
+from flask import Flask, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -106,7 +106,11 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError) -> tuple[str, int]:
+    def csrf_error(error: CSRFError) -> Any:
+        if request.endpoint == "auth.sign_in":
+            # Most often a sign-in page left open until its session cookie expired.
+            flash("The sign-in form had expired. Please sign in again.", "error")
+            return redirect(url_for("auth.sign_in"))
         message = (
             "This form had expired or did not come from this site, so nothing was changed."
             " Go back, reload the page and try again."

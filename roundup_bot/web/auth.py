@@ -35,7 +35,10 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
 
+#: A session ends this long after the last page an editor opened...
 SESSION_LIFETIME = timedelta(hours=12)
+#: ...and in any case this long after signing in.
+SESSION_MAX_AGE = timedelta(days=7)
 #: Endpoints anyone may reach: the sign-in page and the CSS/JS it needs.
 PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "static"})
 
@@ -58,9 +61,7 @@ def install(app: Flask) -> None:
         g.editor = None
         token = session.get("sid")
         if isinstance(token, str) and token:
-            g.editor = web().roundup.storage.editors.session_editor(
-                token_hash(token), web().clock()
-            )
+            g.editor = _live_editor(token_hash(token))
             if g.editor is None:
                 session.pop("sid", None)
         if g.editor is None and request.endpoint not in PUBLIC_ENDPOINTS:
@@ -73,6 +74,20 @@ def install(app: Flask) -> None:
     @app.context_processor
     def editor_in_templates() -> dict[str, object]:
         return {"editor": g.get("editor")}
+
+
+def _live_editor(hashed: str) -> Editor | None:
+    """The session's editor, sliding its expiry forward when an editor is active
+    (written at most once an hour, so a page view costs no database write)."""
+    ctx = web()
+    now = ctx.clock()
+    found = ctx.roundup.storage.editors.session(hashed, now)
+    if found is None:
+        return None
+    wanted = min(now + SESSION_LIFETIME, found.started + SESSION_MAX_AGE)
+    if wanted - found.expires_at > timedelta(hours=1):
+        ctx.roundup.storage.editors.extend_session(hashed, wanted)
+    return found.editor
 
 
 def _client_address() -> str:
