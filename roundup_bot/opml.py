@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
+from xml.parsers import expat
 
 import listparser
 
@@ -32,8 +33,16 @@ def read_opml(path: Path, config_path: str) -> list[ConfiguredFeed]:
         ) from None
     if len(data) > MAX_OPML_BYTES:
         raise ConfigError(config_path, "polling.opml", f"{shown} is larger than 5 MiB")
+    # listparser is lenient: truncated XML or plain text come back as an empty,
+    # problem-free list. A broken file must not silently mean "no extra feeds".
+    try:
+        expat.ParserCreate().Parse(data, True)
+    except expat.ExpatError as exc:
+        raise ConfigError(
+            config_path, "polling.opml", f"{shown} is not well-formed XML: {exc}"
+        ) from None
     result: Any = listparser.parse(data)
-    if result.get("bozo") and not result.get("feeds"):
+    if (result.get("bozo") and not result.get("feeds")) or not result.get("version"):
         problem = result.get("bozo_exception") or "not an OPML file"
         raise ConfigError(config_path, "polling.opml", f"{shown}: {problem}")
     feeds: list[ConfiguredFeed] = []

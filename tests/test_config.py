@@ -1,0 +1,206 @@
+"""Config problems are one line naming the file (or variable), the key and the
+problem, with exit status 2 and no traceback; OPML in and out; the example config.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import listparser
+import pytest
+from helpers.cli import Run, run_cli
+
+from roundup_bot.config import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_with(tmp_path: Path, body: str | bytes, env: dict[str, str] | None = None) -> Run:
+    path = tmp_path / "config.toml"
+    if isinstance(body, bytes):
+        path.write_bytes(body)
+    else:
+        path.write_text(body, encoding="utf-8")
+    db = f'[database]\nurl = "sqlite:///{tmp_path / "db.sqlite"}"\n'
+    if isinstance(body, str) and "[database]" not in body and "=" in body:
+        path.write_text(db + body, encoding="utf-8")
+    return run_cli(["--config", str(path), "status", "--json"], env)
+
+
+def assert_config_error(result: Run, *needles: str) -> str:
+    assert result.code == 2, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    [line] = lines
+    for needle in needles:
+        assert needle in line, (needle, line)
+    return line
+
+
+GOOD_FEED = '\n[[feeds]]\nurl = "https://example.org/feed"\n'
+
+
+@pytest.mark.parametrize(
+    ("body", "needles"),
+    [
+        ("[polling]\ntimeout = \n", ("TOML syntax error", "line 4")),
+        ("[polling]\nfoo = 1\n", ("polling.foo", "unknown key")),
+        ("[bogus]\nx = 1\n", ("bogus", "unknown key")),
+        ('[polling]\ntimeout = "abc"\n', ("polling.timeout", "wrong type")),
+        ("[polling]\nmax_bytes = 0\n", ("polling.max_bytes", "1 or more")),
+        ('[polling]\ninterval = "often"\n', ("polling.interval", "duration")),
+        ("[polling]\nmax_redirects = 50\n", ("polling.max_redirects", "between 0 and 20")),
+        ('[[feeds]]\nname = "No URL"\n', ("feeds[0].url", "required key is missing")),
+        ('[[feeds]]\nurl = "ftp://example.org/feed"\n', ("feeds[0].url", "http")),
+        ('[[feeds]]\nurl = "https://example.org/feed"\nweight = "high"\n', ("feeds[0].weight",)),
+        (
+            GOOD_FEED + GOOD_FEED.replace("/feed", "/other") + GOOD_FEED,
+            ("feeds[2].url", "repeats feeds[0]"),
+        ),
+    ],
+)
+def test_config_file_problems(tmp_path: Path, body: str, needles: tuple[str, ...]) -> None:
+    line = assert_config_error(run_with(tmp_path, body), *needles)
+    assert str(tmp_path / "config.toml") in line
+
+
+def test_a_config_that_is_not_utf8(tmp_path: Path) -> None:
+    assert_config_error(run_with(tmp_path, b"[polling]\nname = '\xff\xfe'\n"), "UTF-8")
+
+
+def test_a_missing_config_file(tmp_path: Path) -> None:
+    result = run_cli(["--config", str(tmp_path / "nope.toml"), "poll"])
+    assert_config_error(result, "nope.toml", "not found")
+
+
+def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
+    result = run_with(tmp_path, GOOD_FEED, {"ROUNDUP_POLLING_TIMEOUT": "abc"})
+    assert_config_error(result, "ROUNDUP_POLLING_TIMEOUT", "polling.timeout", "wrong type")
+
+
+def test_an_unknown_environment_key_names_the_variable(tmp_path: Path) -> None:
+    result = run_with(tmp_path, GOOD_FEED, {"ROUNDUP_DATABASE_FOO": "1"})
+    assert_config_error(result, "ROUNDUP_DATABASE_FOO", "database.foo", "unknown key")
+
+
+def test_environment_overrides_win_over_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[polling]\ntimeout = 20\nper_host = 3\n" + GOOD_FEED, encoding="utf-8")
+    settings = load_settings(
+        path, {"ROUNDUP_POLLING_TIMEOUT": "1.5", "ROUNDUP_POLLING_MAX_BYTES": "1024"}
+    )
+    assert settings.polling.timeout == 1.5
+    assert settings.polling.max_bytes == 1024
+    assert settings.polling.per_host == 3
+
+
+def test_polling_defaults_match_the_issue() -> None:
+    path = ROOT / "config.example.toml"
+    polling = load_settings(path, {}).polling
+    assert polling.timeout == 20
+    assert polling.max_bytes == 10 * 1024 * 1024
+    assert polling.max_redirects == 5
+
+
+def test_the_example_config_loads_and_validates(tmp_path: Path) -> None:
+    settings = load_settings(ROOT / "config.example.toml", {})
+    assert settings.feeds
+    assert all(feed.url.startswith("https://") for feed in settings.feeds)
+    # Through the real CLI too, with the database moved out of the checkout and no network.
+    db = f"sqlite:///{tmp_path / 'example.db'}"
+    result = run_cli(
+        ["--config", str(ROOT / "config.example.toml"), "status", "--json"],
+        {"ROUNDUP_DATABASE_URL": db},
+    )
+    assert result.code == 0, result
+    urls = {feed["url"] for feed in json.loads(result.stdout)["feeds"]}
+    assert urls == {feed.url for feed in settings.feeds}
+
+
+# --- OPML -----------------------------------------------------------------------------------
+
+OPML = """<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0"><head><title>Blogs</title></head><body>
+  <outline text="Councils">
+    <outline type="rss" text="Council A &amp; friends" xmlUrl="https://a.example.org/feed"/>
+    <outline type="rss" text="Council B" xmlUrl="https://b.example.org/rss.xml"/>
+  </outline>
+  <outline type="rss" text="Listed twice" xmlUrl="https://example.org/feed"/>
+  <outline type="rss" text="Not http" xmlUrl="javascript:alert(1)"/>
+</body></opml>
+"""
+
+
+def opml_config(tmp_path: Path, opml: str | bytes | None) -> Path:
+    if opml is not None:
+        target = tmp_path / "lists" / "feeds.opml"
+        target.parent.mkdir(exist_ok=True)
+        if isinstance(opml, bytes):
+            target.write_bytes(opml)
+        else:
+            target.write_text(opml, encoding="utf-8")
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "db.sqlite"}"\n'
+        '[polling]\nopml = "lists/feeds.opml"\n'
+        '\n[[feeds]]\nurl = "https://example.org/feed"\nname = "Blog <one> & \\"two\\""\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_an_opml_file_adds_feeds(tmp_path: Path) -> None:
+    path = opml_config(tmp_path, OPML)
+    result = run_cli(["--config", str(path), "status", "--json"])
+    assert result.code == 0, result
+    feeds = {f["url"]: f for f in json.loads(result.stdout)["feeds"]}
+    assert set(feeds) == {
+        "https://example.org/feed",
+        "https://a.example.org/feed",
+        "https://b.example.org/rss.xml",
+    }
+    assert feeds["https://a.example.org/feed"]["name"] == "Council A & friends"
+    assert feeds["https://example.org/feed"]["name"] == 'Blog <one> & "two"'  # config wins
+
+
+def test_export_opml_parses_back_to_the_same_feeds(tmp_path: Path) -> None:
+    path = opml_config(tmp_path, OPML)
+    result = run_cli(["--config", str(path), "feeds", "export-opml"])
+    assert result.code == 0, result
+    parsed = listparser.parse(result.stdout.encode("utf-8"))
+    assert not parsed.bozo
+    assert {f.url for f in parsed.feeds} == {
+        "https://example.org/feed",
+        "https://a.example.org/feed",
+        "https://b.example.org/rss.xml",
+    }
+    titles = {f.url: f.title for f in parsed.feeds}
+    assert titles["https://example.org/feed"] == 'Blog <one> & "two"'
+
+    out = tmp_path / "out.opml"
+    written = run_cli(["--config", str(path), "feeds", "export-opml", "-o", str(out)])
+    assert written.code == 0, written
+    assert {f.url for f in listparser.parse(out.read_bytes()).feeds} == set(titles)
+
+
+@pytest.mark.parametrize(
+    "opml",
+    [
+        b"<opml><body><outline xmlUrl='https://a.example.org/feed'",
+        b"this is not xml at all",
+        b"\x00\xff\xfe garbage",
+        b"<html><body>A web page</body></html>",
+    ],
+)
+def test_a_broken_opml_file_is_a_config_error_naming_it(tmp_path: Path, opml: bytes) -> None:
+    path = opml_config(tmp_path, opml)
+    result = run_cli(["--config", str(path), "status", "--json"])
+    assert_config_error(result, "feeds.opml", "polling.opml", str(path))
+
+
+def test_a_missing_opml_file_is_a_config_error(tmp_path: Path) -> None:
+    path = opml_config(tmp_path, None)
+    result = run_cli(["--config", str(path), "poll"])
+    assert_config_error(result, "feeds.opml", "polling.opml")
