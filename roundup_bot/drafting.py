@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from roundup_bot.config import RoundupSettings
 from roundup_bot.curation import excerpt
 from roundup_bot.exceptions import StaleDraftError
-from roundup_bot.ranking import Ranked, placed_at, rank, score_bounds
+from roundup_bot.ranking import Ranked, placed_at, rank, score_bounds, score_candidate
 from roundup_bot.types import (
     Candidate,
     Draft,
@@ -271,14 +271,20 @@ def score_candidates(app: App, found: Iterable[Candidate]) -> dict[int, Score]:
     """Scores for any candidates, each within its own round-up week."""
     settings = app.settings.roundup
     by_week: dict[str, tuple[RoundupWeek, list[Candidate]]] = {}
+    week: RoundupWeek | None = None
     for candidate in found:
-        week = week_containing(placed_at(candidate), settings.timezone, settings.week_ends)
+        moment = placed_at(candidate)
+        if week is None or not week.contains(moment):
+            week = week_containing(moment, settings.timezone, settings.week_ends)
         by_week.setdefault(week.label, (week, []))[1].append(candidate)
     scores: dict[int, Score] = {}
-    for week, members in by_week.values():
-        used = app.storage.drafts.used_elsewhere(settings.name, week.label, [c.id for c in members])
-        for entry in rank(members, Window(week.start, week.end), app.settings.ranking, used=used):
-            scores[entry.candidate.id] = entry.score
+    for each, members in by_week.values():
+        window = Window(each.start, each.end)
+        used = app.storage.drafts.used_elsewhere(settings.name, each.label, [c.id for c in members])
+        for candidate in members:
+            scores[candidate.id] = score_candidate(
+                candidate, window, app.settings.ranking, used_in=used.get(candidate.id)
+            )
     return scores
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -156,7 +157,11 @@ def candidates(
     found = cli.app.storage.candidates.list(start, end, limit=limit)
     scores = score_candidates(cli.app, found)
     if as_json:
-        echo_json([{**candidate_json(c), **score_json(scores[c.id])} for c in found])
+        rows = [{**candidate_json(c), **score_json(scores[c.id])} for c in found]
+        if sys.stdout.isatty():
+            echo_json(rows)
+        else:  # piped: compact, which is several times faster for a big week
+            click.echo(json.dumps(rows, ensure_ascii=False, separators=(",", ":")))
         return
     if not found:
         click.echo("no candidates yet: run `roundup-bot poll` first")
