@@ -311,6 +311,7 @@ def test_a_permanent_redirect_is_recorded_and_followed_next_time(
     bot.poll()
     status = bot.status()[old]
     assert status["moved_to"] == new
+    assert f"moved permanently to {new}" in bot.run("status").stdout
     bot.poll()
     assert len(server.requests_to("/old.xml")) == 1
     assert len(server.requests_to("/new.xml")) == 2
@@ -456,6 +457,16 @@ def test_latin1_bytes_served_as_utf8_still_give_readable_titles(
     bot.configure([url])
     bot.poll()
     assert [c["title"] for c in bot.candidates()] == ["Café crème"]
+
+
+def test_the_charset_in_the_http_header_reaches_the_parser(bot: Bot, server: LocalServer) -> None:
+    """KOI8-R without a declaration: only the HTTP header can tell; a guess would be mojibake."""
+    doc = rss([("https://example.org/news", "Новости совета")])
+    doc = doc.replace(' encoding="utf-8"', "").replace("Test blog", "Блог").encode("koi8-r")
+    url = server.route("/feed.xml", Reply(200, {"Content-Type": "text/xml; charset=KOI8-R"}, doc))
+    bot.configure([url])
+    bot.poll()
+    assert [c["title"] for c in bot.candidates()] == ["Новости совета"]
 
 
 @pytest.mark.parametrize(

@@ -238,7 +238,8 @@ def status(cli: CliContext, as_json: bool) -> None:
                 when(feed.last_polled),
                 when(feed.next_due),
                 str(feed.consecutive_errors),
-                feed.last_error or "",
+                feed.last_error
+                or (f"moved permanently to {feed.permanent_url}" if feed.permanent_url else ""),
             ]
         )
     table(["health", "feed", "last polled", "next due", "errors", "last error"], rows, flexible=5)
