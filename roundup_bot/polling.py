@@ -160,8 +160,10 @@ async def _poll_one(
         return storage.feeds.record_success(
             feed,
             parsed=parsed,
-            etag=result.etag,
-            last_modified=result.last_modified,
+            # A 304 often comes without validators: keep the ones that earned it.
+            etag=result.etag or (feed.etag if result.content is None else None),
+            last_modified=result.last_modified
+            or (feed.last_modified if result.content is None else None),
             permanent_url=result.permanent_redirect,
             now=now,
             next_due=next_due_after_success(now, options.interval_s),

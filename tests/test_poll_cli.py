@@ -550,3 +550,24 @@ def test_the_same_article_on_postgresql(
     found = {c["url"]: c for c in bot.candidates()}
     assert len(found["https://example.org/s"]["sources"]) == 2
     assert len(failed_lines(result)) <= 1
+
+
+def test_a_304_without_validators_keeps_the_stored_ones(bot: Bot, server: LocalServer) -> None:
+    etag = '"v1"'
+    modified = "Tue, 17 Nov 2026 08:00:00 GMT"
+    body = rss([("https://example.org/p", "P")]).encode()
+
+    def handler(request: SeenRequest) -> Reply:
+        if request.headers.get("if-none-match") == etag:
+            return Reply(304, {})  # many servers send no validators with a 304
+        return Reply.feed(body, ETag=etag, **{"Last-Modified": modified})
+
+    url = server.route("/feed.xml", handler)
+    bot.configure([url])
+    bot.poll()
+    bot.poll()
+    third = bot.poll()
+    assert "1 unchanged" in third.stdout
+    last = server.requests_to("/feed.xml")[-1]
+    assert last.headers["if-none-match"] == etag
+    assert last.headers["if-modified-since"] == modified
