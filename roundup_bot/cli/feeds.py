@@ -157,11 +157,11 @@ def candidates(
     found = cli.app.storage.candidates.list(start, end, limit=limit)
     scores = score_candidates(cli.app, found)
     if as_json:
-        rows = [{**candidate_json(c), **score_json(scores[c.id])} for c in found]
+        records = [{**candidate_json(c), **score_json(scores[c.id])} for c in found]
         if sys.stdout.isatty():
-            echo_json(rows)
+            echo_json(records)
         else:  # piped: compact, which is several times faster for a big week
-            click.echo(json.dumps(rows, ensure_ascii=False, separators=(",", ":")))
+            click.echo(json.dumps(records, ensure_ascii=False, separators=(",", ":")))
         return
     if not found:
         click.echo("no candidates yet: run `roundup-bot poll` first")
