@@ -147,7 +147,7 @@ async def _poll_one(
         if result.content is not None:
             parsed = await parsers.parse(loop, result.content, result.final_url, result.headers)
             if parsed.warning:
-                log.info("feed %s parsed with a problem: %s", feed.url, parsed.warning)
+                log.warning("feed %s is broken but usable: %s", feed.url, parsed.warning)
     except (FetchError, FeedParseError) as exc:
         return await _failed(feed, exc, storage, options, loop, writer, clock)
     except Exception as exc:  # a bug or a library surprise: this feed fails, the run goes on

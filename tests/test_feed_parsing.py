@@ -475,3 +475,11 @@ def test_embedded_headers_are_read_from_the_comment() -> None:
         b"Header: ETag: foo\n-->\n<rss/>"
     )
     assert embedded_headers(doc) == {"content-type": 'text/xml;charset="us-ascii"', "etag": "foo"}
+
+
+def test_notices_are_not_warnings() -> None:
+    """No Content-Type, or a charset feedparser had to override: fine, nothing to report."""
+    assert parse_feed(rss_doc(item("https://example.org/1")), FEED_URL, {}).warning is None
+    mislabelled = rss_doc(item("https://example.org/1", "Caf\u00e9"), encoding="iso-8859-1")
+    headers = {"content-type": "application/rss+xml; charset=us-ascii"}
+    assert parse_feed(mislabelled, FEED_URL, headers).warning is None

@@ -294,7 +294,7 @@ def test_a_broken_feed_that_still_has_entries_is_kept_with_a_warning(
     bot.configure([url])
     result = bot.poll()
     assert failed_lines(result) == []
-    assert "problem" in result.stderr
+    assert "broken but usable" in result.stderr
     assert {c["title"] for c in bot.candidates()} == {"One", "Fish & chips"}
 
 
