@@ -354,6 +354,23 @@ def test_an_html_page_is_not_a_feed() -> None:
         parse_feed(page, FEED_URL, {"content-type": "text/html; charset=utf-8"})
 
 
+def test_an_html_page_that_advertises_its_feed_says_where_it_is() -> None:
+    page = (
+        b"<!DOCTYPE html><html><head><title>Blog</title>"
+        b'<link rel="stylesheet" href="/s.css">'
+        b'<link rel="alternate" type="application/rss+xml" title="Feed" href="/feed/?utm_source=x">'
+        b"</head><body>Hi</body></html>"
+    )
+    with pytest.raises(
+        FeedParseError, match=r"names a feed at https://blog\.example\.gov\.uk/feed/"
+    ):
+        parse_feed(page, "https://blog.example.gov.uk/", {"content-type": "text/html"})
+    hostile = page.replace(b"/feed/?utm_source=x", b"javascript:alert(1)")
+    with pytest.raises(FeedParseError) as info:
+        parse_feed(hostile, "https://blog.example.gov.uk/", {"content-type": "text/html"})
+    assert "javascript" not in str(info.value)
+
+
 @pytest.mark.parametrize("body", [b"", b"just some text", b"\x00\x01\x02\xff", b"{}", b"<a/>"])
 def test_nothing_usable_is_a_parse_error(body: bytes) -> None:
     with pytest.raises(FeedParseError):

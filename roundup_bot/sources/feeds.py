@@ -14,6 +14,7 @@ import calendar
 import io
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from typing import Any
 
 import feedparser
@@ -76,7 +77,9 @@ def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = Non
     problem = _bozo_message(parsed)
     if not version and not entries_raw:
         if _looks_like_html(content):
-            raise FeedParseError(url, "not a feed: the server sent an HTML page")
+            found = _advertised_feed(content, url)
+            hint = f" (the page names a feed at {found}: use that URL)" if found else ""
+            raise FeedParseError(url, f"not a feed: the server sent an HTML page{hint}")
         raise FeedParseError(url, f"not a feed: {problem or 'no feed elements found'}")
     base = _site_url(feed_meta.get("link"), url)
     encoding = parsed.get("encoding")
@@ -231,6 +234,39 @@ def _bozo_message(parsed: Any) -> str | None:
 def _looks_like_html(content: bytes) -> bool:
     head = content[:2048].lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:512]
+
+
+class _FeedLinkFinder(HTMLParser):
+    """Finds the first <link rel="alternate" type="application/rss+xml|atom+xml" href>."""
+
+    TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.href: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "link" or self.href is not None:
+            return
+        values = {name: (value or "") for name, value in attrs}
+        rels = values.get("rel", "").lower().split()
+        if "alternate" in rels and values.get("type", "").lower().strip() in self.TYPES:
+            self.href = values.get("href", "").strip() or None
+
+
+def _advertised_feed(content: bytes, url: str) -> str | None:
+    """The feed a blog's HTML page advertises, so the error can say which URL to use."""
+    finder = _FeedLinkFinder()
+    try:
+        finder.feed(content[:262144].decode("utf-8", "replace"))
+    except Exception:  # html.parser is lenient; a hint is never worth failing for
+        return None
+    if finder.href is None:
+        return None
+    try:
+        return canonical_url(absolute_url(finder.href, url))
+    except InvalidURL:
+        return None
 
 
 def _unique(entries: list[ParsedEntry]) -> list[ParsedEntry]:
