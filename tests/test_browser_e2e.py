@@ -218,3 +218,34 @@ def test_everything_works_with_javascript_off_on_a_phone(browser: Browser, serve
     width: Any = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 390
     context.close()
+
+
+def test_dragging_an_item_by_its_number_reorders_it_once_saved(
+    browser: Browser, served: Served
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 2400})
+    page = context.new_page()
+    problems = watch(page)
+    sign_in(page, served.base)
+    before = item_titles(page)
+    items = page.locator("#draft-form .item")
+    handle = items.nth(0).locator(".item-number").bounding_box()
+    target = items.nth(2).bounding_box()
+    assert handle is not None
+    assert target is not None
+    # A person's drag: press on the number, move a little, then to the last item's lower half.
+    page.mouse.move(handle["x"] + 5, handle["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(handle["x"] + 10, handle["y"] + 40, steps=5)
+    page.mouse.move(target["x"] + 40, target["y"] + target["height"] - 10, steps=20)
+    page.mouse.up()
+    assert item_titles(page) == [before[1], before[2], before[0]]
+    assert page.get_by_text("Order changed. Press Save to keep it.").is_visible()
+    assert items.nth(0).locator(".item-number").inner_text().startswith("1")
+    assert items.nth(0).get_by_role("button", name="Move up").is_disabled()
+    page.get_by_role("button", name="Save", exact=True).first.click()
+    page.wait_for_load_state()
+    stored = served.site.app.storage.drafts.get(1)
+    assert [i.title for i in stored.shown_items] == [before[1], before[2], before[0]]
+    assert problems == []
+    context.close()

@@ -4,6 +4,7 @@
    - Enter in the draft's search box searches instead of saving,
    - "Use my text" buttons after a conflicting save,
    - filtering the candidates table as you type,
+   - dragging items by their number to reorder them (then Save),
    - a warning before leaving a draft with unsaved changes. */
 (function () {
   "use strict";
@@ -90,11 +91,82 @@
     });
   }
 
+  function dragToReorder() {
+    var list = document.querySelector("#draft-form ol.items");
+    var status = document.getElementById("order-status");
+    if (!list) { return; }
+    var dragged = null;
+    var orderBefore = "";
+
+    function items() { return Array.prototype.slice.call(list.querySelectorAll(":scope > li.item")); }
+
+    function renumber() {
+      var all = items();
+      all.forEach(function (li, index) {
+        var number = li.querySelector(".item-number");
+        if (number) { number.textContent = String(index + 1); }
+        var up = li.querySelector("button[value^='up-']");
+        var down = li.querySelector("button[value^='down-']");
+        if (up) { up.disabled = index === 0; }
+        if (down) { down.disabled = index === all.length - 1; }
+      });
+    }
+
+    items().forEach(function (li) {
+      var handle = li.querySelector(".item-number");
+      if (!handle) { return; }
+      handle.classList.add("drag-handle");
+      handle.title = "Drag to move this item";
+      // Only the number is a handle: the item becomes draggable while the pointer
+      // is over it (Chrome decides what drags when the button goes down), so text
+      // in the item's boxes can still be selected with the mouse.
+      handle.addEventListener("mouseenter", function () { li.draggable = true; });
+      handle.addEventListener("mouseleave", function () {
+        if (dragged !== li) { li.draggable = false; }
+      });
+      li.addEventListener("dragstart", function (event) {
+        if (!li.draggable) { return; }
+        dragged = li;
+        orderBefore = items().map(function (el) { return el.id; }).join(",");
+        li.classList.add("dragging");
+        event.dataTransfer.effectAllowed = "move";
+        event.dataTransfer.setData("text/plain", li.id);
+      });
+      li.addEventListener("dragend", function () {
+        li.draggable = false;
+        li.classList.remove("dragging");
+        dragged = null;
+        var now = items().map(function (el) { return el.id; }).join(",");
+        if (now !== orderBefore) {
+          renumber();
+          if (status) { status.textContent = "Order changed. Press Save to keep it."; }
+          var form = document.getElementById("draft-form");
+          if (form) { form.dispatchEvent(new Event("input", { bubbles: true })); }
+        }
+      });
+    });
+
+    list.addEventListener("dragover", function (event) {
+      if (!dragged) { return; }
+      event.preventDefault();
+      var over = event.target.closest ? event.target.closest("li.item") : null;
+      if (!over || over === dragged || over.parentNode !== list) { return; }
+      var box = over.getBoundingClientRect();
+      var after = event.clientY > box.top + box.height / 2;
+      list.insertBefore(dragged, after ? over.nextSibling : over);
+    });
+
+    list.addEventListener("drop", function (event) {
+      if (dragged) { event.preventDefault(); }
+    });
+  }
+
   function start() {
     counters();
     enterSearches();
     useMine();
     filterTables();
+    dragToReorder();
     warnUnsaved();
   }
 
