@@ -445,3 +445,25 @@ def test_the_candidates_page_lists_the_week_with_scores_and_reasons_and_searches
     earlier = client.get("/candidates?week=2026-W47").get_data(as_text=True)
     assert "No candidates this week yet." in earlier
     assert client.get("/candidates?week=nonsense").status_code == 400
+
+
+def test_when_publishing_fails_the_draft_stays_approved_and_publish_retries(
+    site: Site, client: FlaskClient
+) -> None:
+    public = site.tmp_path / "public"
+    public.write_text("a file where the folder should be")
+    response = approve(client, draft(site).version)
+    assert response.headers["Location"] == "/drafts/1"
+    page = client.get("/drafts/1").get_data(as_text=True)
+    assert "Approved, but publishing failed" in page
+    assert draft(site).status == "approved"
+    assert ">Publish</button>" in page
+    assert draft(site).approved_by == EDITOR
+    public.unlink()
+    retry = client.post(
+        "/drafts/1/approve",
+        data={"version": str(draft(site).version), "csrf_token": csrf_of(page)},
+    )
+    assert retry.headers["Location"] == "/drafts/1"
+    assert draft(site).status == "published"
+    assert (public / f"{WEEK}.html").exists()

@@ -428,6 +428,14 @@ def approve(draft_id: int) -> BaseResponse:
         )
         return redirect(url_for("drafts.preview", draft_id=draft.id))
     except RoundupError as exc:
+        now_status = svc.get(draft.id).status
+        if now_status == "approved":  # approved, but the files could not be written
+            log.error("draft %d (%s) approved but not published: %s", draft.id, draft.week, exc)
+            flash(
+                f"Approved, but publishing failed: {exc}. Once that is fixed, press Publish.",
+                "error",
+            )
+            return redirect(url_for("drafts.edit", draft_id=draft.id))
         flash(f"Not approved: {exc}", "error")
         return redirect(url_for("drafts.preview", draft_id=draft.id))
     log.info("editor %r approved draft %d (%s)", editor.name, draft.id, draft.week)
