@@ -155,48 +155,55 @@ class JobLocks:
     def _hold_postgres(
         self, job: str, wait: float, shared: bool, owner: str, clock: Clock
     ) -> Iterator[None]:
-        func = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
-        unlock = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
         try:
             # Autocommit: the connection must not sit "idle in transaction" for a whole poll.
             conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot take the {job} lock: {_short(exc)}") from exc
         try:
-            key = advisory_key(_scope(conn), job)
-            deadline = time.monotonic() + wait
-            while True:
-                got = conn.execute(
-                    text(f"SELECT {func}(:ns, :key)"), {"ns": ADVISORY_NAMESPACE, "key": key}
-                ).scalar_one()
-                if got:
-                    break
-                if time.monotonic() >= deadline:
-                    raise LockHeldError(job, self._recorded_owner(conn, job))
-                time.sleep(min(_RETRY_S, max(deadline - time.monotonic(), 0.01)))
-            now = clock()
-            if not shared:
-                self._record(conn, job, owner, now, now + timedelta(days=3650))
+            key = self._acquire_advisory(conn, job, wait, shared, owner, clock)
             try:
                 yield
             finally:
-                try:
-                    if not shared:
-                        conn.execute(
-                            delete(job_locks).where(
-                                job_locks.c.name == job, job_locks.c.owner == owner
-                            )
-                        )
-                    conn.execute(
-                        text(f"SELECT {unlock}(:ns, :key)"), {"ns": ADVISORY_NAMESPACE, "key": key}
-                    )
-                except SQLAlchemyError as exc:  # closing the connection releases it anyway
-                    log.warning("releasing the %s lock failed: %s", job, _short(exc))
-        except SQLAlchemyError as exc:
-            raise StorageError(f"the {job} lock failed: {_short(exc)}") from exc
+                self._release_advisory(conn, job, key, shared, owner)
         finally:
             conn.invalidate()  # never hand a connection that may hold a lock back to the pool
             conn.close()
+
+    def _acquire_advisory(
+        self, conn: Connection, job: str, wait: float, shared: bool, owner: str, clock: Clock
+    ) -> int:
+        func = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+        try:
+            key = advisory_key(_scope(conn), job)
+            deadline = time.monotonic() + wait
+            while not conn.execute(
+                text(f"SELECT {func}(:ns, :key)"), {"ns": ADVISORY_NAMESPACE, "key": key}
+            ).scalar_one():
+                if time.monotonic() >= deadline:
+                    raise LockHeldError(job, self._recorded_owner(conn, job))
+                time.sleep(min(_RETRY_S, max(deadline - time.monotonic(), 0.01)))
+            if not shared:
+                now = clock()
+                self._record(conn, job, owner, now, now + timedelta(days=3650))
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot take the {job} lock: {_short(exc)}") from exc
+        return key
+
+    def _release_advisory(
+        self, conn: Connection, job: str, key: int, shared: bool, owner: str
+    ) -> None:
+        unlock = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
+        try:
+            if not shared:
+                conn.execute(
+                    delete(job_locks).where(job_locks.c.name == job, job_locks.c.owner == owner)
+                )
+            conn.execute(
+                text(f"SELECT {unlock}(:ns, :key)"), {"ns": ADVISORY_NAMESPACE, "key": key}
+            )
+        except SQLAlchemyError as exc:  # closing the connection releases it anyway
+            log.warning("releasing the %s lock failed: %s", job, _short(exc))
 
     # -- SQLite (and any database without advisory locks) -------------------------------
 
@@ -223,10 +230,13 @@ class JobLocks:
         finally:
             stop.set()
             beat.join(timeout=5)
-            with write(self.engine) as conn:
-                conn.execute(
-                    delete(job_locks).where(job_locks.c.name == job, job_locks.c.owner == owner)
-                )
+            try:
+                with write(self.engine) as conn:
+                    conn.execute(
+                        delete(job_locks).where(job_locks.c.name == job, job_locks.c.owner == owner)
+                    )
+            except StorageError as exc:  # the row expires on its own
+                log.warning("releasing the %s lock failed: %s", job, exc)
 
     def _try_row(self, job: str, owner: str, clock: Clock) -> str | None:
         """Take the row if free, expired or left by a dead local process; else its owner."""
