@@ -93,3 +93,16 @@ def test_one_shot_runs_show_in_status(config: Path) -> None:
     assert set(jobs) >= {"poll", "mentions", "draft"}
     assert jobs["poll"]["last_ok"] is True
     assert jobs["mentions"]["last_started"] is None
+
+
+def test_run_dry_run_prints_the_schedule_without_running_anything(config: Path) -> None:
+    done = run(config, "run", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["poll", "mentions", "draft"]
+    assert lines[2].endswith("make the draft every friday 09:00 (Europe/London)")
+    store = open_storage(f"sqlite:///{config.parent / 'r.db'}")
+    try:
+        assert all(job.last_started is None for job in store.job_runs.all().values())
+    finally:
+        store.close()
