@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 from drafts_support import Article, make_app, seed
+from sqlalchemy import insert
 
 from roundup_bot.drafting import draft_week, plan_draft, rank_for_draft, rank_week, starter_blurb
 from roundup_bot.exceptions import DraftError, DraftNotFound, StaleDraftError
 from roundup_bot.publish import approve, reopen
 from roundup_bot.ranking import rank
 from roundup_bot.storage import Storage
+from roundup_bot.storage.schema import candidates, suggestions
 from roundup_bot.types import (
     AddItem,
     Candidate,
@@ -374,7 +376,39 @@ def test_the_draft_ranks_only_what_can_reach_the_top_and_picks_the_same(
             "blocked_domains": ["spam.example"],
         },
     )
+    # A link only tweeted: placed in the week by the post's time, first seen (read) later.
+    with storage.engine.begin() as conn:
+        tip_id = conn.execute(
+            insert(candidates)
+            .values(
+                url="https://c.example/tip",
+                link="https://c.example/tip",
+                title="Tipped",
+                first_seen=WEEK.end + timedelta(hours=5),
+                updated_at=NOW,
+                placed_at=day(0.5),
+            )
+            .returning(candidates.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(suggestions),
+            [
+                {
+                    "platform": "x",
+                    "post_id": f"tip-{who}",
+                    "post_url": "https://x.com/s/1",
+                    "author_username": who,
+                    "link": "https://c.example/tip",
+                    "canonical_url": "https://c.example/tip",
+                    "candidate_id": tip_id,
+                    "status": "accepted",
+                    "created_at": NOW,
+                }
+                for who in ("Ann", "ann", "@bob", "cy", "dee", "eve", "fay")
+            ],
+        )
     full = [r.candidate.id for r in rank_week(app, WEEK) if r.score.excluded is None]
+    assert full[0] == tip_id
     pruned = [r.candidate.id for r in rank_for_draft(app, WEEK, None) if r.score.excluded is None]
     assert pruned[:6] == full[:6]
     assert len(pruned) < len(full)  # it did not need everything

@@ -161,8 +161,10 @@ class DraftRepository:
         window = (candidates.c.placed_at >= since, candidates.c.placed_at < until)
         in_window = select(candidates.c.id).where(*window)
         with read(self.engine) as conn:
-            rows = conn.execute(select(candidates.c.id, candidates.c.placed_at).where(*window))
-            placed = rows.all()
+            # The moment ranking.placed_at uses (a tip's candidate is placed by the
+            # post's time, but scored by when it was first seen).
+            moment = func.coalesce(candidates.c.published, candidates.c.first_seen)
+            placed = conn.execute(select(candidates.c.id, moment).where(*window)).all()
             carried = {
                 row[0]: (int(row[1]), row[2])
                 for row in conn.execute(
