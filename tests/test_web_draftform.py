@@ -162,3 +162,14 @@ def test_fingerprints_tell_what_the_editor_changed_on_the_page() -> None:
     assert sub.changed("intro", "Intro, edited")
     assert sub.changed("blurb-1", "Blurb 1")
     assert sub.changed("outro", "Outro")  # no fingerprint sent: assume it changed
+
+
+def test_item_details_are_planned_together_and_only_when_changed() -> None:
+    from roundup_bot.types import SetItemDetails
+
+    same = read_form(form(**{"title-1": "Post  1", "author-1": "", "site-1": ""}), ORDER)
+    assert plan_edits(DRAFT, same) == []
+    changed = read_form(form(**{"title-1": "Post 1", "author-1": "Jo", "site-1": ""}), ORDER)
+    assert plan_edits(DRAFT, changed) == [SetItemDetails(1, title="Post 1", author="Jo")]
+    with pytest.raises(FormProblem):
+        plan_edits(DRAFT, read_form(form(**{"author-9": "Jo"}), ORDER))

@@ -467,3 +467,56 @@ def test_when_publishing_fails_the_draft_stays_approved_and_publish_retries(
     assert retry.headers["Location"] == "/drafts/1"
     assert draft(site).status == "published"
     assert (public / f"{WEEK}.html").exists()
+
+
+def test_an_editor_can_correct_an_items_title_author_and_blog(
+    site: Site, client: FlaskClient
+) -> None:
+    hostile = next(i for i in draft(site).shown_items if "Hostile" in (i.title or ""))
+    html = client.get("/drafts/1").get_data(as_text=True)
+    assert f'<label for="title-{hostile.id}">Title</label>' in html
+    assert f'<label for="site-{hostile.id}">Blog</label>' in html
+    response = post(
+        client,
+        site,
+        **{
+            f"title-{hostile.id}": "A   safe title",
+            f"author-{hostile.id}": "Jo Bloggs",
+            f"site-{hostile.id}": "Council Blog",
+        },
+    )
+    assert response.status_code == 302
+    fixed = next(i for i in draft(site).items if i.id == hostile.id)
+    assert (fixed.title, fixed.author, fixed.site_name) == (
+        "A safe title",
+        "Jo Bloggs",
+        "Council Blog",
+    )
+    assert fixed.details_edited
+    make_draft(site.app)  # a refresh keeps them
+    kept = next(i for i in draft(site).items if i.id == hostile.id)
+    assert kept.title == "A safe title"
+    assert "A safe title" in client.get("/drafts/1/preview.html").get_data(as_text=True)
+
+
+def test_a_title_over_the_limit_is_refused(site: Site, client: FlaskClient) -> None:
+    before = draft(site)
+    item = before.shown_items[0]
+    response = post(client, site, **{f"title-{item.id}": "t" * 301})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "the limit is 300" in html
+    assert '<details class="edit-details" open>' in html
+    assert draft(site) == before
+
+
+def test_a_conflict_keeps_a_changed_title_too(site: Site, client: FlaskClient) -> None:
+    d = draft(site)
+    item = d.shown_items[0]
+    page = client.get("/drafts/1").get_data(as_text=True)
+    post(client, site, intro="Someone else's intro")  # another save meanwhile
+    stale = client.post("/drafts/1", data=form_of(d, page, **{f"title-{item.id}": "My title"}))
+    html = stale.get_data(as_text=True)
+    assert stale.status_code == 409
+    assert f'id="mine-title-{item.id}" value="My title" readonly' in html
+    assert f'id="mine-author-{item.id}"' not in html

@@ -20,16 +20,22 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from roundup_bot.storage.drafts import MAX_BLURB, MAX_INTRO  # the one limit, kept in storage
+from roundup_bot.storage.drafts import (  # the one set of limits, kept in storage
+    MAX_BLURB,
+    MAX_DETAIL,
+    MAX_INTRO,
+)
 from roundup_bot.types import (
     AddItem,
     Draft,
     DraftEdit,
+    DraftItem,
     MoveItem,
     RemoveItem,
     RestoreItem,
     SetBlurb,
     SetIntro,
+    SetItemDetails,
     SetOrder,
     SetOutro,
 )
@@ -38,7 +44,9 @@ MAX_SEARCH = 200
 
 _ACTION = re.compile(r"^(save|preview|search|up|down|remove|restore|add)(?:-(\d{1,12}))?$")
 __all__ = [
+    "DETAILS",
     "MAX_BLURB",
+    "MAX_DETAIL",
     "MAX_INTRO",
     "FormProblem",
     "Submission",
@@ -47,6 +55,13 @@ __all__ = [
     "plan_edits",
     "read_form",
 ]
+
+#: An item's shown details: form field prefix -> (DraftItem attribute, label).
+DETAILS = {
+    "title": ("title", "Title"),
+    "author": ("author", "Author"),
+    "site": ("site_name", "Blog"),
+}
 
 _WITH_ID = frozenset({"up", "down", "remove", "restore", "add"})
 
@@ -74,6 +89,8 @@ class Submission:
     outro: str | None
     order: tuple[int, ...]  # shown item ids, in page order
     blurbs: Mapping[int, str] = field(default_factory=dict)
+    # item id -> {"title"|"author"|"site": text} for the "Edit title, author and blog" boxes
+    details: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
     action: Action = Action("save")
     query: str = ""
     # Fingerprints of each field as it was when the page was loaded ("intro",
@@ -126,18 +143,24 @@ def read_form(form: Mapping[str, str], items: Sequence[str]) -> Submission:
             raise FormProblem("The list of items was damaged. Reload the page.")
         order.append(number)
     blurbs: dict[int, str] = {}
+    details: dict[int, dict[str, str]] = {}
     for name, value in form.items():
-        if name.startswith("blurb-"):
-            number = _int(name[len("blurb-") :])
+        prefix, _, rest = name.partition("-")
+        if prefix == "blurb" or prefix in DETAILS:
+            number = _int(rest)
             if number is None:
                 raise FormProblem("The list of items was damaged. Reload the page.")
-            blurbs[number] = _text(value) or ""
+            if prefix == "blurb":
+                blurbs[number] = _text(value) or ""
+            else:
+                details.setdefault(number, {})[prefix] = " ".join((_text(value) or "").split())
     return Submission(
         version=_int(form.get("version")),
         intro=_text(form.get("intro")),
         outro=_text(form.get("outro")),
         order=tuple(order),
         blurbs=blurbs,
+        details=details,
         action=action,
         query=(form.get("q") or "").strip()[:MAX_SEARCH],
         origs={
@@ -146,6 +169,13 @@ def read_form(form: Mapping[str, str], items: Sequence[str]) -> Submission:
             if name.startswith("orig-")
         },
     )
+
+
+def item_details(item: DraftItem) -> dict[str, str]:
+    """What an item's detail boxes hold when the page is made."""
+    return {
+        key: " ".join((getattr(item, attr) or "").split()) for key, (attr, _) in DETAILS.items()
+    }
 
 
 def check_lengths(sub: Submission) -> None:
@@ -161,6 +191,14 @@ def check_lengths(sub: Submission) -> None:
             " Shorten it and save again.",
             field="outro",
         )
+    for item_id, fields in sub.details.items():
+        for key, text in fields.items():
+            if len(text) > MAX_DETAIL:
+                raise FormProblem(
+                    f"A {DETAILS[key][1].lower()} is {len(text)} characters; the limit is"
+                    f" {MAX_DETAIL}. Shorten it and save again.",
+                    field=f"{key}-{item_id}",
+                )
     for item_id, text in sub.blurbs.items():
         if len(text) > MAX_BLURB:
             raise FormProblem(
@@ -184,7 +222,7 @@ def plan_edits(
     by_id = {item.id: item for item in draft.items}
     if sub.order and sorted(sub.order) != sorted(shown):
         raise FormProblem("The draft's items changed since this page was loaded. Reload the page.")
-    unknown = [i for i in sub.blurbs if i not in by_id]
+    unknown = [i for i in (*sub.blurbs, *sub.details) if i not in by_id]
     if unknown:
         raise FormProblem("The draft's items changed since this page was loaded. Reload the page.")
     edits: list[DraftEdit] = []
@@ -195,6 +233,19 @@ def plan_edits(
     for item_id, text in sub.blurbs.items():
         if text != by_id[item_id].blurb.strip():
             edits.append(SetBlurb(item_id, text))
+    for item_id, fields in sub.details.items():
+        shown_now = item_details(by_id[item_id])
+        wanted = {key: fields.get(key, shown_now[key]) for key in DETAILS}
+        if wanted != shown_now:
+            # All three go together (an empty box: back to the automatic value).
+            edits.append(
+                SetItemDetails(
+                    item_id,
+                    title=wanted["title"] or None,
+                    author=wanted["author"] or None,
+                    site_name=wanted["site"] or None,
+                )
+            )
     if sub.order and list(sub.order) != shown:
         edits.append(SetOrder(tuple(sub.order)))
     order = list(sub.order) if sub.order else shown

@@ -23,11 +23,14 @@ from roundup_bot.types import Draft, DraftItem
 from roundup_bot.web.auth import current_editor
 from roundup_bot.web.context import web
 from roundup_bot.web.draftform import (
+    DETAILS,
     MAX_BLURB,
+    MAX_DETAIL,
     MAX_INTRO,
     FormProblem,
     Submission,
     fingerprint,
+    item_details,
     order_fingerprint,
     plan_edits,
     read_form,
@@ -60,6 +63,11 @@ class Row:
     item: DraftItem
     blurb: str  # the text in the box
     mine: str | None = None  # after a conflict: what this editor had typed, where it differs
+    details: dict[str, str] = field(default_factory=dict)  # title, author, site boxes
+    mine_details: dict[str, str] = field(default_factory=dict)  # after a conflict, as ``mine``
+
+    def __post_init__(self) -> None:
+        self.details = {**item_details(self.item), **self.details}
 
 
 @dataclass
@@ -96,7 +104,10 @@ def _title(item: DraftItem) -> str:
 def fingerprints(draft: Draft) -> dict[str, str]:
     """What each field held when the page was made, for telling edits apart later."""
     origs = {"intro": fingerprint(draft.intro), "outro": fingerprint(draft.outro)}
-    origs.update({f"blurb-{i.id}": fingerprint(i.blurb) for i in draft.shown_items})
+    for item in draft.shown_items:
+        origs[f"blurb-{item.id}"] = fingerprint(item.blurb)
+        for key, text in item_details(item).items():
+            origs[f"{key}-{item.id}"] = fingerprint(text)
     origs["order"] = order_fingerprint([i.id for i in draft.shown_items])
     return origs
 
@@ -121,7 +132,10 @@ def state_from_submission(draft: Draft, sub: Submission) -> PageState:
         version=sub.version if sub.version is not None else draft.version,
         intro=sub.intro if sub.intro is not None else draft.intro,
         outro=sub.outro if sub.outro is not None else draft.outro,
-        rows=[Row(by_id[i], sub.blurbs.get(i, by_id[i].blurb)) for i in order],
+        rows=[
+            Row(by_id[i], sub.blurbs.get(i, by_id[i].blurb), details=dict(sub.details.get(i, {})))
+            for i in order
+        ],
         query=sub.query,
         origs={**fingerprints(draft), **sub.origs},
     )
@@ -157,6 +171,13 @@ def state_after_conflict(current: Draft, sub: Submission, error: StaleDraftError
         elif text:
             gone = every.get(item_id)
             conflict.lost.append((_title(gone) if gone else f"item {item_id}", text))
+    for item_id, fields in sub.details.items():
+        row = shown.get(item_id)
+        if row is None:
+            continue
+        for key, text in fields.items():
+            if sub.changed(f"{key}-{item_id}", text) and text != row.details[key]:
+                row.mine_details[key] = text
     if (
         sub.order
         and sub.changed("order", ",".join(str(i) for i in sub.order))
@@ -236,6 +257,8 @@ def render_page(state: PageState, status: int = 200) -> tuple[str, int]:
         week=svc.week_of(state.draft),
         max_blurb=MAX_BLURB,
         max_intro=MAX_INTRO,
+        max_detail=MAX_DETAIL,
+        detail_fields=DETAILS,
         published_url=svc.public_url(state.draft),
     )
     return body, status
