@@ -368,7 +368,8 @@ class Daemon:
                 still,
                 self.stop_grace_s,
             )
-            logging.shutdown()
+            for handler in logging.getLogger().handlers:
+                handler.flush()
             sys.stderr.flush()
             os._exit(0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -314,3 +315,73 @@ def test_the_real_draft_job_drafts_the_week_that_just_ended(tmp_path: Path) -> N
         assert app.storage.job_runs.all()[JOB_DRAFT].last_result == first.summary
     finally:
         app.close()
+
+
+def run_in_thread(daemon: Daemon) -> tuple[threading.Thread, list[int]]:
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(daemon.run(install_signals=False)))
+    thread.start()
+    return thread, codes
+
+
+def only_poll(tmp_path: Path) -> App:
+    data = {
+        "database": {"url": f"sqlite:///{tmp_path / 'r.db'}"},
+        "schedule": {"jitter": "0", "poll_mentions_every": "off", "draft_at": "off"},
+    }
+    return build_app(settings_from_mapping(data, "<test>", environ={}))
+
+
+def test_a_stop_request_reaches_the_running_job_and_the_daemon_returns_0(tmp_path: Path) -> None:
+    app = only_poll(tmp_path)
+    started = threading.Event()
+
+    def poll_until_stopped(_app: App, stop: StopSignal, _clock: Clock) -> JobResult:
+        started.set()
+        stop.wait(30)
+        return JobResult(True, "stopped early")
+
+    daemon = Daemon(app, jobs={JOB_POLL: poll_until_stopped})
+    thread, codes = run_in_thread(daemon)
+    try:
+        assert started.wait(30)
+        daemon.request_stop("test")
+        thread.join(30)
+        assert codes == [0]
+        runs = app.storage.job_runs.all()
+        assert runs[JOB_POLL].last_result == "stopped early"
+        assert runs[JOB_POLL].next_run is None  # nothing scheduled once stopped
+        assert app.storage.locks.holders() == {}
+    finally:
+        daemon.request_stop("cleanup")
+        thread.join(30)
+        app.close()
+
+
+def test_a_job_that_ignores_the_stop_does_not_keep_the_process_alive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = only_poll(tmp_path)
+    started, release = threading.Event(), threading.Event()
+    exits: list[int] = []
+    monkeypatch.setattr("roundup_bot.scheduler.os._exit", exits.append)
+
+    def stubborn(_app: App, _stop: StopSignal, _clock: Clock) -> JobResult:
+        started.set()
+        release.wait(30)
+        return JobResult(True, "finally")
+
+    daemon = Daemon(app, jobs={JOB_POLL: stubborn}, stop_grace_s=0.3)
+    thread, codes = run_in_thread(daemon)
+    try:
+        assert started.wait(30)
+        with caplog.at_level(logging.ERROR, logger="roundup_bot.scheduler"):
+            daemon.request_stop("test")
+            thread.join(30)
+        assert exits == [0]  # leaves with status 0 instead of hanging
+        assert any("did not stop within" in r.getMessage() for r in caplog.records)
+    finally:
+        release.set()
+        thread.join(30)
+        app.close()
+    assert codes == [0]
