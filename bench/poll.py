@@ -84,6 +84,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=_feedserver.default_corpus(),
         help="the corpus's feeds folder (default: ../shared/corpus/feeds)",
     )
+    parser.add_argument(
+        "--parse-processes",
+        type=int,
+        default=None,
+        help="roundup-bot's parse worker processes (default: its own choice, one per CPU; "
+        "0 parses in threads, as before the process pool)",
+    )
     parser.add_argument("--skip-reader", action="store_true", help="measure roundup-bot only")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     parser.add_argument("--child", choices=["roundup", "reader"], help=argparse.SUPPRESS)
@@ -107,7 +114,11 @@ def _maxrss_mb() -> dict[str, float]:
     return {"maxrss_self_mb": round(me, 1), "maxrss_children_mb": round(kids, 1)}
 
 
-def child_roundup(urls: list[str], workers: int, per_host: int | None) -> dict[str, Any]:
+def child_roundup(
+    urls: list[str], workers: int, per_host: int | None, parse_processes: int | None
+) -> dict[str, Any]:
+    from dataclasses import replace
+
     from roundup_bot.app import build_app
     from roundup_bot.config import load_settings
     from roundup_bot.polling import poll_feeds, utc_now
@@ -129,6 +140,9 @@ def child_roundup(urls: list[str], workers: int, per_host: int | None) -> dict[s
         try:
             configured = app.sync_feeds(utc_now())
             names = {f.url: f.name for f in configured}
+            options = app.poll_options()
+            if parse_processes is not None:
+                options = replace(options, parse_processes=parse_processes)
             runs: dict[str, Any] = {}
             for phase in ("cold", "warm"):
                 started = time.perf_counter()
@@ -139,7 +153,7 @@ def child_roundup(urls: list[str], workers: int, per_host: int | None) -> dict[s
                     app.storage,
                     selected,
                     app.feed_policy(),
-                    app.poll_options(),
+                    options,
                     names={feed.id: names.get(feed.url) for feed in selected},
                 )
                 elapsed = time.perf_counter() - started
@@ -255,6 +269,8 @@ def run_child(kind: str, args: argparse.Namespace, urls_file: Path, port: int) -
     ]
     if args.per_host is not None:
         command += ["--per-host", str(args.per_host)]
+    if args.parse_processes is not None:
+        command += ["--parse-processes", str(args.parse_processes)]
     server_stats(port, reset=True)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(command, stdout=out, stderr=err, text=True)
@@ -334,6 +350,8 @@ def report(args: argparse.Namespace, rounds: dict[str, list[dict[str, Any]]]) ->
     limit = args.per_host if args.per_host is not None else "2 (default)"
     print(f"feeds spread over {host_note}; roundup-bot per_host = {limit}; reader has no")
     print(f"per-host limit; {os.cpu_count()} CPUs; medians of {args.repeat} runs.")
+    processes = "auto" if args.parse_processes is None else args.parse_processes
+    print(f"roundup-bot parse processes: {processes}; CPU s = user + system, all processes.")
     print()
     print(f"{'':28}{'median s':>10}{'feeds/s':>10}{'CPU s':>8}   runs (s)")
     _row("roundup-bot cold poll", rb, "cold", n)
@@ -391,12 +409,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         urls = args.urls.read_text(encoding="utf-8").split()
         if args.child == "roundup":
-            result = child_roundup(urls, args.workers, args.per_host)
+            result = child_roundup(urls, args.workers, args.per_host, args.parse_processes)
         else:
             result = child_reader(urls, args.workers)
         print(json.dumps(result))
         return
     print(f"building {args.feeds} feeds from {args.corpus} ...", file=sys.stderr)
+    load_before = os.getloadavg()
     server, port = start_server(args)
     try:
         urls = [_feedserver.feed_url(i, port, args.hosts) for i in range(args.feeds)]
@@ -410,6 +429,12 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"run {run + 1}/{args.repeat}: {kind} ...", file=sys.stderr)
                     rounds[kind].append(run_child(kind, args, urls_file, port))
         figures = report(args, rounds)
+        load_after = os.getloadavg()
+        print(
+            f"machine load average (1 min) before {load_before[0]:.1f}, after {load_after[0]:.1f}: "
+            "other work on the machine slows both clients"
+        )
+        figures["load_average_before_after"] = [load_before[0], load_after[0]]
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     finally:
