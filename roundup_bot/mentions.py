@@ -18,6 +18,9 @@ page, the unique (post, link) key stores nothing twice.
 Cost: every page asks for at most the posts still allowed by
 ``[twitter] max_posts_per_month`` (X bills each post read), and the run stops
 before a page when the month's count has reached it.
+
+The X adapter (and with it tweepy) is imported inside the functions that use
+it, so ``status`` and a daemon with X switched off never load it.
 """
 
 from __future__ import annotations
@@ -32,17 +35,6 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from roundup_bot.config import Settings
 from roundup_bot.exceptions import ConfigError, RoundupError
-from roundup_bot.sources.twitter import (
-    XApi,
-    XApiError,
-    XApiOptions,
-    XAuthError,
-    XBadResponse,
-    XCredentials,
-    XLimitError,
-    XRequestError,
-    XUsageCapped,
-)
 from roundup_bot.storage import Storage
 from roundup_bot.suggestions import (
     PLATFORM,
@@ -203,6 +195,8 @@ def read_mentions(
     When ``stop`` is set the run ends before its next page (or reply), and at
     once if the API's sleep raises RunStopped.
     """
+    from roundup_bot.sources.twitter import XApiError, XLimitError, XUsageCapped
+
     started = clock()
     tally = _Tally(
         MentionsReport(outcome="completed", max_posts_per_month=options.max_posts_per_month)
@@ -298,6 +292,8 @@ def _sweep(
     clock: Clock,
     stop: Stop | None = None,
 ) -> None:
+    from roundup_bot.sources.twitter import XBadResponse, XRequestError
+
     state = storage.state.all(PLATFORM)
     if state.get(RESUME_TOKEN):
         sweep = _Sweep(
@@ -398,6 +394,8 @@ def _thank(
     clock: Clock,
     stop: Stop | None = None,
 ) -> MentionsReport:
+    from roundup_bot.sources.twitter import XApiError, XAuthError, XLimitError
+
     thanked = 0
     errors: list[str] = []
     for target in storage.suggestions.to_thank(PLATFORM, clock() - THANKS_WINDOW):
@@ -454,6 +452,8 @@ def mentions_from_settings(
         TemplateError: the thank-you template is missing or broken.
         StorageError: the database failed.
     """
+    from roundup_bot.sources.twitter import XApi, XApiOptions, XCredentials
+
     check_enabled(settings)
     credentials = XCredentials.from_env(os.environ if environ is None else environ)
     credentials.require_reading()
