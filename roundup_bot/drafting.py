@@ -96,6 +96,18 @@ def with_details(candidate: Candidate, details: LinkDetails | None) -> Candidate
     )
 
 
+def lacks_details(candidate: Candidate) -> bool:
+    """Whether the feed or tweet left out something the round-up shows: a title, an
+    author, something to start the blurb from, or (for a link only tweeted) the blog."""
+    from_feed = any(source.kind == "feed" for source in candidate.sources)
+    return (
+        not candidate.title
+        or not candidate.author
+        or not (candidate.summary or candidate.description)
+        or not (from_feed or candidate.site_name)
+    )
+
+
 def _touched(item: DraftItem) -> bool:
     return item.added_by_editor or item.blurb_edited or item.moved_by_editor or item.details_edited
 
@@ -363,17 +375,19 @@ def _link_details(
     fetch: bool,
 ) -> tuple[dict[str, LinkDetails], int, int]:
     """Cached (and, when ``fetch``, freshly fetched) details of the planned items."""
-    urls_by_id = {r.candidate.id: r.candidate.url for r in ranked}
-    urls = [urls_by_id[i.candidate_id] for i in plan.items if i.candidate_id in urls_by_id]
+    by_id = {r.candidate.id: r.candidate for r in ranked}
+    planned = [by_id[i.candidate_id] for i in plan.items if i.candidate_id in by_id]
+    urls = [c.url for c in planned]
     if not urls:
         return {}, 0, 0
     cached = app.storage.link_details.get_many(urls)
     fetched: list[LinkDetails] = []
-    if fetch:
+    wanted = [c.url for c in planned if lacks_details(c)]
+    if fetch and wanted:
         from roundup_bot.sources.pages import refresh_link_details
 
         max_age = timedelta(seconds=app.settings.roundup.link_details_max_age_seconds)
-        fetched = refresh_link_details(urls, cached, app.link_policy(), now, max_age=max_age)
+        fetched = refresh_link_details(wanted, cached, app.link_policy(), now, max_age=max_age)
         for details in fetched:
             app.storage.link_details.save(details)
             if not details.ok:

@@ -187,6 +187,15 @@ def test_a_draft_fills_missing_details_from_the_page_and_caches_them(
                 host=host,
                 scheme="http",
             ),
+            Article(  # the feed gave everything: its page is never asked for
+                slug="complete",
+                published=week.end - timedelta(days=2),
+                title="Complete",
+                author="Ann",
+                summary="Whole.",
+                host=host,
+                scheme="http",
+            ),
         ],
         NOW,
     )
@@ -205,6 +214,8 @@ def test_a_draft_fills_missing_details_from_the_page_and_caches_them(
     assert items["bins"].blurb == "How forty interviews changed the service."
     assert items["broken"].title == "Kept as is"
     assert items["broken"].blurb == "From the feed."
+    assert items["complete"].title == "Complete"
+    assert all(request.path != "/complete" for request, _response in httpserver.log)
     # Cached: a second refresh asks the server for nothing (the failure is retried later).
     requests = len(httpserver.log)
     again = draft_week(app, week, now=NOW + timedelta(hours=1))
