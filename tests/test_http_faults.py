@@ -187,6 +187,13 @@ def test_a_gzip_bomb_at_the_default_ten_mib_limit(server: LocalServer) -> None:
         fetch(url)
 
 
+def test_a_deflate_bomb_stops_at_the_limit_too(server: LocalServer) -> None:
+    bomb = zlib.compress(b"\0" * (20 * 1024 * 1024), 9)
+    url = server.route("/feed", Reply(200, {"Content-Encoding": "deflate"}, bomb))
+    with pytest.raises(ResponseTooLarge):
+        fetch(url, max_bytes=1024 * 1024)
+
+
 def test_gzip_and_deflate_bodies_are_decoded(server: LocalServer) -> None:
     import gzip
 
