@@ -571,3 +571,15 @@ def test_a_304_without_validators_keeps_the_stored_ones(bot: Bot, server: LocalS
     last = server.requests_to("/feed.xml")[-1]
     assert last.headers["if-none-match"] == etag
     assert last.headers["if-modified-since"] == modified
+
+
+def test_a_password_in_a_feed_url_is_sent_but_never_printed(bot: Bot, server: LocalServer) -> None:
+    server.route("/private.xml", Reply(500, {}, b""))
+    url = server.url("/private.xml").replace("http://", "http://reader:s3cret-pass@")
+    bot.configure([url])
+    result = bot.poll()
+    [line] = failed_lines(result)
+    assert "s3cret-pass" not in result.stdout + result.stderr
+    assert "reader:***@" in line
+    [request] = server.requests_to("/private.xml")
+    assert request.headers["authorization"].startswith("Basic ")

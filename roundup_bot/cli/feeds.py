@@ -14,6 +14,7 @@ import click
 
 from roundup_bot.cli._context import CliContext, pass_cli
 from roundup_bot.cli._jobs import job_lock, poll_as_worker
+from roundup_bot.cli._logging import redact
 from roundup_bot.cli._output import echo_json, iso, parse_when, shorten, table
 from roundup_bot.cli.daemon import echo_jobs_status, jobs_status_json
 from roundup_bot.cli.mentions import echo_x_status, x_status
@@ -109,7 +110,8 @@ def _summary(outcomes: Sequence[PollOutcome]) -> None:
         f"({unchanged} unchanged), {len(failed)} failed; {new} new candidates, {updated} updated"
     )
     for outcome in sorted(failed, key=lambda o: o.feed_url):
-        click.echo(f"FAILED {outcome.feed_url}: {outcome.error}")
+        # A private feed's URL may carry a password (user:secret@host): never print it.
+        click.echo(f"FAILED {redact(outcome.feed_url)}: {redact(outcome.error or '')}")
 
 
 def candidate_json(candidate: Candidate) -> dict[str, Any]:
