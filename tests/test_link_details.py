@@ -120,6 +120,7 @@ def loopback_counts_as_public(monkeypatch: pytest.MonkeyPatch) -> None:
         "http://169.254.169.254/latest/meta-data/iam/",
         "http://[::1]/",
         "http://192.168.1.1/",
+        "http://127.0.0.2:9/",  # loopback, though not the test server's own address
     ],
 )
 @pytest.mark.usefixtures("loopback_counts_as_public")
