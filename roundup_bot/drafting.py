@@ -6,9 +6,13 @@ orchestration that the ``draft`` command, the scheduler and the web page all
 call::
 
     storage.drafts.find (approved? leave it alone)
-      -> storage.candidates.list(week) -> ranking.rank (minus earlier round-ups)
-      -> plan_draft -> link details for the picks (cached; optional)
+      -> rank_for_draft: storage.drafts.ranking_facts (score bounds for the whole week)
+         -> load and rank best-first only what can reach the top (minus earlier round-ups)
+      -> plan_draft -> link details for picks the feeds left incomplete (cached; optional)
       -> plan_draft again with the details -> storage.drafts.save_plan (version-checked)
+
+:func:`rank_week` ranks the whole week (the candidates page); :func:`score_candidates`
+scores any list of candidates, each in its own week (``roundup-bot candidates``).
 
 The merge rule: a refresh re-picks only what no editor touched. Items an
 editor added, moved, re-blurbed or re-titled stay, with their text; items an
