@@ -500,3 +500,30 @@ def test_notices_are_not_warnings() -> None:
     mislabelled = rss_doc(item("https://example.org/1", "Caf\u00e9"), encoding="iso-8859-1")
     headers = {"content-type": "application/rss+xml; charset=us-ascii"}
     assert parse_feed(mislabelled, FEED_URL, headers).warning is None
+
+
+def test_whitespace_before_the_xml_declaration_is_forgiven() -> None:
+    feed = parse(b"\n\n   " + rss_doc(item("https://example.org/1", "One")))
+    assert [e.title for e in feed.entries] == ["One"]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-be", "utf-16-le"])
+def test_utf16_without_bom_or_declaration_is_recognised(codec: str) -> None:
+    doc = rss_doc(item("https://example.org/1", "Caf\u00e9")).decode("utf-8")
+    doc = doc.replace('<?xml version="1.0" encoding="utf-8"?>', "")
+    feed = parse(doc.encode(codec))
+    assert [e.title for e in feed.entries] == ["Caf\u00e9"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "simplepie-testdata/feed-utf16be.xml",
+        "simplepie-testdata/feed-utf16le.xml",
+        "simplepie-testdata/feed-with-whitespace-before-xml-declaration.xml",
+    ],
+)
+def test_corpus_files_other_readers_accept(corpus: Path, name: str) -> None:
+    data = (corpus / "feeds" / name).read_bytes()
+    feed = parse_feed(data, FEED_URL, {"content-type": "application/rss+xml"})
+    assert feed.title

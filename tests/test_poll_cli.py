@@ -495,6 +495,7 @@ def test_corpus_documents_served_over_http(
     bot.configure([url, good])
     result = bot.poll()
     assert "polled 2 feeds" in result.stdout
+    assert failed_lines(result) == []
     for candidate in bot.candidates():
         assert "\ufffd" not in (candidate["title"] or "")
 

@@ -54,6 +54,7 @@ def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = Non
     redirects): relative links resolve against it unless xml:base says otherwise."""
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     response_headers.setdefault("content-location", url)
+    content = _repair(content, response_headers)
     # feedparser would otherwise look at the (remote) URL's own encoding guesses only.
     try:
         # A stream, never bare bytes: given bytes, feedparser first tries open() on
@@ -198,6 +199,34 @@ def _bozo_message(parsed: Any) -> str | None:
     message = str(exc).strip() if exc is not None else "ill-formed feed"
     first_line = message.splitlines()[0] if message else type(exc).__name__
     return first_line[:300]
+
+
+def _repair(content: bytes, headers: dict[str, str]) -> bytes:
+    """Undo two real-world mistakes that make a whole feed unreadable to an XML parser.
+
+    * Whitespace before the XML declaration (a WordPress plugin printing blank
+      lines): the declaration must come first, so the whitespace is dropped.
+    * UTF-16 without a byte-order mark or declaration: recognised by its NUL
+      bytes around '<', and handed on as UTF-8 (the content type says so).
+    """
+    stripped = content.lstrip(b" \t\r\n")
+    if stripped is not content and stripped.startswith(b"<?xml"):
+        content = stripped
+    if len(content) >= 4 and b"\x00" in content[:4]:
+        if content[0] == 0 and content[1] == 0x3C and content[2] == 0 and content[3] != 0:
+            codec = "utf-16-be"
+        elif content[0] == 0x3C and content[1] == 0 and content[2] != 0 and content[3] == 0:
+            codec = "utf-16-le"
+        else:
+            return content
+        try:
+            text_value = content.decode(codec)
+        except UnicodeDecodeError:
+            return content
+        media_type = headers.get("content-type", "application/xml").split(";")[0].strip()
+        headers["content-type"] = f"{media_type or 'application/xml'}; charset=utf-8"
+        return text_value.encode("utf-8")
+    return content
 
 
 def _looks_like_html(content: bytes) -> bool:
