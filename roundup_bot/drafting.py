@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from roundup_bot.config import RoundupSettings
 from roundup_bot.curation import excerpt
 from roundup_bot.exceptions import StaleDraftError
-from roundup_bot.ranking import Ranked, placed_at, rank, score_bounds, score_candidate
+from roundup_bot.ranking import Ranked, placed_at, rank, score_candidate, upper_bounds
 from roundup_bot.types import (
     Candidate,
     Draft,
@@ -248,10 +248,7 @@ def rank_for_draft(app: App, week: RoundupWeek, existing: Draft | None) -> list[
     settings = app.settings
     window = Window(week.start, week.end)
     facts = app.storage.drafts.ranking_facts(week.start, week.end)
-    bounded = sorted(
-        ((score_bounds(f, window, settings.ranking)[1], f.id) for f in facts),
-        key=lambda pair: (-pair[0], pair[1]),
-    )
+    bounded = upper_bounds(facts, window, settings.ranking)
     in_week = {f.id for f in facts}
     items = existing.items if existing is not None else ()
     must = [item.candidate_id for item in items if item.candidate_id in in_week]

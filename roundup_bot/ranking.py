@@ -154,6 +154,32 @@ def score_bounds(
     return low - _SLACK, high + _SLACK
 
 
+def upper_bounds(
+    facts: Sequence[RankingFacts], week: Window, settings: RankingSettings
+) -> list[tuple[float, int]]:
+    """(highest possible score, id) for many candidates, best first: the second
+    element of :func:`score_bounds`, computed in one pass for a whole week."""
+    start = week.start
+    length = (week.end - start).total_seconds()
+    boost = sum(_points(b) for w, b in settings.keyword_boosts.items() if w.strip() and b > 0)
+    people_points, feed_points = settings.suggestion_points, settings.feed_points
+    weight_points, recency_points = settings.weight_points, settings.recency_points
+    out = []
+    for f in facts:
+        elapsed = (f.placed_at - start).total_seconds()
+        fraction = min(max(elapsed / length, 0.0), 1.0) if length > 0 else 0.0
+        high = _points(recency_points * fraction) + boost + _SLACK
+        if f.people:
+            high += _points(people_points * f.people)
+        if f.feeds:
+            high += _points(feed_points * f.feeds)
+        if f.max_weight is not None and f.max_weight != 1.0:
+            high += _points(weight_points * (f.max_weight - 1.0))
+        out.append((high, f.id))
+    out.sort(key=lambda pair: (-pair[0], pair[1]))
+    return out
+
+
 def rank_key(entry: Ranked) -> tuple[bool, float, float, int]:
     """The ranking order: eligible first, then higher score, newer, seen first."""
     return (

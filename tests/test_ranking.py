@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 from roundup_bot.config import RankingSettings
-from roundup_bot.ranking import eligible, rank, score_candidate, score_json
-from roundup_bot.types import Candidate, CandidateSource, Window
+from roundup_bot.ranking import (
+    eligible,
+    rank,
+    score_bounds,
+    score_candidate,
+    score_json,
+    upper_bounds,
+)
+from roundup_bot.types import Candidate, CandidateSource, RankingFacts, Window
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 WEEK = Window(START, START + timedelta(days=7))
@@ -122,3 +130,35 @@ def test_the_same_person_twice_counts_once_because_suggesters_are_distinct() -> 
     score = score_candidate(candidate(1, tips=("@ann",)), WEEK, RankingSettings())
     assert parts(score)["suggestions"] == 3.0
     assert score.parts[0].detail == "suggested by 1 person (@ann)"
+
+
+def test_score_bounds_hold_for_every_text() -> None:
+    """The draft loads candidates by their best possible score; that must never be
+    below what the full score turns out to be."""
+    rng = random.Random(3)
+    settings = RankingSettings(keyword_boosts={"digital": 2.5, "cats": -3.0, "data": 0.333})
+    facts, found = [], []
+    for n in range(300):
+        feeds = tuple(f"Blog {i}" for i in range(rng.choice([0, 1, 1, 2, 3])))
+        weights = tuple(rng.choice([0.5, 1.0, 1.3]) for _ in feeds)
+        tips = tuple(f"@u{i}" for i in range(rng.choice([0, 0, 1, 3])))
+        title = " ".join(rng.sample(["digital", "cats", "data", "roads", "parks"], 2))
+        c = candidate(n, day=rng.random() * 7, feeds=feeds, weights=weights, tips=tips, title=title)
+        found.append(c)
+        facts.append(
+            RankingFacts(
+                id=n,
+                placed_at=c.published,  # type: ignore[arg-type]
+                feeds=len(feeds),
+                max_weight=max(weights) if weights else None,
+                people=len(tips),
+            )
+        )
+    for c, f in zip(found, facts, strict=True):
+        low, high = score_bounds(f, WEEK, settings)
+        assert low <= score_candidate(c, WEEK, settings).total <= high
+    highs = dict((cid, high) for high, cid in upper_bounds(facts, WEEK, settings))
+    for f in facts:
+        assert abs(highs[f.id] - score_bounds(f, WEEK, settings)[1]) < 1e-9
+    order = [cid for _high, cid in upper_bounds(facts, WEEK, settings)]
+    assert [highs[i] for i in order] == sorted(highs.values(), reverse=True)
