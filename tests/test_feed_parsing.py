@@ -527,3 +527,9 @@ def test_corpus_files_other_readers_accept(corpus: Path, name: str) -> None:
     data = (corpus / "feeds" / name).read_bytes()
     feed = parse_feed(data, FEED_URL, {"content-type": "application/rss+xml"})
     assert feed.title
+
+
+def test_a_json_feed_is_refused_with_a_useful_message(corpus: Path) -> None:
+    data = (corpus / "feeds/reader-testdata/full.json").read_bytes()
+    with pytest.raises(FeedParseError, match="RSS or Atom"):
+        parse_feed(data, FEED_URL, {"content-type": "application/feed+json"})

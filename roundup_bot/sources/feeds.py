@@ -72,6 +72,10 @@ def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = Non
             found = _advertised_feed(content, url)
             hint = f" (the page names a feed at {found}: use that URL)" if found else ""
             raise FeedParseError(url, f"not a feed: the server sent an HTML page{hint}")
+        if content.lstrip()[:1] == b"{" and b"jsonfeed.org" in content[:4096]:
+            raise FeedParseError(
+                url, "JSON Feed is not supported: use the blog's RSS or Atom feed URL"
+            )
         raise FeedParseError(url, f"not a feed: {problem or 'no feed elements found'}")
     base = _site_url(feed_meta.get("link"), url)
     entries: list[ParsedEntry] = []
