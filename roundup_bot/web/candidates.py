@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from roundup_bot.web.context import web
-from roundup_bot.web.drafts import _matches
+from roundup_bot.web.draftpage import matches
 from roundup_bot.weeks import WeekLabelError, next_week, previous_week
 
 bp = Blueprint("candidates", __name__)
@@ -30,7 +30,7 @@ def index() -> str | tuple[str, int]:
     query = (request.args.get("q") or "").strip()[:200]
     ranked = svc.ranked(week)
     words = query.casefold().split()
-    matching = [r for r in ranked if _matches(r, words)] if words else ranked
+    matching = [r for r in ranked if matches(r, words)] if words else ranked
     draft = svc.find(week)
     in_draft = {item.candidate_id for item in draft.shown_items} if draft else set()
     week_ends = svc.settings.roundup.week_ends
