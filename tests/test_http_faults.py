@@ -134,10 +134,11 @@ def test_headers_that_never_finish_time_out() -> None:
 
 def test_waiting_for_a_busy_host_does_not_eat_the_deadline(server: LocalServer) -> None:
     """per_host=1: the second fetch queues behind the first; the queue is not its fault."""
-    url = server.route("/feed", Reply(200, {}, FEED, delay=0.6))
+    url = server.route("/feed", Reply(200, {}, FEED, delay=0.8))
 
     async def go() -> list[FetchResult]:
-        async with HttpFetcher(HttpPolicy(timeout=1.0, per_host=1)) as fetcher:
+        # Three answers of 0.8 s each take 2.4 s in all, more than the 2 s deadline.
+        async with HttpFetcher(HttpPolicy(timeout=2.0, per_host=1)) as fetcher:
             return list(await asyncio.gather(*(fetcher.get(url) for _ in range(3))))
 
     results = asyncio.run(go())

@@ -94,9 +94,10 @@ def test_no_more_than_per_host_requests_at_one_server(tmp_path: Path, sqlite_url
 def test_per_host_one_serialises_a_host(tmp_path: Path, sqlite_url: str) -> None:
     with LocalServer() as server:
         urls = [
-            server.route(f"/f{i}.xml", Reply(200, {}, feed_doc(i).encode(), delay=0.1))
+            server.route(f"/f{i}.xml", Reply(200, {}, feed_doc(i).encode(), delay=0.6))
             for i in range(5)
         ]
+        # One at a time, the last answer comes after 3 s: more than the 2 s deadline.
         config = write_config(tmp_path / "c.toml", sqlite_url, urls, per_host=1, timeout=2)
         result = run_cli(["--config", str(config), "poll", "--quiet"])
         assert result.code == 0, result
