@@ -580,3 +580,30 @@ def test_a_password_in_a_feed_url_is_sent_but_never_printed(bot: Bot, server: Lo
     assert "reader:***@" in line
     [request] = server.requests_to("/private.xml")
     assert request.headers["authorization"].startswith("Basic ")
+
+
+def test_feedparser_gets_the_fetched_bytes_and_real_headers_never_a_url(
+    bot: Bot, server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feedparser
+
+    seen: list[tuple[object, dict[str, str]]] = []
+    real_parse = feedparser.parse
+
+    def spy(source: object, *args: Any, **kwargs: Any) -> Any:
+        seen.append((source, dict(kwargs.get("response_headers") or {})))
+        return real_parse(source, *args, **kwargs)
+
+    monkeypatch.setattr(feedparser, "parse", spy)
+    doc = rss([("https://example.org/p", "P")]).encode()
+    url = server.route(
+        "/feed.xml",
+        Reply(200, {"Content-Type": "application/rss+xml; charset=utf-8", "X-Served-By": "t"}, doc),
+    )
+    bot.configure([url])
+    bot.poll()
+    [(source, headers)] = seen
+    assert not isinstance(source, str | bytes)  # a stream of what we fetched
+    assert hasattr(source, "read")
+    assert headers["content-type"] == "application/rss+xml; charset=utf-8"
+    assert headers["x-served-by"] == "t"
