@@ -230,7 +230,7 @@ def poll_mentions_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> Job
         return JobResult(None, "skipped: no suggestion source is enabled (see [twitter] enabled)")
     from roundup_bot.mentions import run_mentions  # tweepy is only loaded when X is on
 
-    return run_mentions(app, now=clock())
+    return run_mentions(app, now=clock(), stop=stop)
 
 
 def week_to_draft(now: datetime, zone: str, week_ends: str) -> RoundupWeek:
