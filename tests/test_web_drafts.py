@@ -70,6 +70,8 @@ def test_home_leads_to_the_week_just_ended_until_it_is_published(site: Site) -> 
     client = site.client()
     sign_in(client)
     assert client.get("/").headers["Location"] == "/drafts/1"
+    nxt = site.app.storage.drafts.find("welovelocalgov", "2026-W49")
+    assert nxt is None
     approve(client, draft(site).version)
     offer = client.get("/").get_data(as_text=True)
     assert "There is no draft yet for week 2026-W49" in offer
@@ -520,3 +522,21 @@ def test_a_conflict_keeps_a_changed_title_too(site: Site, client: FlaskClient) -
     assert stale.status_code == 409
     assert f'id="mine-title-{item.id}" value="My title" readonly' in html
     assert f'id="mine-author-{item.id}"' not in html
+
+
+def test_home_prefers_the_week_in_progress_once_the_last_one_is_days_old(site: Site) -> None:
+    from datetime import timedelta
+
+    from roundup_bot.weeks import week_by_label
+
+    ctx = site.flask.extensions["roundup_bot"]
+    ctx.clock = lambda: NOW + timedelta(days=5)  # Monday 30 Nov: W48 ended three days ago
+    week = week_by_label("2026-W49", "Europe/London", "friday 09:00")
+    from roundup_bot.drafting import draft_week
+
+    newer = draft_week(site.app, week, now=NOW + timedelta(days=5), fetch_details=False).draft
+    client = site.client()
+    sign_in(client)
+    assert client.get("/").headers["Location"] == f"/drafts/{newer.id}"
+    ctx.clock = lambda: NOW + timedelta(days=2, hours=1)  # Friday, an hour after W48 ended
+    assert client.get("/").headers["Location"] == "/drafts/1"

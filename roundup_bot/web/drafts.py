@@ -12,6 +12,7 @@ typed is lost.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
@@ -44,6 +45,9 @@ from roundup_bot.weeks import WeekLabelError, previous_week
 log = logging.getLogger(__name__)
 
 bp = Blueprint("drafts", __name__)
+
+#: For this long after a week ends, its unpublished round-up comes first on ``/``.
+JUST_ENDED = timedelta(days=3)
 
 
 def service() -> RoundupService:
@@ -108,12 +112,17 @@ def home() -> BaseResponse | str:
     round-up is not yet published (the weekly draft is made at the week's end),
     else the week in progress; when neither has a draft, offer to make one."""
     svc = service()
-    current = svc.current_week(web().clock())
+    now = web().clock()
+    current = svc.current_week(now)
     previous = previous_week(current, svc.settings.roundup.week_ends)
     before = svc.find(previous)
-    if before is not None and before.status != "published":
-        return redirect(url_for("drafts.edit", draft_id=before.id))
     draft = svc.find(current)
+    if (
+        before is not None
+        and before.status != "published"
+        and (draft is None or now - previous.end < JUST_ENDED)
+    ):
+        return redirect(url_for("drafts.edit", draft_id=before.id))
     if draft is not None:
         return redirect(url_for("drafts.edit", draft_id=draft.id))
     return render_template(
