@@ -218,6 +218,13 @@ def save(draft_id: int) -> BaseResponse | tuple[str, int]:
         edits = plan_edits(draft, sub, addable)
         if edits:
             draft = svc.apply(draft.id, edits, draft.version, editor.name, web().clock())
+            log.info(
+                "editor %r saved draft %d (%s): %s",
+                editor.name,
+                draft.id,
+                draft.week,
+                ", ".join(type(edit).__name__ for edit in edits),
+            )
     except FormProblem as problem:
         state = state_from_submission(draft, sub)
         state.error, state.error_field = str(problem) + " Nothing was saved.", problem.field
