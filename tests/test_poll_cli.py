@@ -607,3 +607,33 @@ def test_feedparser_gets_the_fetched_bytes_and_real_headers_never_a_url(
     assert hasattr(source, "read")
     assert headers["content-type"] == "application/rss+xml; charset=utf-8"
     assert headers["x-served-by"] == "t"
+
+
+def test_a_permanent_redirect_to_a_web_page_is_not_recorded(bot: Bot, server: LocalServer) -> None:
+    """A blog that dropped its feed often 301s it to the home page: that is a failure."""
+    old = server.route("/feed.xml", Reply.redirect(301, "/"))
+    server.route("/", Reply(200, {"Content-Type": "text/html"}, b"<!DOCTYPE html><html></html>"))
+    bot.configure([old])
+    [line] = failed_lines(bot.poll())
+    assert "HTML" in line
+    assert bot.status()[old]["moved_to"] is None
+
+
+def test_a_gone_feed_that_comes_back_is_healthy_again(bot: Bot, server: LocalServer) -> None:
+    state = {"gone": True}
+
+    def handler(_request: SeenRequest) -> Reply:
+        if state["gone"]:
+            return Reply(410, {}, b"")
+        return Reply.feed(rss([("https://example.org/back", "Back")]))
+
+    url = server.route("/feed.xml", handler)
+    bot.configure([url])
+    bot.poll()
+    assert bot.status()[url]["gone"] is True
+    state["gone"] = False
+    bot.poll("--force")
+    status = bot.status()[url]
+    assert status["gone"] is False
+    assert status["ok"] is True
+    assert [c["title"] for c in bot.candidates()] == ["Back"]
