@@ -32,8 +32,11 @@ def test_failing_feeds_come_first_with_their_error_and_times(tmp_path: Path) -> 
             next_due=NOW + timedelta(hours=1),
         )
         storage.state.set("x", "since_id", "1234567890")
+        storage.state.set("x", "ok", "false")
+        storage.state.set("x", "outcome", "rate_limited")
+        storage.state.set("x", "last_run", (NOW - timedelta(minutes=30)).isoformat())
         storage.state.set("x", "last_error", "rate limited until 10:15")
-        storage.state.set("x", "access_token", "must-not-show")
+        storage.state.set("x", "resume_token", "must-not-show")
         client = site.client()
         sign_in(client)
         html = " ".join(client.get("/sources").get_data(as_text=True).split())
@@ -42,9 +45,14 @@ def test_failing_feeds_come_first_with_their_error_and_times(tmp_path: Path) -> 
         assert "HTTP 503 from https://broken.example.net/rss" in html
         assert "Wed 25 Nov 2026, 09:00" in html  # last polled, in Europe/London
         assert "Not polled yet" in html
-        assert "Reading mentions of @welovelocalgov." in html
+        assert "Reading mentions of @welovelocalgov:" in html
+        assert "Paused by X&#39;s rate limit" in html
+        assert "Wed 25 Nov 2026, 09:30" in html  # last read
         assert "Newest post read" in html
         assert "1234567890" in html
+        assert "0 of 1000" in html  # posts read this month, of the cap
+        assert "Scheduled jobs" in html
+        assert "Not run yet" in html
         assert "rate limited until 10:15" in html
         assert "must-not-show" not in html
     finally:
