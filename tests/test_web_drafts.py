@@ -540,3 +540,28 @@ def test_home_prefers_the_week_in_progress_once_the_last_one_is_days_old(site: S
     assert client.get("/").headers["Location"] == f"/drafts/{newer.id}"
     ctx.clock = lambda: NOW + timedelta(days=2, hours=1)  # Friday, an hour after W48 ended
     assert client.get("/").headers["Location"] == "/drafts/1"
+
+
+@pytest.mark.postgres
+def test_the_page_works_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    site = make_site(tmp_path, database={"url": postgres_url})
+    try:
+        client = site.client()
+        sign_in(client)
+        d = draft(site)
+        first = d.shown_items[0]
+        response = post(
+            client, site, action=f"down-{first.id}", **{f"blurb-{first.id}": "On PostgreSQL."}
+        )
+        assert response.status_code == 302
+        moved = draft(site)
+        assert moved.shown_items[1].blurb == "On PostgreSQL."
+        stale = client.post(
+            "/drafts/1", data=form_of(d, client.get("/drafts/1").get_data(as_text=True))
+        )
+        assert stale.status_code == 409
+        assert approve(client, moved.version).status_code == 302
+        assert draft(site).status == "published"
+        assert "On PostgreSQL." in (tmp_path / "public" / f"{WEEK}.html").read_text()
+    finally:
+        site.close()
