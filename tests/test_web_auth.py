@@ -158,6 +158,15 @@ def test_the_limiter_counts_only_the_last_minute() -> None:
     assert limiter.retry_after("ann", "10.0.0.1", 60.5) is None
 
 
+def test_an_ipv6_address_counts_as_its_64() -> None:
+    limiter = SignInLimiter(limit=5, window_s=60)
+    for n in range(5):
+        limiter.failed(f"name{n}", f"2001:db8:1:2::{n + 1}", 1.0)
+    assert limiter.retry_after("other", "2001:db8:1:2:ffff::9", 2.0) is not None
+    assert limiter.retry_after("other", "2001:db8:1:3::1", 2.0) is None
+    assert limiter.retry_after("other", "::ffff:192.0.2.1", 2.0) is None
+
+
 def test_the_limiter_keeps_a_bounded_number_of_names() -> None:
     limiter = SignInLimiter(limit=5, window_s=60, max_keys=100)
     for n in range(1000):

@@ -9,11 +9,13 @@ success clears nothing: a guesser who also knows one valid password cannot use
 it to reset the counter of the address they guess from.
 
 The clock is passed in (``time.monotonic`` in the app), so the logic is testable
-without waiting.
+without waiting. An IPv6 address is counted as its /64 network, since one
+machine can use any address in it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections import deque
 
@@ -44,7 +46,7 @@ class SignInLimiter:
                     times.popleft()
 
     def _keys(self, name: str, address: str) -> tuple[str, str]:
-        return ("name:" + name.strip().casefold(), "addr:" + address)
+        return ("name:" + name.strip().casefold(), "addr:" + _network(address))
 
     def _wait(self, key: str, now: float) -> float | None:
         times = self._failures.get(key)
@@ -65,3 +67,16 @@ class SignInLimiter:
         while len(self._failures) >= self.max_keys:  # still full: drop the oldest
             oldest = min(self._failures, key=lambda k: self._failures[k][-1])
             del self._failures[oldest]
+
+
+def _network(address: str) -> str:
+    """An IPv6 address counts as its /64, which one machine can fill at will."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
