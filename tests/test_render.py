@@ -119,8 +119,9 @@ def test_markdown_and_text_read_like_the_roundup() -> None:
     assert "*Jo Bloggs, Council Blog*" in markdown
     assert "Blurb 1. (thanks to @ann for the tip)" in markdown
     assert "*Council Blog*" in markdown
+    assert "for the tip)\n\n## [Post 2]" in markdown  # each item its own paragraphs
     text = Renderer().render(d, "text")
-    assert "1. Post 1\n   https://blog.example.gov.uk/post-1" in text
+    assert "1. Post 1\n   https://blog.example.gov.uk/post-1\n   Jo Bloggs, Council Blog\n" in text
     assert "(thanks to @ann for the tip)" in text
 
 
