@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 
 from roundup_bot.curation import clean_line, next_due_after_failure, next_due_after_success
 from roundup_bot.exceptions import FeedParseError, FetchError, HTTPStatusError, StorageError
-from roundup_bot.sources.feeds import parse_feed, parse_feed_in_worker
+from roundup_bot.sources.feeds import exit_with_parent, parse_feed, parse_feed_in_worker
 from roundup_bot.sources.http import HttpFetcher, HttpPolicy
 from roundup_bot.storage import Storage
 from roundup_bot.types import FeedForUpdate, ParsedFeed, PollOutcome
@@ -266,7 +266,10 @@ class _Parsers:
             # spawn: the parent has threads (the writer, the event loop's resolver), and
             # forking a threaded process can deadlock the child.
             self._pool = ProcessPoolExecutor(
-                max_workers=self.processes, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
             )
         return self._pool
 

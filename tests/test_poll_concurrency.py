@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
 import signal
 import sqlite3
@@ -195,6 +197,46 @@ def test_a_poll_killed_part_way_leaves_a_consistent_database(
     finally:
         conn.close()
     assert shared == 30
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes in process group ``pgid`` (Linux /proc; zombies excluded)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_parse_workers_of_a_killed_poll_do_not_linger(tmp_path: Path) -> None:
+    """A big run parses in worker processes; SIGKILL on the poll must not orphan them."""
+    with LocalServer() as server:
+        urls = [
+            server.route(f"/f{i}.xml", Reply(200, {}, feed_doc(i).encode(), delay=0.2))
+            for i in range(40)
+        ]
+        db_file = tmp_path / "roundup.db"
+        config = write_config(tmp_path / "c.toml", f"sqlite:///{db_file}", urls, concurrency=4)
+        proc = start_cli(
+            ["--config", str(config), "poll", "--quiet"], capture=False, new_group=True
+        )
+        group = proc.pid  # the poll and everything it starts
+        try:
+            assert wait_for(lambda: polled_count(db_file) >= 4, timeout=60)
+            assert len(group_members(group)) > 1, "the poll parsed without worker processes"
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            assert wait_for(lambda: group_members(group) == [], 20), group_members(group)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)  # never leave any behind
+            proc.wait(10)
 
 
 # --- two polls at once -------------------------------------------------------------------

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import calendar
 import io
+import os
+import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -95,6 +98,22 @@ def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = Non
         # Only real syntax problems: notices (a guessed charset) are not worth a warning.
         warning=problem if _malformed(parsed) else None,
     )
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """Initializer of a parse worker process: exit when the poll that started it is gone.
+
+    A poll killed with SIGKILL (a systemd timeout, the OOM killer) cannot shut
+    its pool down, and idle workers would wait for work forever: each holds the
+    shared queue open for the others, so none of them ever sees end-of-file.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="roundup-parent-watch", daemon=True).start()
 
 
 def parse_feed_in_worker(

@@ -79,14 +79,26 @@ def subprocess_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def start_cli(
-    args: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None
+    args: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    capture: bool = True,
+    new_group: bool = False,
 ) -> subprocess.Popen[str]:
-    """``python -m roundup_bot ARGS`` as a child process (for kill and race tests)."""
+    """``python -m roundup_bot ARGS`` as a child process (for kill and race tests).
+
+    ``capture=False`` sends its output nowhere: needed when the child may leave
+    grandchildren holding the pipes open, which would make communicate() hang.
+    ``new_group=True`` starts it in a process group of its own (id = its pid),
+    so a test can find and clean up everything it started.
+    """
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
     return subprocess.Popen(
         [sys.executable, "-m", "roundup_bot", *args],
         cwd=cwd or ROOT,
         env=subprocess_env(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=output,
+        stderr=output,
         text=True,
+        start_new_session=new_group,
     )
