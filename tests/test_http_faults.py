@@ -379,11 +379,3 @@ def test_private_addresses_are_refused_when_not_allowed(server: LocalServer) -> 
     with pytest.raises(BlockedAddress):
         fetch(url, allow_private=False)
     assert server.requests == []  # refused before connecting
-
-
-def test_a_redirect_to_a_private_address_is_refused_when_not_allowed(
-    server: LocalServer,
-) -> None:
-    url = server.route("/feed", Reply.redirect(302, "http://localhost/admin"))
-    with pytest.raises(BlockedAddress):
-        fetch(url.replace("127.0.0.1", "127.0.0.1"), allow_private=False)
