@@ -79,4 +79,5 @@ def test_the_same_article_from_two_feeds_is_one_candidate_with_both_sources(
     [candidate] = storage.candidates.list()
     assert {s.name for s in candidate.sources} == {"Blog A", "Blog B"}
     assert sorted(candidate.feed_weights) == [1.0, 2.0]
-    assert candidate.published is not None and candidate.published.tzinfo is not None
+    assert candidate.published is not None
+    assert candidate.published.tzinfo is not None
