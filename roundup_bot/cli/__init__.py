@@ -11,8 +11,8 @@ Exit statuses (documented in the README):
 
 from __future__ import annotations
 
+import importlib
 import sys
-from typing import Any
 
 import click
 
@@ -26,8 +26,42 @@ EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_LOCKED = 3
 
+#: command name -> (module, attribute). Commands load on first use, so a run of
+#: `roundup-bot draft` never imports Flask, tweepy or APScheduler.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("roundup_bot.cli.feeds", "init"),
+    "poll": ("roundup_bot.cli.feeds", "poll"),
+    "candidates": ("roundup_bot.cli.feeds", "candidates"),
+    "status": ("roundup_bot.cli.feeds", "status"),
+    "feeds": ("roundup_bot.cli.feeds", "feeds"),
+    "mentions": ("roundup_bot.cli.mentions", "mentions"),
+    "draft": ("roundup_bot.cli.drafts", "draft"),
+    "show": ("roundup_bot.cli.drafts", "show"),
+    "drafts": ("roundup_bot.cli.drafts", "drafts_command"),
+    "approve": ("roundup_bot.cli.drafts", "approve"),
+    "reopen": ("roundup_bot.cli.drafts", "reopen"),
+    "run": ("roundup_bot.cli.daemon", "run"),
+    "web": ("roundup_bot.cli.web", "web"),
+    "editor": ("roundup_bot.cli.web", "editor"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported only when they are run or listed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module_name, attribute = LAZY_COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module_name), attribute)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -58,36 +92,10 @@ def cli(
     ctx.call_on_close(ctx.obj.close)
 
 
-def _register() -> None:
-    from roundup_bot.cli import web as web_commands
-
-    for command in web_commands.COMMANDS:
-        cli.add_command(command)
-    from roundup_bot.cli import feeds as feed_commands
-
-    for command in feed_commands.COMMANDS:
-        cli.add_command(command)
-    from roundup_bot.cli import drafts as draft_commands
-
-    for command in draft_commands.COMMANDS:
-        cli.add_command(command)
-    from roundup_bot.cli import daemon as daemon_commands
-
-    for command in daemon_commands.COMMANDS:
-        cli.add_command(command)
-    from roundup_bot.cli import mentions as mention_commands
-
-    for command in mention_commands.COMMANDS:
-        cli.add_command(command)
-
-
-_register()
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turns roundup-bot's own errors into one line and an exit status."""
     try:
-        cli.main(args=argv, prog_name="roundup-bot", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="roundup-bot", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -106,5 +114,5 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
-    code: Any = 0
-    sys.exit(code)
+    # With standalone_mode off, click returns ctx.exit()'s status instead of exiting.
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import click
 
-from roundup_bot.app import App, build_app
 from roundup_bot.cli._logging import setup_logging
 from roundup_bot.config import Settings, load_settings, resolve_config_path
+
+if TYPE_CHECKING:  # the app pulls in SQLAlchemy: loaded only by commands that need it
+    from roundup_bot.app import App
 
 
 @dataclass
@@ -33,6 +36,8 @@ class CliContext:
     @property
     def app(self) -> App:
         if self._app is None:
+            from roundup_bot.app import build_app
+
             self._app = build_app(self.settings)
         return self._app
 
