@@ -533,3 +533,16 @@ def test_a_json_feed_is_refused_with_a_useful_message(corpus: Path) -> None:
     data = (corpus / "feeds/reader-testdata/full.json").read_bytes()
     with pytest.raises(FeedParseError, match="RSS or Atom"):
         parse_feed(data, FEED_URL, {"content-type": "application/feed+json"})
+
+
+def test_xml_base_in_rss_too() -> None:
+    doc = (
+        b'<rss version="2.0" xml:base="https://other.example.org/blog/"><channel><title>t</title>'
+        b"<item><title>a</title><link>post/1</link></item>"
+        b'<item xml:base="https://third.example.org/"><title>b</title><link>x</link></item>'
+        b"</channel></rss>"
+    )
+    assert [e.canonical_url for e in parse(doc).entries] == [
+        "https://other.example.org/blog/post/1",
+        "https://third.example.org/x",
+    ]
