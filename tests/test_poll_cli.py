@@ -637,3 +637,23 @@ def test_a_gone_feed_that_comes_back_is_healthy_again(bot: Bot, server: LocalSer
     assert status["gone"] is False
     assert status["ok"] is True
     assert [c["title"] for c in bot.candidates()] == ["Back"]
+
+
+def test_two_feeds_wording_one_article_differently_do_not_flip_it(
+    bot: Bot, server: LocalServer
+) -> None:
+    a = server.route("/a.xml", Reply.feed(rss([("https://example.org/s", "Original title")])))
+    bot.configure([{"url": a, "name": "A"}])
+    bot.poll()
+    b = server.route("/b.xml", Reply.feed(rss([("https://example.org/s", "Aggregator: title")])))
+    bot.configure([{"url": a, "name": "A"}, {"url": b, "name": "B"}])
+    for _ in range(2):
+        result = bot.poll("--force")
+        assert "0 updated" in result.stdout
+    [candidate] = bot.candidates()
+    assert candidate["title"] == "Original title"
+    assert {s["name"] for s in candidate["sources"]} == {"A", "B"}
+    # When the first feed is dropped from the config, the other one describes it.
+    bot.configure([{"url": b, "name": "B"}])
+    assert "1 updated" in bot.poll("--force").stdout
+    assert bot.candidates()[0]["title"] == "Aggregator: title"

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, Select, bindparam, select, update
+from sqlalchemy import Connection, Engine, Select, bindparam, func, select, update
 
 from roundup_bot.storage._sql import read, upsert
 from roundup_bot.storage.schema import candidate_sources, candidates, feeds, suggestions
@@ -199,6 +199,12 @@ def store_entries(
         if delta:
             delta["b_id"] = row["id"]
             changed.append(delta)
+    if changed:
+        # An article carried by several feeds is described by the first of them
+        # still polled; otherwise two feeds that word it differently would
+        # overwrite each other on every poll.
+        others = _described_by_another_feed(conn, [int(str(d["b_id"])) for d in changed], feed_id)
+        changed = [d for d in changed if d["b_id"] not in others]
     for delta in changed:
         values = {k: v for k, v in delta.items() if k != "b_id"}
         values["updated_at"] = now
@@ -235,6 +241,31 @@ def store_entries(
         {"new_name": source_name},
     )
     return len(inserted), len(changed)
+
+
+def _described_by_another_feed(conn: Connection, ids: list[int], feed_id: int) -> set[int]:
+    """Of these candidates, those whose first source among the polled feeds is not ``feed_id``."""
+    out: set[int] = set()
+    for chunk in _chunks(ids):
+        first = (
+            select(func.min(candidate_sources.c.id).label("first_id"))
+            .select_from(candidate_sources.join(feeds, feeds.c.id == candidate_sources.c.feed_id))
+            .where(
+                candidate_sources.c.candidate_id.in_(chunk),
+                candidate_sources.c.kind == "feed",
+                feeds.c.enabled.is_(True),
+                feeds.c.in_config.is_(True),
+            )
+            .group_by(candidate_sources.c.candidate_id)
+            .subquery()
+        )
+        rows = conn.execute(
+            select(candidate_sources.c.candidate_id, candidate_sources.c.feed_id).join(
+                first, candidate_sources.c.id == first.c.first_id
+            )
+        )
+        out.update(row.candidate_id for row in rows if row.feed_id != feed_id)
+    return out
 
 
 def _existing(conn: Connection, urls: list[str]) -> dict[str, dict[str, object]]:
