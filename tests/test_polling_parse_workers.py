@@ -78,7 +78,6 @@ def _poll(tmp_path: Path, urls: list[str], processes: int) -> tuple[object, obje
         storage.close()
 
 
-@pytest.mark.slow
 def test_worker_processes_parse_like_a_thread(tmp_path: Path, served: list[str]) -> None:
     in_thread = _poll(tmp_path, served, processes=0)
     in_processes = _poll(tmp_path, served, processes=2)
