@@ -10,9 +10,8 @@ import click
 
 from roundup_bot.cli._context import CliContext, pass_cli
 from roundup_bot.cli._output import iso, table
-from roundup_bot.jobs import JOB_NAMES, utc_now
-from roundup_bot.storage import Storage
-from roundup_bot.storage.job_runs import JobRun
+from roundup_bot.health import JobHealth
+from roundup_bot.jobs import utc_now
 
 
 @click.command()
@@ -47,58 +46,41 @@ def run(cli: CliContext, dry_run: bool) -> None:
         raise SystemExit(code)
 
 
-def jobs_status(storage: Storage) -> list[JobRun]:
-    """Every known job's latest run, including jobs that never ran."""
-    runs = storage.job_runs.all()
-    names = list(JOB_NAMES) + sorted(set(runs) - set(JOB_NAMES))
-    return [runs.get(name) or JobRun(name, None, None, None, None, None) for name in names]
-
-
-def jobs_status_json(storage: Storage) -> list[dict[str, Any]]:
-    running = storage.locks.holders()
+def jobs_json(jobs: list[JobHealth]) -> list[dict[str, Any]]:
     return [
         {
-            "name": run.name,
-            "running": run.name in running,
-            "running_on": running[run.name].owner if run.name in running else None,
-            "last_started": iso(run.last_started),
-            "last_finished": iso(run.last_finished),
-            "last_ok": run.last_ok,
-            "last_result": run.last_result,
-            "next_run": iso(run.next_run),
+            "name": job.name,
+            "running": job.state == "running",
+            "running_on": job.running_on,
+            "last_started": iso(job.last_started),
+            "last_finished": iso(job.last_finished),
+            "last_ok": job.last_ok,
+            "last_result": job.last_result,
+            "next_run": iso(job.next_run),
         }
-        for run in jobs_status(storage)
+        for job in jobs
     ]
 
 
-def echo_jobs_status(storage: Storage, zone: ZoneInfo) -> None:
+_JOB_WORDS = {"never": "-", "failed": "FAILED"}
+
+
+def echo_jobs(jobs: list[JobHealth], zone: ZoneInfo) -> None:
     """The jobs table of ``roundup-bot status``."""
-    running = storage.locks.holders()
 
     def when(value: datetime | None) -> str:
         return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else "-"
 
-    rows = []
-    for job in jobs_status(storage):
-        if job.name in running:
-            state = "running"
-        elif job.last_started is None:
-            state = "-"
-        elif job.last_finished is None or job.last_finished < job.last_started:
-            state = "interrupted"
-        elif job.last_ok is None:
-            state = "skipped"
-        else:
-            state = "ok" if job.last_ok else "FAILED"
-        rows.append(
-            [
-                job.name,
-                state,
-                when(job.last_started),
-                when(job.next_run) if job.next_run else "not scheduled",
-                job.last_result or "",
-            ]
-        )
+    rows = [
+        [
+            job.name,
+            _JOB_WORDS.get(job.state, job.state),
+            when(job.last_started),
+            when(job.next_run) if job.next_run else "not scheduled",
+            job.last_result or "",
+        ]
+        for job in jobs
+    ]
     table(["job", "state", "last run", "next run", "result"], rows, flexible=4)
 
 

@@ -16,9 +16,10 @@ from roundup_bot.cli._context import CliContext, pass_cli
 from roundup_bot.cli._jobs import job_lock, poll_as_worker
 from roundup_bot.cli._logging import redact
 from roundup_bot.cli._output import echo_json, iso, parse_when, shorten, table
-from roundup_bot.cli.daemon import echo_jobs_status, jobs_status_json
-from roundup_bot.cli.mentions import echo_x_status, x_status
+from roundup_bot.cli.daemon import echo_jobs, jobs_json
+from roundup_bot.cli.mentions import echo_x, x_json
 from roundup_bot.drafting import score_candidates
+from roundup_bot.health import feed_state, jobs_health, x_health
 from roundup_bot.jobs import poll_summary
 from roundup_bot.opml import write_opml
 from roundup_bot.polling import poll_feeds, utc_now
@@ -215,39 +216,43 @@ def status(cli: CliContext, as_json: bool) -> None:
     app = cli.app
     app.sync_feeds(utc_now())
     feeds = app.storage.feeds.statuses()
+    jobs = jobs_health(app.storage)
+    x = x_health(app)
     if as_json:
-        jobs = jobs_status_json(app.storage)
-        echo_json({"feeds": [feed_status_json(f) for f in feeds], "jobs": jobs, "x": x_status(app)})
+        echo_json(
+            {"feeds": [feed_status_json(f) for f in feeds], "jobs": jobs_json(jobs), "x": x_json(x)}
+        )
         return
     zone = ZoneInfo(cli.settings.roundup.timezone)
 
     def when(value: datetime | None) -> str:
         return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else "never"
 
-    rows = []
-    for feed in feeds:
-        health = (
-            "new"
-            if feed.ok is None
-            else ("ok" if feed.ok else ("GONE" if feed.gone else "FAILING"))
-        )
-        if not feed.enabled:
-            health = "disabled"
-        rows.append(
-            [
-                health,
-                feed.name or feed.url,
-                when(feed.last_polled),
-                when(feed.next_due),
-                str(feed.consecutive_errors),
-                feed.last_error
-                or (f"moved permanently to {feed.permanent_url}" if feed.permanent_url else ""),
-            ]
-        )
+    rows = [
+        [
+            _FEED_WORDS[feed_state(feed)],
+            feed.name or feed.url,
+            when(feed.last_polled),
+            when(feed.next_due),
+            str(feed.consecutive_errors),
+            feed.last_error
+            or (f"moved permanently to {feed.permanent_url}" if feed.permanent_url else ""),
+        ]
+        for feed in feeds
+    ]
     table(["health", "feed", "last polled", "next due", "errors", "last error"], rows, flexible=5)
     click.echo("")
-    echo_jobs_status(app.storage, zone)
-    echo_x_status(x_status(app), zone)
+    echo_jobs(jobs, zone)
+    echo_x(x, zone)
+
+
+_FEED_WORDS = {
+    "disabled": "disabled",
+    "gone": "GONE",
+    "never": "new",
+    "ok": "ok",
+    "failing": "FAILING",
+}
 
 
 @click.group()

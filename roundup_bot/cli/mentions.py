@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 
-from roundup_bot.app import App
 from roundup_bot.cli._context import CliContext, pass_cli
 from roundup_bot.cli._output import echo_json, iso
+from roundup_bot.health import XHealth, parse_time
 from roundup_bot.jobs import JOB_MENTIONS, JobResult, guarded_run
-from roundup_bot.mentions import (
-    LAST_ERROR,
-    LAST_OK,
-    LAST_OUTCOME,
-    LAST_RUN,
-    RESUME_AFTER,
-    RESUME_TOKEN,
-    SINCE_ID,
-    USER_ID,
-    MentionsReport,
-    check_enabled,
-    mentions_from_settings,
-    month_of,
-    summary,
-)
-from roundup_bot.suggestions import PLATFORM
+from roundup_bot.mentions import MentionsReport, check_enabled, mentions_from_settings, summary
 
 EXIT_FAILED = 1
 EXIT_LIMITED = 4  # stopped by a rate limit, a usage cap or max_posts_per_month; place kept
@@ -99,70 +83,64 @@ def _job_line(report: MentionsReport) -> str:
     return f"{report.outcome}: {report.error} ({line})" if report.error else line
 
 
-def x_status(app: App, now: datetime | None = None) -> dict[str, Any]:
-    """The X source's health for ``roundup-bot status``."""
-    twitter = app.settings.twitter
-    state = app.storage.state.all(PLATFORM)
-    month = month_of(now or datetime.now(UTC))
-    counts = app.storage.suggestions.counts(PLATFORM)
-    ok = state.get(LAST_OK)
+def x_json(x: XHealth) -> dict[str, Any]:
     return {
-        "enabled": twitter.enabled,
-        "username": "@" + twitter.username,
-        "user_id": twitter.user_id or state.get(USER_ID),
-        "ok": None if ok is None else ok == "true",
-        "last_run": state.get(LAST_RUN),
-        "last_outcome": state.get(LAST_OUTCOME),
-        "last_error": state.get(LAST_ERROR),
-        "since_id": state.get(SINCE_ID),
-        "unfinished_sweep": bool(state.get(RESUME_TOKEN)),
-        "resume_after": state.get(RESUME_AFTER),
-        "month": month,
-        "posts_read_this_month": app.storage.suggestions.posts_read(PLATFORM, month),
-        "max_posts_per_month": twitter.max_posts_per_month,
+        "enabled": x.enabled,
+        "username": x.username,
+        "user_id": x.user_id,
+        "ok": x.ok,
+        "last_run": x.last_run,
+        "last_outcome": x.last_outcome,
+        "last_error": x.last_error,
+        "since_id": x.since_id,
+        "unfinished_sweep": x.unfinished_sweep,
+        "resume_after": x.resume_after,
+        "month": x.month,
+        "posts_read_this_month": x.posts_read_this_month,
+        "max_posts_per_month": x.max_posts_per_month,
         "suggestions": {
-            "accepted": counts.accepted,
-            "rejected": counts.rejected,
-            "thanked": counts.thanked,
+            "accepted": x.suggestions.accepted,
+            "rejected": x.suggestions.rejected,
+            "thanked": x.suggestions.thanked,
         },
     }
 
 
-def echo_x_status(status: dict[str, Any], zone: ZoneInfo) -> None:
+def echo_x(x: XHealth, zone: ZoneInfo) -> None:
     """Print the X source's health after the feed table."""
-    health = "off" if not status["enabled"] else _health(status["ok"], status["last_outcome"])
-    last = _when(status["last_run"], zone)
+    last = _when(x.last_run, zone)
     click.echo("")
     click.echo(
-        f"X {status['username']}: {health}; last run {last}; since_id {status['since_id'] or '-'};"
-        f" {status['posts_read_this_month']} of {status['max_posts_per_month']} posts read"
-        f" this month; {status['suggestions']['accepted']} suggestions accepted,"
-        f" {status['suggestions']['rejected']} rejected"
+        f"X {x.username}: {_health(x)}; last run {last}; since_id {x.since_id or '-'};"
+        f" {x.posts_read_this_month} of {x.max_posts_per_month} posts read"
+        f" this month; {x.suggestions.accepted} suggestions accepted,"
+        f" {x.suggestions.rejected} rejected"
     )
-    if status["resume_after"]:
-        click.echo(f"  resumes after {_when(status['resume_after'], zone)}")
-    if status["last_error"]:
-        click.echo(f"  last error: {status['last_error']}")
+    if x.resume_after:
+        click.echo(f"  resumes after {_when(x.resume_after, zone)}")
+    if x.last_error:
+        click.echo(f"  last error: {x.last_error}")
 
 
-def _health(ok: bool | None, outcome: str | None) -> str:
-    if ok is None:
-        return "new"
-    if ok:
-        return "ok"
-    limited = {"rate_limited": "rate limited", "usage_capped": "usage capped"}
-    if outcome in limited or outcome == "cost_guard":
-        return f"STOPPED ({limited.get(outcome, 'max_posts_per_month reached')})"
-    return "FAILING"
+_LIMITS = {
+    "rate_limited": "rate limited",
+    "usage_capped": "usage capped",
+    "cost_guard": "max_posts_per_month reached",
+}
+
+
+def _health(x: XHealth) -> str:
+    state = x.state
+    if state == "limited":
+        return f"STOPPED ({_LIMITS[x.last_outcome or '']})"
+    return {"disabled": "off", "never": "new", "ok": "ok"}.get(state, "FAILING")
 
 
 def _when(value: str | None, zone: ZoneInfo) -> str:
     if not value:
         return "never"
-    try:
-        return datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return value
+    parsed = parse_time(value)
+    return parsed.astimezone(zone).strftime("%Y-%m-%d %H:%M") if parsed else value
 
 
 COMMANDS = [mentions]

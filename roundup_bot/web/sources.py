@@ -9,13 +9,10 @@ come first, since they are what an editor would tell whoever runs the bot.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from flask import Blueprint, render_template
 
-from roundup_bot.cli.daemon import jobs_status
-from roundup_bot.cli.mentions import x_status
+from roundup_bot.health import JobHealth, XHealth, feed_state, jobs_health, x_health
 from roundup_bot.types import FeedStatus
 from roundup_bot.web.context import web
 
@@ -31,93 +28,64 @@ class FeedRow:
 
 @dataclass(frozen=True, slots=True)
 class JobRow:
-    name: str
-    state: str  # running | ok | failing | skipped | interrupted | never
+    job: JobHealth
+    state: str  # running | ok | failing | never (the badge's colour)
     label: str
-    last_started: datetime | None
-    next_run: datetime | None
-    result: str | None
 
 
 _ORDER = {"gone": 0, "failing": 1, "never": 2, "ok": 3, "disabled": 4}
+_FEED_LABELS = {
+    "disabled": "Turned off",
+    "gone": "Gone",
+    "never": "Not polled yet",
+    "failing": "Failing",
+    "ok": "OK",
+}
+_JOB_BADGES = {
+    "running": ("running", "Running now"),
+    "never": ("never", "Not run yet"),
+    "interrupted": ("failing", "Interrupted"),
+    "skipped": ("never", "Skipped"),
+    "ok": ("ok", "OK"),
+    "failed": ("failing", "Failed"),
+}
+_LIMITS = {
+    "rate_limited": "X's rate limit",
+    "usage_capped": "X's usage cap",
+    "cost_guard": "this month's post limit",
+}
 
 
-def _classify(feed: FeedStatus) -> FeedRow:
-    if not feed.enabled:
-        return FeedRow(feed, "disabled", "Turned off")
-    if feed.gone:
-        return FeedRow(feed, "gone", "Gone")
-    if feed.ok is None:
-        return FeedRow(feed, "never", "Not polled yet")
-    if not feed.ok:
-        return FeedRow(feed, "failing", "Failing")
-    return FeedRow(feed, "ok", "OK")
+def _feed_row(feed: FeedStatus) -> FeedRow:
+    state = feed_state(feed)
+    return FeedRow(feed, state, _FEED_LABELS[state])
 
 
-def _jobs() -> list[JobRow]:
-    storage = web().roundup.storage
-    running = storage.locks.holders()
-    rows = []
-    for job in jobs_status(storage):
-        if job.name in running:
-            state, label = "running", "Running now"
-        elif job.last_started is None:
-            state, label = "never", "Not run yet"
-        elif job.last_finished is None or job.last_finished < job.last_started:
-            state, label = "failing", "Interrupted"
-        elif job.last_ok is None:
-            state, label = "never", "Skipped"
-        elif job.last_ok:
-            state, label = "ok", "OK"
-        else:
-            state, label = "failing", "Failed"
-        rows.append(JobRow(job.name, state, label, job.last_started, job.next_run, job.last_result))
-    return rows
-
-
-def _x() -> dict[str, Any]:
-    """``roundup-bot status``'s X facts, with a label for people and times parsed."""
-    facts = x_status(web().roundup, web().clock())
-    ok, outcome = facts["ok"], facts["last_outcome"]
-    if not facts["enabled"]:
-        state, label = "disabled", "Turned off"
-    elif ok is None:
-        state, label = "never", "Not read yet"
-    elif ok:
-        state, label = "ok", "OK"
-    elif outcome in ("rate_limited", "usage_capped", "cost_guard"):
-        reasons = {
-            "rate_limited": "X's rate limit",
-            "usage_capped": "X's usage cap",
-            "cost_guard": "this month's post limit",
-        }
-        state, label = "failing", f"Paused by {reasons[outcome]}"
-    else:
-        state, label = "failing", "Failing"
-    return {
-        **facts,
-        "state": state,
-        "label": label,
-        "last_run_at": _parse(facts["last_run"]),
-        "resume_after_at": _parse(facts["resume_after"]),
-    }
-
-
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
+def _x_badge(x: XHealth) -> tuple[str, str]:
+    state = x.state
+    if state == "limited":
+        return "failing", f"Paused by {_LIMITS[x.last_outcome or '']}"
+    labels = {"disabled": "Turned off", "never": "Not read yet", "ok": "OK", "failing": "Failing"}
+    return state, labels[state]
 
 
 @bp.get("/sources")
 def index() -> str:
-    storage = web().roundup.storage
+    roundup = web().roundup
     rows = sorted(
-        (_classify(feed) for feed in storage.feeds.statuses()),
+        (_feed_row(feed) for feed in roundup.storage.feeds.statuses()),
         key=lambda r: (_ORDER[r.state], (r.status.name or r.status.url).casefold()),
     )
     counts = {state: sum(1 for r in rows if r.state == state) for state in _ORDER}
-    return render_template("sources/index.html", rows=rows, counts=counts, jobs=_jobs(), x=_x())
+    jobs = [JobRow(job, *_JOB_BADGES[job.state]) for job in jobs_health(roundup.storage)]
+    x = x_health(roundup, web().clock())
+    x_state, x_label = _x_badge(x)
+    return render_template(
+        "sources/index.html",
+        rows=rows,
+        counts=counts,
+        jobs=jobs,
+        x=x,
+        x_state=x_state,
+        x_label=x_label,
+    )
