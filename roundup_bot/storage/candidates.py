@@ -59,8 +59,8 @@ class CandidateRepository:
             if len(rows) > _BATCH:
                 # A big window: one query per related table, not one per batch of ids.
                 found = select(query.with_only_columns(candidates.c.id).subquery().c.id)
-            sources = _sources_for(conn, found)
-            suggested = _suggesters_for(conn, found)
+            sources = sources_for(conn, found)
+            suggested = suggesters_for(conn, found)
             weights = _feed_weights_for(conn, found)
         return [
             Candidate(
@@ -94,7 +94,8 @@ def _chunks(ids: _Ids) -> list[_Ids]:
     return [ids[i : i + _BATCH] for i in range(0, len(ids), _BATCH)]
 
 
-def _sources_for(conn: Connection, ids: _Ids) -> dict[int, list[CandidateSource]]:
+def sources_for(conn: Connection, ids: _Ids) -> dict[int, list[CandidateSource]]:
+    """Where each candidate came from, oldest source first (the draft store uses it too)."""
     out: dict[int, list[CandidateSource]] = defaultdict(list)
     for chunk in _chunks(ids):
         rows = conn.execute(
@@ -112,7 +113,8 @@ def _sources_for(conn: Connection, ids: _Ids) -> dict[int, list[CandidateSource]
     return out
 
 
-def _suggesters_for(conn: Connection, ids: _Ids) -> dict[int, list[str]]:
+def suggesters_for(conn: Connection, ids: _Ids) -> dict[int, list[str]]:
+    """Who suggested each candidate ("@handle", each person once, earliest first)."""
     out: dict[int, list[str]] = defaultdict(list)
     for chunk in _chunks(ids):
         rows = conn.execute(

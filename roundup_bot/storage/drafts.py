@@ -18,7 +18,6 @@ names who saved last, so two editors never silently overwrite each other.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -28,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from roundup_bot.exceptions import DraftError, DraftNotFound, StaleDraftError, StorageError
 from roundup_bot.storage._sql import read, write
+from roundup_bot.storage.candidates import sources_for, suggesters_for
 from roundup_bot.storage.schema import (
     candidate_sources,
     candidates,
@@ -39,6 +39,7 @@ from roundup_bot.storage.schema import (
 )
 from roundup_bot.types import (
     AddItem,
+    CandidateSource,
     Draft,
     DraftEdit,
     DraftItem,
@@ -677,6 +678,11 @@ def _looks_like_url(text: str | None) -> bool:
     return bool(text) and "://" in (text or "")
 
 
+def _feed_name(sources: Sequence[CandidateSource]) -> str | None:
+    """The first feed's name, unless the feed had no name but its URL."""
+    return next((s.name for s in sources if s.kind == "feed" and not _looks_like_url(s.name)), None)
+
+
 def _load(conn: Connection, draft_id: int) -> Draft:
     head = _head(conn, draft_id)
     item_rows = conn.execute(
@@ -701,8 +707,8 @@ def _load(conn: Connection, draft_id: int) -> Draft:
         .order_by(draft_items.c.removed, draft_items.c.position, draft_items.c.id)
     ).all()
     ids = [row.candidate_id for row in item_rows]
-    feed_names = _feed_names(conn, ids)
-    people = _suggesters(conn, ids)
+    sources = sources_for(conn, ids)
+    people = suggesters_for(conn, ids)
     items = tuple(
         DraftItem(
             id=row.id,
@@ -712,7 +718,7 @@ def _load(conn: Connection, draft_id: int) -> Draft:
             title=row.title or row.c_title or row.d_title,
             author=row.author or row.c_author or row.d_author,
             site_name=row.site_name
-            or next(iter(feed_names.get(row.candidate_id, [])), None)
+            or _feed_name(sources.get(row.candidate_id, ()))
             or row.c_site_name
             or row.d_site_name,
             blurb=row.blurb,
@@ -754,35 +760,3 @@ def _load(conn: Connection, draft_id: int) -> Draft:
         reopened_by=head["reopened_by"],
         reopened_at=head["reopened_at"],
     )
-
-
-def _feed_names(conn: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = defaultdict(list)
-    if not ids:
-        return out
-    rows = conn.execute(
-        select(candidate_sources.c.candidate_id, candidate_sources.c.name)
-        .where(candidate_sources.c.candidate_id.in_(ids), candidate_sources.c.kind == "feed")
-        .order_by(candidate_sources.c.id)
-    )
-    for row in rows:
-        if not _looks_like_url(row.name):
-            out[row.candidate_id].append(row.name)
-    return out
-
-
-def _suggesters(conn: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = defaultdict(list)
-    if not ids:
-        return out
-    rows = conn.execute(
-        select(suggestions.c.candidate_id, suggestions.c.author_username)
-        .where(suggestions.c.candidate_id.in_(ids), suggestions.c.status == "accepted")
-        .order_by(suggestions.c.posted_at, suggestions.c.id)
-    )
-    for row in rows:
-        handle = "@" + row.author_username.lstrip("@")
-        bucket = out[row.candidate_id]
-        if handle.lower() not in (h.lower() for h in bucket):
-            bucket.append(handle)
-    return out
