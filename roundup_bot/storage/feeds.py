@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import Engine, Row, and_, func, or_, select, update
 
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.candidates import store_entries
@@ -15,6 +15,29 @@ from roundup_bot.storage.schema import candidate_sources, feeds
 from roundup_bot.types import FeedForUpdate, FeedStatus, ParsedFeed
 
 SelectMode = Literal["poll", "due", "all"]
+
+# What fetching a feed needs; feed_for_update() turns such a row into the record.
+FOR_UPDATE_COLUMNS = (
+    feeds.c.id,
+    feeds.c.url,
+    feeds.c.fetch_url,
+    feeds.c.name,
+    feeds.c.etag,
+    feeds.c.last_modified,
+    feeds.c.consecutive_errors,
+)
+
+
+def feed_for_update(row: Row[*tuple[Any, ...]]) -> FeedForUpdate:
+    """A feed to fetch, from a row of FOR_UPDATE_COLUMNS (a moved feed at its new URL)."""
+    return FeedForUpdate(
+        id=row.id,
+        url=row.fetch_url or row.url,
+        name=row.name,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        consecutive_errors=row.consecutive_errors,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +96,9 @@ class FeedRepository:
         feeds whose next poll time has come (the daemon). ``all``: every enabled
         feed, backoff ignored.
         """
-        query = select(
-            feeds.c.id,
-            feeds.c.url,
-            feeds.c.fetch_url,
-            feeds.c.name,
-            feeds.c.etag,
-            feeds.c.last_modified,
-            feeds.c.consecutive_errors,
-        ).where(feeds.c.enabled.is_(True), feeds.c.in_config.is_(True))
+        query = select(*FOR_UPDATE_COLUMNS).where(
+            feeds.c.enabled.is_(True), feeds.c.in_config.is_(True)
+        )
         due = or_(feeds.c.next_due.is_(None), feeds.c.next_due <= now)
         if mode == "poll":
             healthy = and_(feeds.c.consecutive_errors == 0, feeds.c.gone.is_(False))
@@ -90,17 +107,7 @@ class FeedRepository:
             query = query.where(due)
         with read(self.engine) as conn:
             rows = conn.execute(query.order_by(feeds.c.id)).all()
-        return [
-            FeedForUpdate(
-                id=row.id,
-                url=row.fetch_url or row.url,
-                name=row.name,
-                etag=row.etag,
-                last_modified=row.last_modified,
-                consecutive_errors=row.consecutive_errors,
-            )
-            for row in rows
-        ]
+        return [feed_for_update(row) for row in rows]
 
     def record_success(
         self,

@@ -26,6 +26,7 @@ from sqlalchemy import Engine, or_, select, update
 
 from roundup_bot.exceptions import StorageError
 from roundup_bot.storage._sql import read, write
+from roundup_bot.storage.feeds import FOR_UPDATE_COLUMNS, feed_for_update
 from roundup_bot.storage.schema import feeds
 from roundup_bot.types import FeedForUpdate
 
@@ -53,15 +54,7 @@ class FeedLeases:
         due = or_(feeds.c.next_due.is_(None), feeds.c.next_due <= now)
         free = or_(feeds.c.lease_until.is_(None), feeds.c.lease_until <= now)
         query = (
-            select(
-                feeds.c.id,
-                feeds.c.url,
-                feeds.c.fetch_url,
-                feeds.c.name,
-                feeds.c.etag,
-                feeds.c.last_modified,
-                feeds.c.consecutive_errors,
-            )
+            select(*FOR_UPDATE_COLUMNS)
             .where(feeds.c.enabled.is_(True), feeds.c.in_config.is_(True), due, free)
             .order_by(feeds.c.next_due.asc().nulls_first(), feeds.c.id)
             .limit(limit)
@@ -75,17 +68,7 @@ class FeedLeases:
                     .where(feeds.c.id.in_([row.id for row in rows]))
                     .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
                 )
-        return [
-            FeedForUpdate(
-                id=row.id,
-                url=row.fetch_url or row.url,
-                name=row.name,
-                etag=row.etag,
-                last_modified=row.last_modified,
-                consecutive_errors=row.consecutive_errors,
-            )
-            for row in rows
-        ]
+        return [feed_for_update(row) for row in rows]
 
     def release(self, owner: str, feed_ids: Sequence[int]) -> None:
         """Give back ``owner``'s leases on these feeds (done or abandoned)."""
