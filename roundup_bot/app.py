@@ -28,25 +28,21 @@ class App:
     def feed_policy(self) -> HttpPolicy:
         """Limits for fetching the configured feeds (the operator chose them, so
         private addresses are allowed: an intranet feed is legitimate)."""
-        polling = self.settings.polling
-        return HttpPolicy(
-            timeout=polling.timeout,
-            max_bytes=polling.max_bytes,
-            max_redirects=polling.max_redirects,
-            per_host=polling.per_host,
-            allow_private=True,
-        )
+        return self._http_policy(allow_private=True)
 
     def link_policy(self) -> HttpPolicy:
         """Limits for fetching pages that strangers suggested: private addresses
         are refused unless [network] allow_private_addresses is set."""
+        return self._http_policy(allow_private=self.settings.network.allow_private_addresses)
+
+    def _http_policy(self, *, allow_private: bool) -> HttpPolicy:
         polling = self.settings.polling
         return HttpPolicy(
             timeout=polling.timeout,
             max_bytes=polling.max_bytes,
             max_redirects=polling.max_redirects,
             per_host=polling.per_host,
-            allow_private=self.settings.network.allow_private_addresses,
+            allow_private=allow_private,
         )
 
     def poll_options(self) -> PollOptions:
