@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import io
 import os
+import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -106,7 +107,15 @@ def exit_with_parent(parent_pid: int) -> None:
     A poll killed with SIGKILL (a systemd timeout, the OOM killer) cannot shut
     its pool down, and idle workers would wait for work forever: each holds the
     shared queue open for the others, so none of them ever sees end-of-file.
+
+    Stop signals are for the parent: Ctrl-C's SIGINT and systemd's SIGTERM reach
+    every process of the group, and a worker killed by one would break the pool
+    in mid-run (its feeds recorded as failed, and the parent can hang at exit on
+    a queue nobody reads). The parent stops its poll and shuts the pool down,
+    which ends the workers.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent_pid:
