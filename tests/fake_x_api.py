@@ -18,6 +18,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -168,6 +169,36 @@ class FakeXApi:
         handler.send_header("content-length", str(len(reply.body)))
         handler.end_headers()
         handler.wfile.write(reply.body)
+
+
+# -- what the X tests share ------------------------------------------------------------
+
+ACCOUNT = "welovelocalgov"
+LOOKUP = f"/2/users/by/username/{ACCOUNT}"
+ACCOUNT_FOUND = Reply.json({"data": {"id": "9", "username": ACCOUNT}})
+
+
+@contextmanager
+def running_fake(*, account: bool = False) -> Iterator[FakeXApi]:
+    """A fake X API for one test, closed after it; ``account``: it already
+    answers the lookup of @welovelocalgov (user 9), as a mentions run needs."""
+    server = FakeXApi()
+    if account:
+        server.add("GET", LOOKUP, ACCOUNT_FOUND)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+class Sleeps:
+    """Records the waits the code under test asks for, without waiting."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
 
 
 # -- the shared corpus ------------------------------------------------------------------

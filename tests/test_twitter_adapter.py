@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from fake_x_api import FakeXApi, Reply, load_cassette
+from fake_x_api import FakeXApi, Reply, Sleeps, load_cassette, running_fake
 
 from roundup_bot.sources.twitter import (
     XApi,
@@ -32,23 +32,10 @@ TOKEN = "test-bearer-AAAA-1234567890"
 MENTIONS = r"/2/users/\d+/mentions"
 
 
-class Sleeps:
-    """Records the waits the adapter asks for, without waiting."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeXApi]:
-    server = FakeXApi()
-    try:
+    with running_fake() as server:
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, write_config
-from fake_x_api import FakeXApi, Reply
+from fake_x_api import ACCOUNT_FOUND, LOOKUP, FakeXApi, Reply, running_fake
 from sqlalchemy import func, select
 
 from roundup_bot.config import load_settings
@@ -35,7 +35,6 @@ OAUTH = {
     "ROUNDUP_TWITTER_ACCESS_TOKEN_SECRET": "ACCESSSECRET-secret-44dd",
 }
 MENTIONS = "/2/users/9/mentions"
-LOOKUP = "/2/users/by/username/welovelocalgov"
 USERS = [{"id": "1", "username": "alice"}, {"id": "2", "username": "bob"}]
 
 
@@ -67,12 +66,8 @@ SECOND = page(mention(499, "1", "https://blog.example.gov.uk/three"))
 
 @pytest.fixture
 def fake() -> Iterator[FakeXApi]:
-    server = FakeXApi()
-    server.add("GET", LOOKUP, Reply.json({"data": {"id": "9", "username": "welovelocalgov"}}))
-    try:
+    with running_fake(account=True) as server:
         yield server
-    finally:
-        server.close()
 
 
 def make_config(tmp_path: Path, fake: FakeXApi, extra: str = "", timeout: float = 1.0) -> Path:
@@ -278,7 +273,7 @@ def test_a_run_killed_half_way_loses_nothing_and_stores_nothing_twice(
     assert count(db, suggestions) == 2  # the first page was committed
 
     fake.routes.clear()
-    fake.add("GET", LOOKUP, Reply.json({"data": {"id": "9", "username": "welovelocalgov"}}))
+    fake.add("GET", LOOKUP, ACCOUNT_FOUND)
     fake.add("GET", MENTIONS, SECOND)
     done = cli(config, "mentions", ROUNDUP_TWITTER_BEARER_TOKEN=BEARER)
     assert done.returncode == 0, done.stderr

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_x_api import FakeXApi, Reply, twarc_pages
+from fake_x_api import LOOKUP, FakeXApi, Reply, Sleeps, running_fake, twarc_pages
 from sqlalchemy import func, select
 
 from roundup_bot.app import build_app
@@ -38,7 +38,6 @@ from roundup_bot.suggestions import AbuseRules
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 MENTIONS = r"/2/users/9/mentions"
-LOOKUP = "/2/users/by/username/welovelocalgov"
 USERS = [
     {"id": "1", "username": "alice"},
     {"id": "2", "username": "bob"},
@@ -82,22 +81,10 @@ PAGE_3 = (tweet(302, "1", "https://d.example/d", minutes=15),)
 EMPTY = Reply.json({"meta": {"result_count": 0}})
 
 
-class Sleeps:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeXApi]:
-    server = FakeXApi()
-    server.add("GET", LOOKUP, Reply.json({"data": {"id": "9", "username": "welovelocalgov"}}))
-    try:
+    with running_fake(account=True) as server:
         yield server
-    finally:
-        server.close()
 
 
 def run(
