@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from roundup_bot.exceptions import StorageError
@@ -59,10 +59,7 @@ class EditorRepository:
         """Create an editor. Raises EditorExistsError when the name is taken
         (names compare without regard to case)."""
         with write(self.engine) as conn:
-            taken = conn.execute(
-                select(editors.c.id).where(func.lower(editors.c.name) == name.lower())
-            ).first()
-            if taken is not None:
+            if _editor_id(conn, name) is not None:
                 raise EditorExistsError(f"an editor named {name!r} already exists")
             try:
                 new_id = conn.execute(
@@ -80,28 +77,24 @@ class EditorRepository:
         """Replace an editor's hash and (for a new password) end their sessions;
         a rehash with stronger parameters keeps them. False when there is no such editor."""
         with write(self.engine) as conn:
-            row = conn.execute(
-                select(editors.c.id).where(func.lower(editors.c.name) == name.lower())
-            ).first()
-            if row is None:
+            editor_id = _editor_id(conn, name)
+            if editor_id is None:
                 return False
             conn.execute(
-                update(editors).where(editors.c.id == row.id).values(password_hash=password_hash)
+                update(editors).where(editors.c.id == editor_id).values(password_hash=password_hash)
             )
             if end_sessions:
-                conn.execute(delete(web_sessions).where(web_sessions.c.editor_id == row.id))
+                conn.execute(delete(web_sessions).where(web_sessions.c.editor_id == editor_id))
         return True
 
     def remove(self, name: str) -> bool:
         """Remove an editor and end their sessions. False when there was none."""
         with write(self.engine) as conn:
-            row = conn.execute(
-                select(editors.c.id).where(func.lower(editors.c.name) == name.lower())
-            ).first()
-            if row is None:
+            editor_id = _editor_id(conn, name)
+            if editor_id is None:
                 return False
-            conn.execute(delete(web_sessions).where(web_sessions.c.editor_id == row.id))
-            conn.execute(delete(editors).where(editors.c.id == row.id))
+            conn.execute(delete(web_sessions).where(web_sessions.c.editor_id == editor_id))
+            conn.execute(delete(editors).where(editors.c.id == editor_id))
         return True
 
     def list(self) -> list[Editor]:
@@ -176,6 +169,14 @@ class EditorRepository:
     def end_session(self, token_hash: str) -> None:
         with write(self.engine) as conn:
             conn.execute(delete(web_sessions).where(web_sessions.c.id == token_hash))
+
+
+def _editor_id(conn: Connection, name: str) -> int | None:
+    """The id of the editor called ``name`` (names compare without regard to case)."""
+    row = conn.execute(
+        select(editors.c.id).where(func.lower(editors.c.name) == name.lower())
+    ).first()
+    return None if row is None else int(row.id)
 
 
 class SecretRepository:
