@@ -111,29 +111,13 @@ def plan_jobs(settings: Settings) -> list[JobPlan]:
     jitter = schedule.jitter_seconds
     plans: list[JobPlan] = []
     if not _off(schedule.poll_feeds_every):
-        every = parse_duration(schedule.poll_feeds_every)
         plans.append(
-            JobPlan(
-                id=JOB_POLL,
-                description=f"poll due feeds every {schedule.poll_feeds_every}",
-                trigger=IntervalTrigger(
-                    seconds=every, jitter=_jitter(jitter, every, 0.5), timezone=zone
-                ),
-                misfire_grace_s=max(int(every), 1),
-                run_at_start=True,
-            )
+            _every(JOB_POLL, "poll due feeds", schedule.poll_feeds_every, jitter, 0.5, zone)
         )
     if not _off(schedule.poll_mentions_every):
-        every = parse_duration(schedule.poll_mentions_every)
         plans.append(
-            JobPlan(
-                id=JOB_MENTIONS,
-                description=f"read suggestions every {schedule.poll_mentions_every}",
-                trigger=IntervalTrigger(
-                    seconds=every, jitter=_jitter(jitter, every, 0.25), timezone=zone
-                ),
-                misfire_grace_s=max(int(every), 1),
-                run_at_start=True,
+            _every(
+                JOB_MENTIONS, "read suggestions", schedule.poll_mentions_every, jitter, 0.25, zone
             )
         )
     if not _off(schedule.draft_at):
@@ -148,6 +132,23 @@ def plan_jobs(settings: Settings) -> list[JobPlan]:
             )
         )
     return plans
+
+
+def _every(
+    job: str, what: str, every_text: str, jitter_s: float, share: float, zone: ZoneInfo
+) -> JobPlan:
+    """A job run at start and then every ``every_text``; its jitter is capped at
+    ``share`` of the interval, and a missed run is made up within one interval."""
+    every = parse_duration(every_text)
+    return JobPlan(
+        id=job,
+        description=f"{what} every {every_text}",
+        trigger=IntervalTrigger(
+            seconds=every, jitter=_jitter(jitter_s, every, share), timezone=zone
+        ),
+        misfire_grace_s=max(int(every), 1),
+        run_at_start=True,
+    )
 
 
 def _jitter(jitter_s: float, every_s: float, share: float) -> int | None:
