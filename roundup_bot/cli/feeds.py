@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -63,6 +64,10 @@ def poll(cli: CliContext, mode: str | None, quiet: bool, worker: bool = False) -
     if worker:
         return poll_as_worker(cli, quiet)
     app = cli.app
+    if cli.log_level is None:
+        # The summary below names every failing feed; the per-feed log lines
+        # (INFO, for the daemon's log) would only repeat them on the terminal.
+        logging.getLogger("roundup_bot.polling").setLevel(logging.WARNING)
     now = utc_now()
     configured = app.sync_feeds(now)
     selected = app.storage.feeds.for_update(now, mode=mode or "poll")  # type: ignore[arg-type]
