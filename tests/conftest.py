@@ -1,4 +1,4 @@
-"""Shared fixtures: databases (SQLite and PostgreSQL), config files, the corpus.
+"""Shared fixtures: databases (SQLite and PostgreSQL), config files, the corpus, the web app.
 
 Storage tests take the ``db_url`` fixture, which runs them twice: on a fresh
 SQLite file and on a fresh schema of the PostgreSQL server at
@@ -12,12 +12,17 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from roundup_bot.storage import Storage, open_storage
+
+if TYPE_CHECKING:
+    from flask.testing import FlaskClient
+    from web_support import Site
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -96,6 +101,26 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"the shared corpus is not at {CORPUS} (it sits beside the checkout)")
     return CORPUS
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    """The web app on a fresh SQLite database, with an editor and a draft (web_support.py)."""
+    from web_support import make_site
+
+    made = make_site(tmp_path)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def client(site: Site) -> FlaskClient:
+    """A browser signed in to ``site`` as its editor."""
+    from web_support import sign_in
+
+    signed_in = site.client()
+    sign_in(signed_in)
+    return signed_in
 
 
 def write_config(directory: Path, body: str) -> Path:

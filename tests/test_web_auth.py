@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from web_support import EDITOR, NOW, PASSWORD, Site, csrf_of, make_site, sign_in
+from web_support import EDITOR, NOW, PASSWORD, SIGNED_IN_PAGES, Site, csrf_of, make_site, sign_in
 
 from roundup_bot.web import create_app
 from roundup_bot.web.ratelimit import SignInLimiter
 
-PAGES = [
-    "/",
-    "/drafts",
-    "/drafts/1",
-    "/drafts/1/preview",
-    "/drafts/1/preview.html",
-    "/candidates",
-    "/sources",
-    "/published",
-    "/no-such-page",
-]
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    made = make_site(tmp_path)
-    yield made
-    made.close()
+PAGES = [*SIGNED_IN_PAGES, "/no-such-page"]
 
 
 def test_the_sign_in_form_has_labelled_name_and_password_and_a_sign_in_button(site: Site) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +15,6 @@ from roundup_bot.render import renderer_for
 from roundup_bot.storage.drafts import MAX_BLURB
 from roundup_bot.types import Draft
 from roundup_bot.web.accounts import Accounts
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    made = make_site(tmp_path)
-    yield made
-    made.close()
-
-
-@pytest.fixture
-def client(site: Site) -> FlaskClient:
-    client = site.client()
-    sign_in(client)
-    return client
 
 
 def draft(site: Site) -> Draft:

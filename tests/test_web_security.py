@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
-from web_support import HOSTILE, Site, csrf_of, make_site, sign_in
+from web_support import HOSTILE, Site, csrf_of
 
 TEMPLATES = Path(str(files("roundup_bot.web") / "templates"))
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    made = make_site(tmp_path)
-    yield made
-    made.close()
-
-
-@pytest.fixture
-def client(site: Site):  # type: ignore[no-untyped-def]
-    client = site.client()
-    sign_in(client)
-    return client
 
 
 def _directives(policy: str) -> dict[str, str]:
