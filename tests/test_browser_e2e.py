@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web_support import EDITOR, HOSTILE, PASSWORD, WEEK, Site, make_site
+from web_support import EDITOR, HOSTILE, PASSWORD, SIGNED_IN_PAGES, WEEK, Site, make_site
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = [
@@ -173,16 +173,7 @@ def test_a_hostile_feed_title_shows_as_text_and_runs_nothing(
 def test_signed_out_every_page_redirects_to_sign_in(browser: Browser, served: Served) -> None:
     context = browser.new_context()
     page = context.new_page()
-    for path in (
-        "/",
-        "/drafts",
-        "/drafts/1",
-        "/drafts/1/preview",
-        "/drafts/1/preview.html",
-        "/candidates",
-        "/sources",
-        "/published",
-    ):
+    for path in SIGNED_IN_PAGES:
         page.goto(served.base + path)
         assert page.url.startswith(served.base + "/sign-in"), path
         assert page.get_by_role("heading", name="Sign in").is_visible(), path

@@ -30,6 +30,17 @@ WEEK = "2026-W48"
 EDITOR = "Ann Editor"
 PASSWORD = "correct horse battery"
 HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">Hostile'
+#: Every page behind the sign-in (the auth and browser tests visit them all signed out).
+SIGNED_IN_PAGES = (
+    "/",
+    "/drafts",
+    "/drafts/1",
+    "/drafts/1/preview",
+    "/drafts/1/preview.html",
+    "/candidates",
+    "/sources",
+    "/published",
+)
 #: Cheap argon2 parameters: the tests check behaviour, not hashing strength.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
