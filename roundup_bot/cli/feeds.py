@@ -34,12 +34,18 @@ from roundup_bot.weeks import RoundupWeek, WeekLabelError, week_by_label
 @pass_cli
 def init(cli: CliContext) -> None:
     """Create or upgrade the database schema and load the feed list from the config."""
+    from roundup_bot.app import build_app
+
     settings = cli.settings
-    app = cli.app  # opening migrates
-    changed = migrate(app.storage.engine)
-    feeds = app.sync_feeds(utc_now())
-    revision = current_revision(app.storage.engine)
-    state = "upgraded" if changed else "up to date"
+    app = build_app(settings, auto_migrate=False)
+    try:
+        before = current_revision(app.storage.engine)
+        changed = migrate(app.storage.engine)
+        feeds = app.sync_feeds(utc_now())
+        revision = current_revision(app.storage.engine)
+    finally:
+        app.close()
+    state = ("created" if before is None else "upgraded") if changed else "up to date"
     click.echo(f"database {state} (schema {revision}); {len(feeds)} feeds from {settings.path}")
 
 

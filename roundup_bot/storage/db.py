@@ -93,8 +93,16 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    """The schema revision the database is at (None for an empty database).
+
+    Raises:
+        StorageError: the database cannot be reached.
+    """
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot open the database: {_short(exc)}") from exc
 
 
 def migrate(engine: Engine) -> bool:
