@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import click
 import pytest
@@ -39,8 +40,23 @@ def test_top_level_help_lists_every_command() -> None:
 
 
 def test_readme_mentions_every_command() -> None:
-    from pathlib import Path
-
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     missing = [name for name in LAZY_COMMANDS if f"roundup-bot {name}" not in readme]
     assert missing == []
+
+
+@pytest.mark.parametrize("command", ["init", "status", "candidates", "drafts"])
+def test_an_unreachable_database_is_one_line_and_status_1(
+    command: str, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from roundup_bot.cli import main
+
+    config = tmp_path / "config.toml"
+    config.write_text('[database]\nurl = "postgresql+psycopg://nobody@127.0.0.1:1/none"\n')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--config", str(config), command])
+    assert exit_info.value.code == 1
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("error: cannot open the database")
