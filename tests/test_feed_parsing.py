@@ -546,3 +546,15 @@ def test_xml_base_in_rss_too() -> None:
         "https://other.example.org/blog/post/1",
         "https://third.example.org/x",
     ]
+
+
+def test_rss_author_email_is_never_published_only_the_name() -> None:
+    document = (
+        b'<rss version="2.0"><channel><title>t</title>'
+        b"<item><link>http://a.example/1</link><author>jo@example.org (Jo Bloggs)</author></item>"
+        b"<item><link>http://a.example/2</link><author>jo@example.org</author></item>"
+        b"<item><link>http://a.example/3</link><author>Jo Plain</author></item>"
+        b"</channel></rss>"
+    )
+    parsed = parse_feed(document, "http://a.example/feed", {})
+    assert [entry.author for entry in parsed.entries] == ["Jo Bloggs", None, "Jo Plain"]

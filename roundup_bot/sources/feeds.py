@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import io
 import os
+import re
 import signal
 import threading
 import time
@@ -34,6 +35,7 @@ from roundup_bot.curation import (
 from roundup_bot.exceptions import FeedParseError
 from roundup_bot.types import ParsedEntry, ParsedFeed
 
+_EMAIL_ONLY = re.compile(r"\S+@\S+\.\S+")
 SUMMARY_CHARS = 400
 # Untrusted text is bounded before it is stored: a title is a line, not a page.
 TITLE_CHARS = 300
@@ -152,10 +154,7 @@ def _entry(raw: Any, feed_url: str, feed_meta: Any) -> ParsedEntry | None:
         content = raw.get("content") or []
         if content and isinstance(content[0], Mapping):
             summary_html = _text(content[0].get("value"))
-    author = excerpt(
-        plain_text(_text(raw.get("author"))) or plain_text(_text(feed_meta.get("author"))),
-        AUTHOR_CHARS,
-    )
+    author = excerpt(_author(raw) or _author(feed_meta), AUTHOR_CHARS)
     return ParsedEntry(
         link=link,
         canonical_url=canonical,
@@ -165,6 +164,20 @@ def _entry(raw: Any, feed_url: str, feed_meta: Any) -> ParsedEntry | None:
         summary=excerpt(plain_text(summary_html), SUMMARY_CHARS),
         entry_id=clean_line(_text(raw.get("id")) or "", 1000) or None,
     )
+
+
+def _author(node: Any) -> str | None:
+    """The author's name. RSS writes "jo@example.org (Jo Bloggs)": the round-up
+    credits people by name and never publishes an address, so the email goes."""
+    detail = node.get("author_detail")
+    if isinstance(detail, Mapping):
+        name = plain_text(_text(detail.get("name")))
+        if name:
+            return name
+    text_value = plain_text(_text(node.get("author")))
+    if text_value and _EMAIL_ONLY.fullmatch(text_value):
+        return None
+    return text_value
 
 
 def _entry_link(raw: Any) -> str | None:
