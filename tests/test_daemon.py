@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ROOT, write_config
@@ -131,6 +132,19 @@ def environment(**extra: str) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(ROOT), **extra}
 
 
+def status_jobs(config: Path) -> dict[str, dict[str, Any]]:
+    """``status --json``'s jobs, by name."""
+    done = subprocess.run(
+        command(config, "status", "--json"),
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=60,
+        check=True,
+    )
+    return {job["name"]: job for job in json.loads(done.stdout)["jobs"]}
+
+
 class Daemon:
     """The daemon subprocess; its log goes to a file (a full pipe would block it)."""
 
@@ -198,15 +212,7 @@ def test_the_daemon_polls_and_stops_on_sigterm(tmp_path: Path, server: FeedServe
             lambda: any("no feeds due" in str(line.get("message")) for line in daemon.log_lines()),
             what="a second poll run",
         )
-        running = subprocess.run(
-            command(config, "status", "--json"),
-            capture_output=True,
-            text=True,
-            env=environment(),
-            timeout=60,
-            check=True,
-        )
-        scheduled = {job["name"]: job["next_run"] for job in json.loads(running.stdout)["jobs"]}
+        scheduled = {name: job["next_run"] for name, job in status_jobs(config).items()}
         assert scheduled["poll"] is not None
         assert scheduled["draft"] is not None  # next Friday 09:00 London
         code, took = daemon.terminate()
@@ -227,15 +233,7 @@ def test_the_daemon_polls_and_stops_on_sigterm(tmp_path: Path, server: FeedServe
     )  # mentions: X is off
     assert messages[-1] == "roundup-bot scheduler stopped"
     assert all(server.counts[f"/fast/{n}.xml"] == 1 for n in range(3))  # only due feeds
-    status = subprocess.run(
-        command(config, "status", "--json"),
-        capture_output=True,
-        text=True,
-        env=environment(),
-        timeout=60,
-        check=True,
-    )
-    jobs = {job["name"]: job for job in json.loads(status.stdout)["jobs"]}
+    jobs = status_jobs(config)
     assert jobs["poll"]["last_ok"] is True
     assert jobs["poll"]["running"] is False
     assert jobs["poll"]["next_run"] is None  # the daemon is gone: nothing scheduled
