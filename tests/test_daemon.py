@@ -13,16 +13,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import ROOT, write_config
+from helpers.feed_server import FeedServer
 
 from roundup_bot.exceptions import RoundupError
 from roundup_bot.storage import open_storage
@@ -32,72 +30,11 @@ pytestmark = pytest.mark.slow
 STOP_LIMIT_S = 10.0
 
 
-class FeedServer:
-    """/fast/<n>.xml answers at once; /slow/<n>.xml waits until the gate opens."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.lock = threading.Lock()
-        self.gate = threading.Event()
-        self.slow_arrived = threading.Semaphore(0)
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                with outer.lock:
-                    outer.counts[self.path] += 1
-                if self.path.startswith("/slow/"):
-                    outer.slow_arrived.release()
-                    outer.gate.wait(60)
-                name = self.path.strip("/").replace("/", "-").removesuffix(".xml")
-                body = (
-                    '<?xml version="1.0"?><rss version="2.0"><channel>'
-                    f"<title>Blog {name}</title><link>http://{name}.example/</link>"
-                    f"<item><title>Post from {name}</title>"
-                    f"<link>http://{name}.example/post</link>"
-                    "<pubDate>Wed, 18 Nov 2026 10:00:00 GMT</pubDate></item></channel></rss>"
-                ).encode()
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/rss+xml")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass  # the client gave up (the daemon was stopped)
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, kind: str, n: int) -> str:
-        return f"http://127.0.0.1:{self.port}/{kind}/{n}.xml"
-
-    def wait_for_slow(self, count: int, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        for _ in range(count):
-            assert self.slow_arrived.acquire(timeout=max(deadline - time.monotonic(), 0.01)), (
-                "the daemon never asked for the slow feeds"
-            )
-
-    def close(self) -> None:
-        self.gate.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def server() -> Iterator[FeedServer]:
-    running = FeedServer()
-    try:
+    """/fast/<n>.xml answers at once; /slow/<n>.xml waits until the gate opens."""
+    with FeedServer(held=lambda path: path.startswith("/slow/")) as running:
         yield running
-    finally:
-        running.close()
 
 
 def make_config(
@@ -246,7 +183,7 @@ def test_sigterm_mid_poll_stops_in_time_and_keeps_the_database_consistent(
     config = make_config(tmp_path, server, fast=4, slow=3, db_url=db_url)
     daemon = Daemon(config, tmp_path)
     try:
-        server.wait_for_slow(3)
+        server.wait_for_held(3)
         wait_until(lambda: len(candidate_titles(db_url)) == 4, what="the fast feeds stored")
         code, took = daemon.terminate()
     finally:
@@ -283,7 +220,7 @@ def test_a_one_shot_poll_during_the_daemons_poll_skips_or_waits(
     config = make_config(tmp_path, server, fast=2, slow=2, db_url=db_url)
     daemon = Daemon(config, tmp_path)
     try:
-        server.wait_for_slow(2)
+        server.wait_for_held(2)
         skipped = subprocess.run(
             command(config, "poll"),
             capture_output=True,

@@ -10,16 +10,14 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, write_config
+from helpers.feed_server import FeedServer
 
 from roundup_bot.app import build_app
 from roundup_bot.config import load_settings
@@ -31,71 +29,13 @@ from roundup_bot.storage.feeds import ConfiguredFeed
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
-class CountingServer:
-    """Serves /feed/<n>.xml (an RSS feed with one item) and counts requests per path."""
-
-    def __init__(self, delay: float = 0.0, hold: bool = False) -> None:
-        self.counts: Counter[str] = Counter()
-        self.lock = threading.Lock()
-        self.delay = delay
-        self.hold = hold  # keep every request waiting until ``gate`` opens
-        self.gate = threading.Event()
-        self.arrived = threading.Semaphore(0)
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                with outer.lock:
-                    outer.counts[self.path] += 1
-                outer.arrived.release()
-                if outer.hold:
-                    outer.gate.wait(60)
-                if outer.delay:
-                    time.sleep(outer.delay)
-                n = self.path.rsplit("/", 1)[-1].removesuffix(".xml")
-                body = (
-                    '<?xml version="1.0"?><rss version="2.0"><channel><title>Blog '
-                    f"{n}</title><link>http://blog{n}.example/</link><item><title>Post {n}"
-                    f"</title><link>http://blog{n}.example/post</link>"
-                    "<pubDate>Wed, 18 Nov 2026 10:00:00 GMT</pubDate></item></channel></rss>"
-                ).encode()
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/rss+xml")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass  # the worker gave up on it
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def url(self, n: int) -> str:
-        return f"http://127.0.0.1:{self.port}/feed/{n}.xml"
-
-    def __enter__(self) -> CountingServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.gate.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
-def server() -> Iterator[CountingServer]:
-    with CountingServer(delay=0.01) as running:
+def server() -> Iterator[FeedServer]:
+    with FeedServer(delay=0.01) as running:
         yield running
 
 
-def config_for(tmp_path: Path, db_url: str, server: CountingServer, feeds: int) -> Path:
+def config_for(tmp_path: Path, db_url: str, server: FeedServer, feeds: int) -> Path:
     lines = [
         "[database]",
         f'url = "{db_url}"',
@@ -107,7 +47,7 @@ def config_for(tmp_path: Path, db_url: str, server: CountingServer, feeds: int) 
         'lock_wait = "30s"',
     ]
     for n in range(feeds):
-        lines += ["[[feeds]]", f'url = "{server.url(n)}"']
+        lines += ["[[feeds]]", f'url = "{server.url("feed", n)}"']
     return write_config(tmp_path, "\n".join(lines) + "\n")
 
 
@@ -122,7 +62,7 @@ def env() -> dict[str, str]:
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_three_workers_fetch_each_of_300_feeds_exactly_once(
-    tmp_path: Path, postgres_url: str, server: CountingServer
+    tmp_path: Path, postgres_url: str, server: FeedServer
 ) -> None:
     config = config_for(tmp_path, postgres_url, server, 300)
     subprocess.run(cli(config, "init"), check=True, env=env(), timeout=60, capture_output=True)
@@ -164,7 +104,7 @@ def test_three_workers_fetch_each_of_300_feeds_exactly_once(
 
 @pytest.mark.postgres
 def test_a_dead_workers_feeds_are_only_delayed(
-    tmp_path: Path, postgres_url: str, server: CountingServer
+    tmp_path: Path, postgres_url: str, server: FeedServer
 ) -> None:
     settings = load_settings(config_for(tmp_path, postgres_url, server, 20))
     app = build_app(settings)
@@ -235,7 +175,7 @@ def test_workers_share_the_poll_lock_but_a_plain_poll_excludes_them(postgres_url
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_a_worker_stopped_mid_round_gives_its_feeds_back(tmp_path: Path, postgres_url: str) -> None:
-    with CountingServer(hold=True) as server:
+    with FeedServer(held=lambda _path: True) as server:
         config = config_for(tmp_path, postgres_url, server, 12)
         subprocess.run(cli(config, "init"), check=True, env=env(), timeout=60, capture_output=True)
         worker = subprocess.Popen(
@@ -246,8 +186,7 @@ def test_a_worker_stopped_mid_round_gives_its_feeds_back(tmp_path: Path, postgre
             text=True,
         )
         try:
-            for _ in range(8):  # a whole batch (concurrency = 8) is in flight
-                assert server.arrived.acquire(timeout=30)
+            server.wait_for_held(8)  # a whole batch (concurrency = 8) is in flight
             store = open_storage(postgres_url)
             try:
                 assert len(store.leases.leased(datetime.now(UTC))) == 8
@@ -268,7 +207,7 @@ def test_a_worker_stopped_mid_round_gives_its_feeds_back(tmp_path: Path, postgre
 
 
 def test_worker_is_refused_on_sqlite(tmp_path: Path, sqlite_url: str) -> None:
-    with CountingServer() as server:
+    with FeedServer() as server:
         config = config_for(tmp_path, sqlite_url, server, 2)
         done = subprocess.run(
             cli(config, "poll", "--worker"), env=env(), capture_output=True, text=True, timeout=60
