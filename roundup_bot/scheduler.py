@@ -22,6 +22,7 @@ scheduler shuts down, and the process exits 0 within a few seconds.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -364,14 +365,17 @@ class Daemon:
             still = self._running
         if still:
             log.error(
-                "%d job(s) did not stop within %.0f s; leaving anyway "
+                "%d job(s) did not stop within %g s; leaving anyway "
                 "(everything stored so far is complete: each result is its own transaction)",
                 still,
                 self.stop_grace_s,
             )
+            # A closed or broken log stream (a journal that went away) must not stop the exit.
             for handler in logging.getLogger().handlers:
-                handler.flush()
-            sys.stderr.flush()
+                with contextlib.suppress(OSError, ValueError):
+                    handler.flush()
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
             os._exit(0)
 
 

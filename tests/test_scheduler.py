@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Iterator
@@ -385,3 +386,36 @@ def test_a_job_that_ignores_the_stop_does_not_keep_the_process_alive(
         thread.join(30)
         app.close()
     assert codes == [0]
+
+
+def test_a_broken_log_stream_does_not_stop_the_forced_exit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If stderr went away (a journal that closed), flushing it must not keep the process up."""
+    app = only_poll(tmp_path)
+    started, release = threading.Event(), threading.Event()
+    exits: list[int] = []
+    monkeypatch.setattr("roundup_bot.scheduler.os._exit", exits.append)
+    closed = io.StringIO()
+    closed.close()
+    broken = logging.StreamHandler(closed)
+    broken.setLevel(logging.CRITICAL + 1)  # only its flush is reached
+    logging.getLogger().addHandler(broken)
+
+    def stubborn(_app: App, _stop: StopSignal, _clock: Clock) -> JobResult:
+        started.set()
+        release.wait(30)
+        return JobResult(True, "finally")
+
+    daemon = Daemon(app, jobs={JOB_POLL: stubborn}, stop_grace_s=0.2)
+    thread, _codes = run_in_thread(daemon)
+    try:
+        assert started.wait(30)
+        daemon.request_stop("test")
+        thread.join(30)
+        assert exits == [0]
+    finally:
+        logging.getLogger().removeHandler(broken)
+        release.set()
+        thread.join(30)
+        app.close()
