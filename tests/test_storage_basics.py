@@ -81,3 +81,9 @@ def test_the_same_article_from_two_feeds_is_one_candidate_with_both_sources(
     assert sorted(candidate.feed_weights) == [1.0, 2.0]
     assert candidate.published is not None
     assert candidate.published.tzinfo is not None
+
+
+def test_the_schema_head_constant_is_the_newest_migration() -> None:
+    from roundup_bot.storage.db import SCHEMA_HEAD
+
+    assert SCHEMA_HEAD == head_revision()
