@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
-import listparser
 
 from roundup_bot.exceptions import ConfigError
 from roundup_bot.storage.feeds import ConfiguredFeed
@@ -41,6 +40,8 @@ def read_opml(path: Path, config_path: str) -> list[ConfiguredFeed]:
         raise ConfigError(
             config_path, "polling.opml", f"{shown} is not well-formed XML: {exc}"
         ) from None
+    import listparser  # imports requests: only loaded when an OPML file is configured
+
     result: Any = listparser.parse(data)
     if (result.get("bozo") and not result.get("feeds")) or not result.get("version"):
         problem = result.get("bozo_exception") or "not an OPML file"
