@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
-
 from roundup_bot.exceptions import ConfigError
 from roundup_bot.storage.feeds import ConfiguredFeed
 
