@@ -17,7 +17,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -189,6 +189,12 @@ class TwitterSettings(_Section):
         if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", value):
             raise ValueError(f"{value!r} is not an X username (letters, digits, _; 15 at most)")
         return value
+
+    @field_validator("user_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        """An id written as a TOML number (user_id = 12345) is the same id."""
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @field_validator("user_id")
     @classmethod
@@ -480,21 +486,26 @@ def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[s
         if key not in fields:
             raise ConfigError(name, f"{section}.{key}", "unknown key")
         table = dict(data.get(section) or {})
-        table[key] = _env_value(raw)
+        table[key] = _env_value(raw, fields[key].annotation)
         data[section] = table
     return data
 
 
-def _env_value(raw: str) -> Any:
+def _env_value(raw: str, annotation: Any) -> Any:
     """An environment value is read as a TOML value when it is one, else as text.
 
     So ROUNDUP_TWITTER_ENABLED=true is a boolean, ROUNDUP_POLLING_TIMEOUT=5 a
-    number and ROUNDUP_DATABASE_URL=sqlite:///x.db plain text.
+    number and ROUNDUP_DATABASE_URL=sqlite:///x.db plain text. A key that takes
+    text keeps the text as written (ROUNDUP_TWITTER_USER_ID=12345,
+    ROUNDUP_SCHEDULE_JITTER=0), since a shell has no way to quote it as TOML.
     """
     try:
-        return tomllib.loads(f"v = {raw}")["v"]
+        value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         return raw
+    if not isinstance(value, str) and (annotation is str or str in get_args(annotation)):
+        return raw
+    return value
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:

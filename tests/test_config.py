@@ -204,3 +204,25 @@ def test_a_missing_opml_file_is_a_config_error(tmp_path: Path) -> None:
     path = opml_config(tmp_path, None)
     result = run_cli(["--config", str(path), "poll"])
     assert_config_error(result, "feeds.opml", "polling.opml")
+
+
+def test_text_keys_keep_environment_values_that_look_like_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(GOOD_FEED, encoding="utf-8")
+    env = {
+        "ROUNDUP_TWITTER_USER_ID": "12345",
+        "ROUNDUP_TWITTER_USERNAME": "2024",
+        "ROUNDUP_SCHEDULE_JITTER": "0",
+        "ROUNDUP_POLLING_INTERVAL": "3600",
+    }
+    settings = load_settings(path, env)
+    assert settings.twitter.user_id == "12345"
+    assert settings.twitter.username == "2024"
+    assert settings.schedule.jitter_seconds == 0
+    assert settings.polling.interval_seconds == 3600
+
+
+def test_a_user_id_written_as_a_toml_number_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[twitter]\nuser_id = 783214\n" + GOOD_FEED, encoding="utf-8")
+    assert load_settings(path, {}).twitter.user_id == "783214"
