@@ -44,7 +44,7 @@ from roundup_bot.types import (
     Score,
     Window,
 )
-from roundup_bot.weeks import RoundupWeek, week_by_label, week_containing
+from roundup_bot.weeks import RoundupWeek, week_by_label, week_containing, week_to_draft
 
 if TYPE_CHECKING:
     from roundup_bot.app import App
@@ -217,8 +217,15 @@ class DraftOutcome:
 
 
 def resolve_week(app: App, label: str | None, now: datetime) -> RoundupWeek:
-    """The week named ``label``, else the one that ends next. Raises WeekLabelError."""
+    """The week named ``label``, else the one that ends next. Raises WeekLabelError.
+
+    ``"nearest"`` is the week whose end is nearest ``now``, as the daemon's draft
+    job picks it: a cron line at the week's end drafts the week just ended, not
+    the empty one that has just begun.
+    """
     roundup = app.settings.roundup
+    if label and label.strip().lower() == "nearest":
+        return week_to_draft(now, roundup.timezone, roundup.week_ends)
     if label:
         return week_by_label(label, roundup.timezone, roundup.week_ends)
     return week_containing(now, roundup.timezone, roundup.week_ends)

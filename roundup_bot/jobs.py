@@ -30,7 +30,7 @@ from roundup_bot.app import App
 from roundup_bot.polling import poll_feeds_async
 from roundup_bot.storage import Storage
 from roundup_bot.types import FeedForUpdate, PollOutcome
-from roundup_bot.weeks import RoundupWeek, previous_week, week_containing
+from roundup_bot.weeks import week_to_draft
 
 log = logging.getLogger(__name__)
 
@@ -231,18 +231,6 @@ def poll_mentions_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> Job
     from roundup_bot.mentions import run_mentions  # tweepy is only loaded when X is on
 
     return run_mentions(app, now=clock(), stop=stop)
-
-
-def week_to_draft(now: datetime, zone: str, week_ends: str) -> RoundupWeek:
-    """The week a draft made at ``now`` is for: whichever week's end is nearer.
-
-    At the default moment (the week's end) that is the week that has just
-    ended; with ``draft_at`` a little before the end ("thursday 16:00") it is
-    the week about to end, so the editor can review it in time. Pure.
-    """
-    coming = week_containing(now, zone, week_ends)
-    ended = previous_week(coming, week_ends)
-    return ended if now - ended.end <= coming.end - now else coming
 
 
 def draft_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:

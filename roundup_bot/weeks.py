@@ -108,5 +108,17 @@ def previous_week(week: RoundupWeek, week_ends: str) -> RoundupWeek:
     return week_containing(week.start - timedelta(seconds=1), week.zone, week_ends)
 
 
+def week_to_draft(now: datetime, zone: str, week_ends: str) -> RoundupWeek:
+    """The week a draft made at ``now`` is for: whichever week's end is nearer.
+
+    At the default moment (the week's end) that is the week that has just
+    ended; with ``draft_at`` a little before the end ("thursday 16:00") it is
+    the week about to end, so the editor can review it in time. Pure.
+    """
+    coming = week_containing(now, zone, week_ends)
+    ended = previous_week(coming, week_ends)
+    return ended if now - ended.end <= coming.end - now else coming
+
+
 def next_week(week: RoundupWeek, week_ends: str) -> RoundupWeek:
     return week_containing(week.end, week.zone, week_ends)

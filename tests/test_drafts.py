@@ -10,7 +10,14 @@ import pytest
 from drafts_support import Article, make_app, seed
 from sqlalchemy import insert
 
-from roundup_bot.drafting import draft_week, plan_draft, rank_for_draft, rank_week, starter_blurb
+from roundup_bot.drafting import (
+    draft_week,
+    plan_draft,
+    rank_for_draft,
+    rank_week,
+    resolve_week,
+    starter_blurb,
+)
 from roundup_bot.exceptions import DraftError, DraftNotFound, StaleDraftError
 from roundup_bot.publish import approve, reopen
 from roundup_bot.ranking import rank
@@ -426,3 +433,16 @@ def test_the_draft_ranks_only_what_can_reach_the_top_and_picks_the_same(
     assert [i.candidate_id for i in refreshed.shown_items] == full[3:9]
     assert len(refreshed.removed_items) == 3
     assert edited.version < refreshed.version
+
+
+def test_draft_week_nearest_is_the_week_just_ended_at_its_end(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """A cron line `draft --week nearest` at Friday 09:00 drafts the week that has just
+    ended (as the daemon does), while the plain default is the week that ends next."""
+    app = make_app(storage, tmp_path)
+    friday_nine = datetime(2026, 11, 27, 9, 0, 5, tzinfo=UTC)  # GMT: 09:00 London
+    assert resolve_week(app, None, friday_nine).label == "2026-W49"
+    assert resolve_week(app, "nearest", friday_nine).label == "2026-W48"
+    assert resolve_week(app, " Nearest ", friday_nine - timedelta(hours=17)).label == "2026-W48"
+    assert resolve_week(app, "2026-W40", friday_nine).label == "2026-W40"

@@ -67,7 +67,12 @@ def _week_option(cli: CliContext, week: str | None, now: datetime) -> Any:
 
 
 @click.command()
-@click.option("--week", metavar="YYYY-Www", help="The week (default: the one that ends next).")
+@click.option(
+    "--week",
+    metavar="YYYY-Www|nearest",
+    help="The week (default: the one that ends next). 'nearest': the week whose end is "
+    "nearest now, as the daemon's draft job picks it (for a cron line at the week's end).",
+)
 @click.option(
     "--link-details/--no-link-details",
     default=None,
