@@ -371,6 +371,21 @@ def test_candidates_are_keyed_by_canonical_url_across_feeds(bot: Bot, server: Lo
     assert len(bot.candidates()) == 2  # re-polling never duplicates
 
 
+def test_candidates_name_a_bad_date_option_and_an_empty_period(
+    bot: Bot, server: LocalServer
+) -> None:
+    feed = server.route("/a.xml", Reply.feed(rss([("https://example.org/a1", "A1")])))
+    bot.configure([feed])
+    bot.poll()
+    bad = bot.run("candidates", "--until", "next tuesday")
+    assert bad.code == 2
+    assert "'--until'" in bad.stderr
+    assert "next tuesday" in bad.stderr
+    empty = bot.run("candidates", "--since", "2026-11-30", "--until", "2026-11-01")
+    assert empty.code == 0
+    assert empty.stdout.strip() == "no candidates in that period"
+
+
 def test_a_changed_entry_updates_its_candidate(bot: Bot, server: LocalServer) -> None:
     state = {"title": "First title"}
 

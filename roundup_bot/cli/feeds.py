@@ -163,8 +163,8 @@ def candidates(
 ) -> None:
     """List candidate links, newest first, each with its ranking score."""
     zone = ZoneInfo(cli.settings.roundup.timezone)
-    start = parse_when(since, zone) if since else None
-    end = parse_when(until, zone) if until else None
+    start = _option_when(since, zone, "--since")
+    end = _option_when(until, zone, "--until")
     if week:
         chosen = _round_up_week(cli, week)
         start, end = max(start or chosen.start, chosen.start), min(end or chosen.end, chosen.end)
@@ -178,7 +178,10 @@ def candidates(
             click.echo(json.dumps(records, ensure_ascii=False, separators=(",", ":")))
         return
     if not found:
-        click.echo("no candidates yet: run `roundup-bot poll` first")
+        if since or until or week:
+            click.echo("no candidates in that period")
+        else:
+            click.echo("no candidates yet: run `roundup-bot poll` first")
         return
     rows = [
         [
@@ -192,6 +195,17 @@ def candidates(
         for c in found
     ]
     table(["id", "date", "title", "from", "tips", "score"], rows, flexible=2)
+
+
+def _option_when(value: str | None, zone: ZoneInfo, option: str) -> datetime | None:
+    """parse_when, with a bad date's message naming the option it came from."""
+    if not value:
+        return None
+    try:
+        return parse_when(value, zone)
+    except click.BadParameter as exc:
+        exc.param_hint = f"'{option}'"
+        raise
 
 
 def _round_up_week(cli: CliContext, label: str) -> RoundupWeek:
