@@ -145,5 +145,19 @@ def test_errors_are_one_clear_line(capsys: pytest.CaptureFixture[str], config: P
     code, _, err = run(capsys, config, "draft", "--week", "2026-W99")
     assert code == 2
     assert "2026 has no week 99" in err
+    code, _, err = run(capsys, config, "draft", "--week", "bogus")
+    assert code == 2
+    assert "'bogus' is not an ISO week" in err
     code, _, err = run(capsys, config, "approve", "1")
     assert code == 2  # --by is required
+
+
+def test_a_malformed_week_is_not_recorded_as_a_failed_draft_run(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    code, _, _ = run(capsys, config, "draft", "--week", "2026-W99")
+    assert code == 2
+    code, out, _ = run(capsys, config, "status", "--json")
+    assert code == 0
+    [draft_job] = [job for job in json.loads(out)["jobs"] if job["name"] == "draft"]
+    assert draft_job["last_started"] is None

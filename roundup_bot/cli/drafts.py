@@ -17,7 +17,7 @@ from roundup_bot.publish import approve as approve_draft
 from roundup_bot.publish import reopen as reopen_draft
 from roundup_bot.render import FORMATS, renderer_for
 from roundup_bot.types import Draft, DraftSummary
-from roundup_bot.weeks import WeekLabelError
+from roundup_bot.weeks import WeekLabelError, parse_week_label
 
 
 def draft_json(draft: Draft) -> dict[str, Any]:
@@ -66,9 +66,21 @@ def _week_option(cli: CliContext, week: str | None, now: datetime) -> Any:
         raise click.BadParameter(str(exc), param_hint="--week") from None
 
 
+def _check_week(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a malformed --week while parsing, before the job lock is taken, so a
+    typo is a usage error and not a failed draft run in ``status``."""
+    if value and value.strip().lower() != "nearest":
+        try:
+            parse_week_label(value)
+        except WeekLabelError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @click.command()
 @click.option(
     "--week",
+    callback=_check_week,
     metavar="YYYY-Www|nearest",
     help="The week (default: the one that ends next). 'nearest': the week whose end is "
     "nearest now, as the daemon's draft job picks it (for a cron line at the week's end).",
