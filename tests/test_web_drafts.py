@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from markupsafe import escape
 from web_support import EDITOR, NOW, WEEK, Site, csrf_of, make_draft, make_site, sign_in
 
 from roundup_bot.publish import approve as cli_approve
@@ -226,6 +227,12 @@ def test_a_blurb_over_the_limit_is_refused_with_a_message_and_nothing_changes(
     assert f"the limit is {MAX_BLURB}" in html
     assert "Nothing was saved." in html
     assert long in html  # their text is still in the box to shorten
+    # On a page of ten items the message says which box, and leads to it.
+    title = escape(item.title or item.url)
+    assert f"The blurb of item 1 (“{title}”) is {MAX_BLURB + 1} characters" in html
+    assert f'<a href="#blurb-{item.id}">Go to that box</a>' in html
+    assert f'id="blurb-{item.id}" name="blurb-{item.id}" rows="3" data-max="{MAX_BLURB}"' in html
+    assert 'aria-invalid="true" aria-describedby="form-error"' in html
     assert draft(site) == before
 
 
@@ -493,6 +500,7 @@ def test_a_title_over_the_limit_is_refused(site: Site, client: FlaskClient) -> N
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert "the limit is 300" in html
+    assert "The title of item 1 (" in html
     assert '<details class="edit-details" open>' in html
     assert draft(site) == before
 

@@ -178,7 +178,10 @@ def item_details(item: DraftItem) -> dict[str, str]:
     }
 
 
-def check_lengths(sub: Submission) -> None:
+def check_lengths(sub: Submission, draft: Draft | None = None) -> None:
+    """Raises FormProblem for the first field over its limit, naming the item
+    (its place on the page and its title) when ``draft`` is given: on a page of
+    ten items, "a blurb" alone does not say which box to shorten."""
     if sub.intro is not None and len(sub.intro) > MAX_INTRO:
         raise FormProblem(
             f"The intro is {len(sub.intro)} characters; the limit is {MAX_INTRO}."
@@ -195,17 +198,33 @@ def check_lengths(sub: Submission) -> None:
         for key, text in fields.items():
             if len(text) > MAX_DETAIL:
                 raise FormProblem(
-                    f"A {DETAILS[key][1].lower()} is {len(text)} characters; the limit is"
+                    f"The {DETAILS[key][1].lower()}{_which(item_id, sub, draft)} is {len(text)}"
+                    f" characters; the limit is"
                     f" {MAX_DETAIL}. Shorten it and save again.",
                     field=f"{key}-{item_id}",
                 )
     for item_id, text in sub.blurbs.items():
         if len(text) > MAX_BLURB:
             raise FormProblem(
-                f"A blurb is {len(text)} characters; the limit is {MAX_BLURB}."
+                f"The blurb{_which(item_id, sub, draft)} is {len(text)} characters;"
+                f" the limit is {MAX_BLURB}."
                 " Shorten it and save again.",
                 field=f"blurb-{item_id}",
             )
+
+
+def _which(item_id: int, sub: Submission, draft: Draft | None) -> str:
+    """Where the field is, e.g. ' of item 2 (“Its title”)'; "" when it cannot be named."""
+    if draft is None:
+        return ""
+    item = next((i for i in draft.items if i.id == item_id), None)
+    if item is None:
+        return ""
+    place = f" {sub.order.index(item_id) + 1}" if item_id in sub.order else ""
+    title = item.title or item.url
+    if len(title) > 60:
+        title = title[:59].rstrip() + "…"
+    return f" of item{place} (“{title}”)"
 
 
 def plan_edits(
@@ -217,7 +236,7 @@ def plan_edits(
     and a later ``roundup-bot draft`` refresh may still update it. ``addable``
     holds the ids of the week's candidates that may be added.
     """
-    check_lengths(sub)
+    check_lengths(sub, draft)
     shown = [item.id for item in draft.shown_items]
     by_id = {item.id: item for item in draft.items}
     if sub.order and sorted(sub.order) != sorted(shown):
