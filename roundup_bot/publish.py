@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from roundup_bot.config import Settings
 
 FEED_NAME = "feed.xml"
+#: The database lock that publishing holds, and how long a second publish waits for it.
+PUBLISH_LOCK = "publish"
+PUBLISH_LOCK_WAIT_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +148,17 @@ def publish(app: App, draft_id: int, *, now: datetime | None = None) -> Publishe
         DraftNotFound, DraftError: no such draft, or it is not approved.
         TemplateError: a template is broken (nothing was written).
         PublishError: a file could not be written (the draft stays approved).
+        LockHeldError: another publish still runs after a minute.
     """
     now = now or datetime.now(UTC)
+    # One publish at a time (across processes and machines): two round-ups approved
+    # at once would each write a feed.xml without the other, and one approved twice
+    # at once would be published twice.
+    with app.storage.locks.hold(PUBLISH_LOCK, wait=PUBLISH_LOCK_WAIT_S):
+        return _publish(app, draft_id, now)
+
+
+def _publish(app: App, draft_id: int, now: datetime) -> Published:
     settings = app.settings
     draft = app.storage.drafts.get(draft_id)
     if draft.status != "approved":

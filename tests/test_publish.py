@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from drafts_support import Article, make_app, seed
 from test_render import assert_no_active_markup
 
+from roundup_bot import publish as publish_module
 from roundup_bot.drafting import draft_week
 from roundup_bot.exceptions import DraftError, PublishError, StaleDraftError, TemplateError
 from roundup_bot.publish import approve, atomic_write, publish, reopen
@@ -147,3 +151,43 @@ def test_a_file_in_the_way_of_the_output_folder_is_a_clear_error(tmp_path: Path)
     (tmp_path / "blocker").write_text("a file, not a folder")
     with pytest.raises(PublishError, match="blocker"):
         atomic_write(tmp_path / "blocker" / "feed.xml", b"x")
+
+
+def test_two_round_ups_approved_at_once_both_reach_the_feed(
+    storage: Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishing holds a lock: without it each would write a feed.xml lacking the other."""
+    seed(storage, week_articles(), NOW)
+    app = make_app(storage, tmp_path)
+    ids = [draft_week(app, week, now=NOW).draft.id for week in (W47, W48)]
+    building = threading.Event()
+    original = publish_module.build_feed
+
+    def slow_build_feed(*args: Any, **kwargs: Any) -> bytes:
+        if building.is_set():  # the second publish: it must not overlap the first
+            return original(*args, **kwargs)
+        building.set()
+        time.sleep(0.5)  # room for the other publish to build its own feed meanwhile
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(publish_module, "build_feed", slow_build_feed)
+    errors: list[BaseException] = []
+
+    def approve_one(draft_id: int) -> None:
+        try:
+            approve(app, draft_id, by="ann", now=NOW)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=approve_one, args=(i,)) for i in ids]
+    threads[0].start()
+    assert building.wait(10)
+    threads[1].start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    feed = ET.parse(tmp_path / "public" / "feed.xml").getroot()
+    assert sorted(e.findtext(f"{ATOM}id") or "" for e in feed.findall(f"{ATOM}entry")) == [
+        "tag:roundup-bot,2026:welovelocalgov/2026-W47",
+        "tag:roundup-bot,2026:welovelocalgov/2026-W48",
+    ]
