@@ -86,4 +86,4 @@ def test_the_same_article_from_two_feeds_is_one_candidate_with_both_sources(
 def test_the_schema_head_constant_is_the_newest_migration() -> None:
     from roundup_bot.storage.db import SCHEMA_HEAD
 
-    assert SCHEMA_HEAD == head_revision()
+    assert head_revision() == SCHEMA_HEAD
