@@ -175,7 +175,7 @@ class TwitterSettings(_Section):
     api_base_url: str = "https://api.x.com"  # or an API-compatible proxy
     max_posts_per_month: int = 1000  # cost guard: reading stops when the month's count reaches it
     first_run_days: int = 7  # the first run reads mentions this many days back
-    timeout: float = 20.0  # seconds to connect, and between bytes of an answer
+    timeout: float = 20.0  # seconds for a whole request, a slow answer included
     max_rate_limit_wait: float = 60.0  # wait for a rate-limit reset at most this many seconds
     retries: int = 3  # retries after a 5xx answer or a timeout, with backoff
     retry_backoff: float = 1.0  # first retry after this many seconds, doubling each time

@@ -36,6 +36,7 @@ class Reply:
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     hang: float = 0.0  # seconds to stay silent before answering (a hanging server)
+    drip: float = 0.0  # seconds between the body's bytes (a server that drips its answer)
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
@@ -168,7 +169,14 @@ class FakeXApi:
                 handler.send_header(name, value)
         handler.send_header("content-length", str(len(reply.body)))
         handler.end_headers()
-        handler.wfile.write(reply.body)
+        if not reply.drip:
+            handler.wfile.write(reply.body)
+            return
+        for index in range(len(reply.body)):
+            handler.wfile.write(reply.body[index : index + 1])
+            handler.wfile.flush()
+            if self._release.wait(reply.drip):
+                return
 
 
 # -- what the X tests share ------------------------------------------------------------

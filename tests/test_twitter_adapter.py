@@ -6,6 +6,7 @@ through api_base_url as a proxy would be.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import time
@@ -274,6 +275,29 @@ def test_a_hanging_server_times_out_and_is_retried(fake: FakeXApi, sleeps: Sleep
     fake.add("GET", MENTIONS, Reply.hanging(5), repeat=True)
     with pytest.raises(XUnavailable, match=r"no answer within 0\.3 s"):
         api_for(fake, sleeps, timeout=0.3, retries=1).mentions("1")
+
+
+def test_an_answer_that_drips_is_cut_off_at_the_timeout(fake: FakeXApi, sleeps: Sleeps) -> None:
+    body = json.dumps({"meta": {"result_count": 0}}).encode()
+    dripping = Reply(200, body, (("content-type", "application/json"),), drip=0.1)
+    fake.add("GET", MENTIONS, dripping, repeat=True)
+    started = time.monotonic()
+    with pytest.raises(XUnavailable, match="gave up after 2 tries"):
+        api_for(fake, sleeps, timeout=0.5, retries=1).mentions("1")
+    assert time.monotonic() - started < len(body) * 0.1  # never read the whole drip
+
+
+def test_an_oversize_answer_stops_at_the_limit_after_decompression(
+    fake: FakeXApi, sleeps: Sleeps
+) -> None:
+    bomb = gzip.compress(b" " * (4 * 1024 * 1024))  # 4 MiB of JSON whitespace, 4 KiB on the wire
+    headers = (("content-type", "application/json"), ("content-encoding", "gzip"))
+    fake.add("GET", MENTIONS, Reply(200, bomb, headers), Reply.json({"meta": {"result_count": 0}}))
+    options = XApiOptions(base_url=fake.base_url, timeout=5, max_answer_bytes=1024 * 1024)
+    api = XApi(XCredentials(bearer_token=TOKEN), options, sleep=sleeps)
+    with pytest.raises(XBadResponse, match="too large"):
+        api.mentions("1")
+    assert api.mentions("1") == {"meta": {"result_count": 0}}  # a normal page still reads
 
 
 def test_a_closed_port_is_unavailable(sleeps: Sleeps) -> None:
