@@ -97,8 +97,9 @@ def absolute_url(link: str, base: str | None) -> str:
 def canonical_url(url: str) -> str:
     """The de-duplication key of a link.
 
-    Scheme and host lower-cased (IDN to punycode), default port, fragment and
-    tracking parameters dropped, percent-encoding normalised; the path and the
+    Scheme and host lower-cased (IDN to punycode), default port, fragment,
+    user name and password, and tracking parameters dropped, percent-encoding
+    normalised (credentials never select the page, and must not be shown); the path and the
     remaining query are kept as they are (they select the page). Raises
     InvalidURL for anything that is not an absolute http(s) URL.
     """
@@ -137,7 +138,8 @@ def canonical_url(url: str) -> str:
     else:
         new_query = parts.query
     path = parts.path or "/"
-    return urlunsplit((parts.scheme, parts.netloc, path, new_query, ""))
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, path, new_query, ""))
 
 
 def host_of(url: str) -> str:

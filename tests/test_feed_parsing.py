@@ -58,6 +58,8 @@ FEED_URL = "https://blog.example.gov.uk/feed/"
         ("https://example.org/a b", "https://example.org/a%20b"),
         ("  https://example.org/padded  ", "https://example.org/padded"),
         ("http://[::1]:8080/x", "http://[::1]:8080/x"),
+        ("https://jo:s3cret@Example.org/a", "https://example.org/a"),
+        ("https://jo@example.org:443/a", "https://example.org/a"),
     ],
 )
 def test_canonical_url(link: str, expected: str) -> None:
