@@ -303,10 +303,15 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def _domain(value: str) -> str:
+    """A configured domain as links' hosts are written (IDN as punycode, like canonical URLs)."""
     value = value.strip().lower()
     if "://" in value:
         value = host_of(value)
-    return value.lstrip(".").removeprefix("www.")
+    value = value.lstrip(".").removeprefix("www.")
+    try:
+        return value.encode("idna").decode("ascii")
+    except UnicodeError:
+        return value
 
 
 def judge(

@@ -316,6 +316,23 @@ def test_blocked_users_and_domains_are_rejected_with_a_reason() -> None:
     assert "blocked_domains" in (judged[2].reason or "")
 
 
+def test_a_configured_international_domain_matches_its_punycode_links() -> None:
+    rules = AbuseRules.build(
+        blocked_domains=["bücher.example"], allowed_domains=["bücher.example", "ok.example"]
+    )
+    judged = judge(
+        [
+            suggestion("a", "https://shop.xn--bcher-kva.example/x"),
+            suggestion("a", "https://ok.example/y"),
+        ],
+        rules,
+        [],
+        NOW,
+    )
+    assert [j.status for j in judged] == ["rejected", "accepted"]
+    assert "blocked_domains" in (judged[0].reason or "")
+
+
 def test_allowed_domains_when_set_are_the_only_ones_accepted() -> None:
     rules = AbuseRules.build(allowed_domains=["gov.uk"])
     judged = judge(
