@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from roundup_bot.exceptions import DraftError, PublishError
-from roundup_bot.render import Renderer, renderer_for, roundup_view
+from roundup_bot.render import Renderer, clean_text, renderer_for, roundup_view
 from roundup_bot.types import Draft
 
 if TYPE_CHECKING:
@@ -114,8 +114,8 @@ def build_feed(drafts: Sequence[Draft], renderer: Renderer, settings: Settings) 
     ordered = sorted(drafts, key=lambda d: d.period_end, reverse=True)
     generator = FeedGenerator()
     generator.id(f"{base}/{FEED_NAME}" if base else f"tag:roundup-bot,2026:{roundup.name}")
-    generator.title(roundup.title)
-    generator.author({"name": roundup.name})
+    generator.title(clean_text(roundup.title))
+    generator.author({"name": clean_text(roundup.name)})
     generator.language("en-GB")
     generator.generator("roundup-bot")
     if base:
@@ -128,14 +128,14 @@ def build_feed(drafts: Sequence[Draft], renderer: Renderer, settings: Settings) 
         entry = generator.add_entry()
         year = draft.period_end.year
         entry.id(f"tag:roundup-bot,{year}:{roundup.name}/{draft.week}")
-        entry.title(f"{draft.title} – week ending {view.date}")
+        entry.title(f"{view.title} – week ending {view.date}")
         href = f"{base}/{draft.week}.html" if base else f"{draft.week}.html"
         entry.link(href=href, rel="alternate", type="text/html")
         published = draft.first_published_at or draft.published_at
         if published is not None:
             entry.published(published)
         entry.updated(draft.published_at or published or draft.updated_at)
-        entry.summary(draft.intro)
+        entry.summary(view.intro)
         content = renderer.render(draft, "html", template=roundup.feed_entry_template)
         entry.content(content, type="html")
     return bytes(generator.atom_str(pretty=True))

@@ -119,19 +119,34 @@ def thanks_line(people: tuple[str, ...]) -> str:
     return f"thanks to {and_list(people)} for the tip" if people else ""
 
 
+# Characters that XML 1.0 forbids (C0 controls but tab and newlines, lone surrogates,
+# U+FFFE/U+FFFF): an editor's pasted text can hold them, and one in feed.xml stops lxml.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` without the characters no XML or HTML page may hold."""
+    return _NOT_XML.sub("", text)
+
+
+def _clean(text: str | None) -> str | None:
+    return clean_text(text) if text is not None else None
+
+
 def roundup_view(draft: Draft, zone: str, base_url: str = "") -> RoundupView:
+    """What templates see of ``draft``; every text is free of XML-forbidden characters."""
     tz = ZoneInfo(zone)
 
     def item_view(item: DraftItem) -> ItemView:
         return ItemView(
             position=item.position,
             url=safe_url(item.url),
-            title=item.title or item.url,
-            author=item.author,
-            site_name=item.site_name,
-            blurb=item.blurb,
-            suggested_by=item.suggested_by,
-            thanks=thanks_line(item.suggested_by),
+            title=clean_text(item.title or item.url),
+            author=_clean(item.author),
+            site_name=_clean(item.site_name),
+            blurb=clean_text(item.blurb),
+            suggested_by=tuple(clean_text(name) for name in item.suggested_by),
+            thanks=clean_text(thanks_line(item.suggested_by)),
             published=item.published.astimezone(tz) if item.published else None,
             score=item.score,
         )
@@ -139,15 +154,15 @@ def roundup_view(draft: Draft, zone: str, base_url: str = "") -> RoundupView:
     end = draft.period_end.astimezone(tz)
     return RoundupView(
         id=draft.id,
-        title=draft.title,
+        title=clean_text(draft.title),
         week=draft.week,
         week_start=draft.period_start.astimezone(tz),
         week_end=end,
         date=f"{end.day} {end:%B %Y}",
-        intro=draft.intro,
-        outro=draft.outro,
+        intro=clean_text(draft.intro),
+        outro=clean_text(draft.outro),
         status=draft.status,
-        approved_by=draft.approved_by,
+        approved_by=_clean(draft.approved_by),
         approved_at=draft.approved_at.astimezone(tz) if draft.approved_at else None,
         published_at=draft.published_at.astimezone(tz) if draft.published_at else None,
         republished=draft.publish_count > 1 or (draft.reopened_at is not None),

@@ -191,3 +191,29 @@ def test_two_round_ups_approved_at_once_both_reach_the_feed(
         "tag:roundup-bot,2026:welovelocalgov/2026-W47",
         "tag:roundup-bot,2026:welovelocalgov/2026-W48",
     ]
+
+
+def test_control_characters_an_editor_pasted_do_not_stop_publishing(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """A vertical tab or form feed (a paste from a word processor) is not allowed in XML:
+    it used to stop feed.xml with a traceback; it is dropped from every output instead."""
+    seed(storage, week_articles(), NOW)
+    app = make_app(storage, tmp_path)
+    draft = draft_week(app, W48, now=NOW).draft
+    item = draft.shown_items[0]
+    storage.drafts.apply_edits(
+        draft.id,
+        [SetBlurb(item.id, "Line\x0bbreak and\x0c page\x1b.")],
+        expected_version=draft.version,
+        by="bob",
+        now=NOW,
+    )
+    published = approve(app, draft.id, by="bob", now=NOW)
+    feed = ET.parse(published.feed_path).getroot()
+    [entry] = feed.findall(f"{ATOM}entry")
+    assert "Linebreak and page." in (entry.findtext(f"{ATOM}content") or "")
+    for path in (published.html_path, published.markdown_path):
+        text = path.read_text()
+        assert "Linebreak and page." in text
+        assert not any(ch in text for ch in "\x0b\x0c\x1b")
