@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from web_support import EDITOR, HOSTILE, PASSWORD, SIGNED_IN_PAGES, WEEK, Site, make_site
+from web_support import (
+    EDITOR,
+    HOSTILE,
+    PASSWORD,
+    SIGNED_IN_PAGES,
+    WEEK,
+    Site,
+    make_site,
+    serving,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = [
@@ -64,17 +72,11 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    from waitress.server import create_server
-
     site = make_site(tmp_path)
-    server = create_server(site.flask, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
     try:
-        yield Served(site, f"http://127.0.0.1:{server.effective_port}")
+        with serving(site.flask) as base:
+            yield Served(site, base)
     finally:
-        server.close()
-        thread.join(timeout=10)
         site.close()
 
 

@@ -8,6 +8,9 @@ The clock is fixed inside round-up week 2026-W48 (it ends Friday 27 November
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -171,3 +174,36 @@ def sign_in(client: FlaskClient, name: str = EDITOR, password: str = PASSWORD) -
         "/sign-in",
         data={"name": name, "password": password, "csrf_token": csrf_of(page)},
     )
+
+
+@contextmanager
+def serving(flask: Flask, threads: int = 4) -> Iterator[str]:
+    """Serve ``flask`` with waitress on an ephemeral 127.0.0.1 port; yields its base URL.
+
+    Every socket is closed by the serving thread itself: closing them from the
+    test's thread while that thread sits in select() (a browser keeps its
+    connections alive) raced into "Bad file descriptor" in the server thread.
+    """
+    from waitress import wasyncore
+    from waitress.server import create_server
+
+    server = create_server(flask, host="127.0.0.1", port=0, threads=threads)
+    sockets = server._map  # the single server's socket map (waitress has no public name for it)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            while not stop.is_set() and sockets:
+                wasyncore.loop(timeout=0.05, map=sockets, count=1)
+        finally:
+            wasyncore.close_all(sockets, ignore_all=True)
+
+    thread = threading.Thread(target=run, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        server.task_dispatcher.shutdown()
+        assert not thread.is_alive(), "the waitress thread did not stop"
