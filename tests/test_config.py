@@ -185,6 +185,16 @@ def test_export_opml_parses_back_to_the_same_feeds(tmp_path: Path) -> None:
     assert {f.url for f in listparser.parse(out.read_bytes()).feeds} == set(titles)
 
 
+def test_export_opml_to_a_folder_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
+    path = opml_config(tmp_path, OPML)
+    out = tmp_path / "no" / "such" / "folder.opml"
+    result = run_cli(["--config", str(path), "feeds", "export-opml", "-o", str(out)])
+    assert result.code == 1
+    assert "Traceback" not in result.stderr
+    assert str(out) in result.stderr
+    assert "No such file or directory" in result.stderr
+
+
 @pytest.mark.parametrize(
     "opml",
     [

@@ -301,7 +301,10 @@ def export_opml(cli: CliContext, output: Path | None) -> None:
     if output is None:
         click.echo(document, nl=False)
     else:
-        output.write_text(document, encoding="utf-8")
+        try:
+            output.write_text(document, encoding="utf-8")
+        except OSError as exc:
+            raise click.FileError(str(output), exc.strerror) from None
         click.echo(f"wrote {len(configured)} feeds to {output}", err=True)
 
 
