@@ -446,3 +446,23 @@ def test_draft_week_nearest_is_the_week_just_ended_at_its_end(
     assert resolve_week(app, "nearest", friday_nine).label == "2026-W48"
     assert resolve_week(app, " Nearest ", friday_nine - timedelta(hours=17)).label == "2026-W48"
     assert resolve_week(app, "2026-W40", friday_nine).label == "2026-W40"
+
+
+def test_edited_text_loses_characters_no_database_or_page_may_hold(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """NUL (refused by PostgreSQL), a lone surrogate (not encodable) and pasted controls
+    are dropped from an editor's text instead of failing the save with a traceback."""
+    seed(storage, articles(2), NOW)
+    app = make_app(storage, tmp_path)
+    draft = draft_week(app, WEEK, now=NOW).draft
+    item = draft.shown_items[0]
+    saved = storage.drafts.apply_edits(
+        draft.id,
+        [SetBlurb(item.id, "Our\x00 own\ud800 words\x0b.\n\tTabbed."), SetIntro("Hi\x0c there.")],
+        expected_version=draft.version,
+        by="e",
+        now=NOW,
+    )
+    assert saved.shown_items[0].blurb == "Our own words.\n\tTabbed."
+    assert saved.intro == "Hi there."

@@ -18,6 +18,7 @@ names who saved last, so two editors never silently overwrite each other.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -519,8 +520,14 @@ def _bump(
     )
 
 
+# What no database column or XML page may hold: NUL (PostgreSQL refuses it), other C0
+# controls but tab and newline, lone surrogates (not encodable), U+FFFE/U+FFFF.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _text(value: str, limit: int, what: str) -> str:
-    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    text = _FORBIDDEN.sub("", text).strip()
     if len(text) > limit:
         raise DraftError(f"the {what} is {len(text)} characters long; the limit is {limit}")
     return text
