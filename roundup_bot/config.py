@@ -79,7 +79,8 @@ def parse_duration_or_zero(value: str | int | float) -> float:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # nan would pass every "must be zero or more" check and reach the database as NULL
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class DatabaseSettings(_Section):

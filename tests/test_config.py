@@ -232,6 +232,18 @@ def test_text_keys_keep_environment_values_that_look_like_numbers(tmp_path: Path
     assert settings.polling.interval_seconds == 3600
 
 
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('[[feeds]]\nurl = "https://a.example.org/feed"\nweight = nan\n', "feeds[0].weight"),
+        ("[polling]\ntimeout = inf\n", "polling.timeout"),
+        ("[twitter]\nmax_rate_limit_wait = inf\n", "twitter.max_rate_limit_wait"),
+    ],
+)
+def test_nan_and_infinity_are_not_numbers_here(tmp_path: Path, body: str, key: str) -> None:
+    assert_config_error(run_with(tmp_path, body), "config.toml", key, "finite number")
+
+
 def test_a_user_id_written_as_a_toml_number_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text("[twitter]\nuser_id = 783214\n" + GOOD_FEED, encoding="utf-8")
