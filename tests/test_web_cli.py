@@ -111,6 +111,38 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _web(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`roundup-bot web` in its own process (building the Flask app inside CliRunner
+    trips a CPython 3.11 bug in werkzeug's route compiler: "AST constructor
+    recursion depth mismatch")."""
+    return subprocess.run(
+        [sys.executable, "-m", "roundup_bot", "--config", str(config), "web", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_web_on_a_taken_port_or_unknown_host_is_one_line_and_status_1(config: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _web(config, "--port", str(port))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+    assert "Traceback" not in done.stderr
+    assert "serving the editors' page" not in done.stderr  # never claimed before it listens
+    done = _web(config, "--host", "no-such-host.invalid", "--port", "0")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "Error: cannot listen on no-such-host.invalid:0: unknown host name or address"
+    )
+
+
 @pytest.mark.slow
 def test_roundup_bot_web_serves_the_sign_in_page_with_waitress(config: Path) -> None:
     run(config, ["editor", "add", "Ann"], stdin="a long password 1\n")

@@ -34,7 +34,7 @@ def web(cli: CliContext, host: str | None, port: int | None) -> None:
     Put it behind an HTTPS proxy such as nginx when editors reach it over a
     network, and set [web] behind_proxy = true there.
     """
-    from waitress import serve
+    from waitress import create_server
 
     from roundup_bot.web import create_app
 
@@ -54,16 +54,30 @@ def web(cli: CliContext, host: str | None, port: int | None) -> None:
             err=True,
         )
     shown = f"[{host}]" if ":" in host else host
+    try:
+        # Listen first, so a taken port or an unknown host is one line, not a traceback
+        # after a "serving" message that was never true.
+        server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=THREADS,
+            ident="roundup-bot",
+            # ProxyFix in the app trusts exactly one proxy; waitress itself trusts none.
+            clear_untrusted_proxy_headers=False,
+        )
+    except ValueError:  # waitress: the host name does not resolve
+        raise click.ClickException(
+            f"cannot listen on {shown}:{port}: unknown host name or address"
+        ) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise click.ClickException(f"cannot listen on {shown}:{port}: {reason}") from None
     click.echo(f"serving the editors' page on http://{shown}:{port}/ (Ctrl-C to stop)", err=True)
-    serve(
-        app,
-        host=host,
-        port=port,
-        threads=THREADS,
-        ident="roundup-bot",
-        # ProxyFix in the app trusts exactly one proxy; waitress itself trusts none.
-        clear_untrusted_proxy_headers=False,
-    )
+    try:
+        server.run()
+    finally:
+        server.close()
 
 
 def _is_loopback(host: str) -> bool:
