@@ -78,6 +78,9 @@ def parse_duration_or_zero(value: str | int | float) -> float:
     return parse_duration(value)
 
 
+_DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg", "postgresql+psycopg_async")
+
+
 class _Section(BaseModel):
     # nan would pass every "must be zero or more" check and reach the database as NULL
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
@@ -86,6 +89,21 @@ class _Section(BaseModel):
 class DatabaseSettings(_Section):
     url: str = "sqlite:///roundup.db"
     echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        """Caught here so it is a config error naming the key; never echoes the URL,
+        which may hold a password."""
+        scheme, sep, _rest = value.strip().partition("://")
+        if not sep:
+            raise ValueError("not a database URL such as sqlite:///roundup.db")
+        if scheme.lower() not in _DATABASE_SCHEMES:
+            hint = " (add +psycopg)" if scheme.lower() in ("postgresql", "postgres") else ""
+            raise ValueError(
+                f"{scheme}:// is not supported: use sqlite:/// or postgresql+psycopg://{hint}"
+            )
+        return value
 
 
 class FeedSettings(_Section):

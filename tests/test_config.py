@@ -244,6 +244,23 @@ def test_nan_and_infinity_are_not_numbers_here(tmp_path: Path, body: str, key: s
     assert_config_error(run_with(tmp_path, body), "config.toml", key, "finite number")
 
 
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("notaurl", "not a database URL"),
+        ("mysql://bob:s3cret@db.example/x", "mysql:// is not supported"),
+        ("postgresql://bob:s3cret@db.example/x", "add +psycopg"),
+    ],
+)
+def test_an_unsupported_database_url_is_a_config_error(
+    tmp_path: Path, url: str, problem: str
+) -> None:
+    line = assert_config_error(
+        run_with(tmp_path, f"[database]\nurl = {json.dumps(url)}\n"), "database.url", problem
+    )
+    assert "s3cret" not in line
+
+
 def test_a_user_id_written_as_a_toml_number_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text("[twitter]\nuser_id = 783214\n" + GOOD_FEED, encoding="utf-8")
