@@ -387,6 +387,30 @@ def test_a_published_round_up_is_read_only(site: Site, client: FlaskClient) -> N
     assert draft(site) == before
 
 
+def test_text_typed_while_another_editor_published_is_shown_back_not_lost(
+    site: Site, client: FlaskClient
+) -> None:
+    before = draft(site)
+    item, untouched = before.shown_items[1], before.shown_items[2]
+    typed = form_of(
+        before,
+        client.get("/drafts/1").get_data(as_text=True),
+        intro="My <new> intro",
+        **{f"blurb-{item.id}": "Words I typed before it was published"},
+    )
+    approve(client, before.version)  # meanwhile (another editor, in another tab)
+    response = client.post("/drafts/1", data=typed)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert f"This round-up is published (approved by {EDITOR}), so it cannot be changed." in html
+    assert "Your unsaved text" in html
+    assert "My &lt;new&gt; intro</textarea>" in html
+    assert "Words I typed before it was published</textarea>" in html
+    assert f"Blurb for “{escape(item.title or item.url)}”" in html
+    assert f"Blurb for “{escape(untouched.title or untouched.url)}”" not in html  # not typed
+    assert draft(site).intro == before.intro
+
+
 def test_reopen_takes_an_approved_draft_back(site: Site, client: FlaskClient) -> None:
     site.app.storage.drafts.approve(1, by="Someone", now=NOW)
     page = client.get("/drafts/1").get_data(as_text=True)

@@ -12,6 +12,7 @@ from roundup_bot.exceptions import StaleDraftError
 from roundup_bot.ranking import Ranked
 from roundup_bot.types import Draft, DraftItem
 from roundup_bot.web.draftform import (
+    DETAILS,
     Submission,
     fingerprint,
     item_details,
@@ -56,6 +57,9 @@ class PageState:
     results: list[Ranked] = field(default_factory=list)
     searched: bool = False
     origs: dict[str, str] = field(default_factory=dict)  # see Submission.origs
+    # (label, text) an editor typed that cannot be saved at all (the round-up was
+    # approved or published meanwhile): shown read-only so they can copy it.
+    unsaved: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _title(item: DraftItem) -> str:
@@ -149,6 +153,30 @@ def state_after_conflict(current: Draft, sub: Submission, error: StaleDraftError
     state.conflict = conflict
     state.query = sub.query
     return state
+
+
+def unsaved_text(current: Draft, sub: Submission) -> list[tuple[str, str]]:
+    """What the editor changed on the page that ``current`` does not hold, as
+    (label, text): for a save that cannot be applied at all, so nothing they
+    typed is lost even then."""
+    stale = StaleDraftError(
+        current.id, sub.version or 0, current.version, current.updated_by, current.updated_at
+    )
+    state = state_after_conflict(current, sub, stale)
+    kept: list[tuple[str, str]] = []
+    if state.mine_intro is not None:
+        kept.append(("Intro", state.mine_intro))
+    for row in state.rows:
+        title = _title(row.item)
+        for key, text in row.mine_details.items():
+            kept.append((f"{DETAILS[key][1]} of “{title}”", text))
+        if row.mine is not None:
+            kept.append((f"Blurb for “{title}”", row.mine))
+    if state.conflict is not None:
+        kept.extend((f"Blurb for “{title}”", text) for title, text in state.conflict.lost)
+    if state.mine_outro is not None:
+        kept.append(("Outro", state.mine_outro))
+    return kept
 
 
 _VERBS = {

@@ -11,6 +11,7 @@ typed is lost.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -37,6 +38,7 @@ from roundup_bot.web.draftpage import (
     state_after_conflict,
     state_from_draft,
     state_from_submission,
+    unsaved_text,
 )
 from roundup_bot.web.security import preview_headers
 from roundup_bot.web.service import MAX_RESULTS, OFFERED, RoundupService
@@ -193,10 +195,15 @@ def save(draft_id: int) -> BaseResponse | tuple[str, int]:
     draft = _draft_or_404(draft_id)
     if draft.status != "draft":
         state = state_from_draft(draft)
+        by = f" (approved by {draft.approved_by})" if draft.approved_by else ""
         state.error = (
-            f"This round-up is {draft.status}, so it cannot be changed. Nothing was saved."
+            f"This round-up is {draft.status}{by}, so it cannot be changed. Nothing was saved."
             + (" Reopen it first." if draft.status == "approved" else "")
         )
+        with contextlib.suppress(FormProblem):  # an unreadable form holds nothing to keep
+            state.unsaved = unsaved_text(
+                draft, read_form(request.form, request.form.getlist("item"))
+            )
         return render_page(state, 409)
     try:
         sub = read_form(request.form, request.form.getlist("item"))
