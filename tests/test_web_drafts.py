@@ -215,6 +215,16 @@ def test_an_unknown_candidate_is_refused_and_nothing_changes(
     assert draft(site) == before
 
 
+def test_with_nothing_left_to_add_the_page_says_so(site: Site, client: FlaskClient) -> None:
+    assert "No other candidates to suggest" not in client.get("/drafts/1").text
+    for _ in range(50):
+        offered = re.findall(r'name="action" value="add-(\d+)"', client.get("/drafts/1").text)
+        if not offered:
+            break
+        assert post(client, site, action=f"add-{offered[0]}").status_code == 302
+    assert "No other candidates to suggest this week." in client.get("/drafts/1").text
+
+
 def test_a_blurb_over_the_limit_is_refused_with_a_message_and_nothing_changes(
     site: Site, client: FlaskClient
 ) -> None:
