@@ -55,6 +55,9 @@ def test_failing_feeds_come_first_with_their_error_and_times(tmp_path: Path) -> 
         assert "Not run yet" in html
         assert "rate limited until 10:15" in html
         assert "must-not-show" not in html
+        # A healthy feed and a job never run say so, instead of an empty "Problem:"/"Result:"
+        assert '<td data-label="Problem">—</td>' in html
+        assert '<td data-label="Result">—</td>' in html
     finally:
         site.close()
 
