@@ -136,6 +136,23 @@ def test_a_reply_is_posted_with_oauth1_from_the_recorded_answer(
     }
 
 
+def test_the_debug_log_of_a_reply_never_shows_an_oauth1_credential(
+    fake: FakeXApi, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.add("POST", "/2/tweets", Reply.json({"data": {"id": "5", "text": "Thanks!"}}, 201))
+    keys = {
+        "consumer_key": "ck-SECRET-9f8e7d",
+        "consumer_secret": "cs-SECRET-9f8e7d",
+        "access_token": "1234-at/SECRET+9f8e7d",
+        "access_token_secret": "ats-SECRET-9f8e7d",
+    }
+    with caplog.at_level(logging.DEBUG):
+        assert api_for(fake, sleeps, **keys).reply("1", "Thanks!") == "5"
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "oauth_consumer_key" in logged  # oauthlib logged what it signed...
+    assert "SECRET" not in logged  # ...with every key hidden, quoted or not
+
+
 # -- limits ----------------------------------------------------------------------------------
 
 

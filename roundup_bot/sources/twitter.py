@@ -42,7 +42,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import quote
 
 import requests
 import tenacity
@@ -242,22 +243,46 @@ class _XSession(requests.Session):
 
 
 class _HideCredentials(logging.Filter):
-    """tweepy logs every request's headers at DEBUG, the bearer token included."""
+    """tweepy logs every request's headers at DEBUG, the bearer token included;
+    requests-oauthlib and oauthlib log the consumer key and access token (as
+    ``client_key=…``, in parameter lists and in the percent-encoded base string).
+    The patterns catch the usual shapes; every credential an XApi was given is
+    also hidden wherever it appears, however it is quoted."""
 
     _bearer = re.compile(r"(Bearer\s+)[^\s'\",}]+")
     _oauth = re.compile(r"(oauth_(?:consumer_key|token|signature)=)[^\s'\",&]+")
+    values: ClassVar[set[str]] = set()  # class-wide: the filter outlives any one XApi
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         hidden = self._oauth.sub(r"\1***", self._bearer.sub(r"\1***", message))
+        for value in self.values:
+            hidden = hidden.replace(value, "***")
         if hidden != message:
             record.msg, record.args = hidden, None
         return True
 
+    @classmethod
+    def remember(cls, credentials: XCredentials) -> None:
+        for value in (
+            credentials.bearer_token,
+            credentials.consumer_key,
+            credentials.consumer_secret,
+            credentials.access_token,
+            credentials.access_token_secret,
+        ):
+            if value and len(value) >= 4:  # never blank out every "a" in a log line
+                cls.values.update({value, quote(value, safe=""), quote(quote(value, safe=""))})
+
 
 def _guard_library_logs() -> None:
     hide = _HideCredentials()
-    for name in ("tweepy.client", "requests_oauthlib.oauth1_auth", "oauthlib.oauth1.rfc5849"):
+    for name in (
+        "tweepy.client",
+        "requests_oauthlib.oauth1_auth",
+        "oauthlib.oauth1.rfc5849",
+        "oauthlib.oauth1.rfc5849.signature",
+    ):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _HideCredentials) for f in logger.filters):
             logger.addFilter(hide)
@@ -289,6 +314,7 @@ class XApi:
         self._sleep = sleep
         self._clock = clock
         self._credentials = credentials
+        _HideCredentials.remember(credentials)
         self._client = self._make_client(credentials)
 
     def _make_client(self, credentials: XCredentials) -> tweepy.Client:
