@@ -140,6 +140,14 @@ def test_the_limiter_counts_only_the_last_minute() -> None:
     assert limiter.retry_after("ann", "10.0.0.1", 60.5) is None
 
 
+def test_one_name_written_decomposed_or_in_capitals_shares_one_count() -> None:
+    limiter = SignInLimiter(limit=5, window_s=60)
+    composed, decomposed = "Jos\u00e9", "Jose\u0301"
+    for n, name in enumerate([composed, decomposed, "JOS\u00c9", " " + decomposed, composed]):
+        limiter.failed(name, f"10.0.0.{n + 1}", 1.0)
+    assert limiter.retry_after(decomposed, "10.0.1.1", 2.0) is not None
+
+
 def test_an_ipv6_address_counts_as_its_64() -> None:
     limiter = SignInLimiter(limit=5, window_s=60)
     for n in range(5):

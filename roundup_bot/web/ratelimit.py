@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import unicodedata
 from collections import deque
 
 
@@ -46,7 +47,10 @@ class SignInLimiter:
                     times.popleft()
 
     def _keys(self, name: str, address: str) -> tuple[str, str]:
-        return ("name:" + name.strip().casefold(), "addr:" + _network(address))
+        # The name as sign-in matches it (NFC, trimmed, any case): "José" typed
+        # decomposed is the same editor, so it must share José's count.
+        key = unicodedata.normalize("NFC", name).strip().casefold()
+        return ("name:" + key, "addr:" + _network(address))
 
     def _wait(self, key: str, now: float) -> float | None:
         times = self._failures.get(key)
