@@ -595,6 +595,20 @@ def test_a_password_in_a_feed_url_is_sent_but_never_printed(bot: Bot, server: Lo
     assert "reader:***@" in line
     [request] = server.requests_to("/private.xml")
     assert request.headers["authorization"].startswith("Basic ")
+    for command in (["status"], ["status", "--json"]):
+        shown = bot.run(*command)
+        assert shown.code == 0, shown
+        assert "s3cret-pass" not in shown.stdout + shown.stderr
+        assert "reader:***@" in shown.stdout
+
+
+def test_a_password_in_a_feed_url_never_reaches_candidates(bot: Bot, server: LocalServer) -> None:
+    server.route("/private.xml", Reply.feed(rss([("https://example.org/p", "P")])))
+    url = server.url("/private.xml").replace("http://", "http://reader:s3cret-pass@")
+    bot.configure([url])
+    bot.poll()
+    [candidate] = bot.candidates()
+    assert [s["url"] for s in candidate["sources"]] == [url.replace("s3cret-pass", "***")]
 
 
 def test_feedparser_gets_the_fetched_bytes_and_real_headers_never_a_url(

@@ -89,7 +89,9 @@ def poll(cli: CliContext, mode: str | None, quiet: bool, worker: bool = False) -
         if show_progress:
             mark = "ok " if outcome.ok else "ERR"
             click.echo(
-                f"\r[{done}/{total}] {mark} {shorten(outcome.feed_url, 70):<70}", err=True, nl=False
+                f"\r[{done}/{total}] {mark} {shorten(redact(outcome.feed_url), 70):<70}",
+                err=True,
+                nl=False,
             )
 
     skipped = len([f for f in configured if f.enabled]) - total
@@ -122,8 +124,7 @@ def _summary(outcomes: Sequence[PollOutcome]) -> None:
         f"({unchanged} unchanged), {len(failed)} failed; {new} new candidates, {updated} updated"
     )
     for outcome in sorted(failed, key=lambda o: o.feed_url):
-        # A private feed's URL may carry a password (user:secret@host): never print it.
-        click.echo(f"FAILED {redact(outcome.feed_url)}: {redact(outcome.error or '')}")
+        click.echo(f"FAILED {redact(outcome.feed_url)}: {_shown(outcome.error) or ''}")
 
 
 def candidate_json(candidate: Candidate) -> dict[str, Any]:
@@ -137,7 +138,9 @@ def candidate_json(candidate: Candidate) -> dict[str, Any]:
         "first_seen": iso(candidate.first_seen),
         "summary": candidate.summary,
         "site_name": candidate.site_name,
-        "sources": [{"kind": s.kind, "name": s.name, "url": s.url} for s in candidate.sources],
+        "sources": [
+            {"kind": s.kind, "name": s.name, "url": redact(s.url)} for s in candidate.sources
+        ],
         "suggested_by": list(candidate.suggested_by),
     }
 
@@ -216,18 +219,23 @@ def _round_up_week(cli: CliContext, label: str) -> RoundupWeek:
         raise click.BadParameter(str(exc), param_hint="--week") from None
 
 
+def _shown(text: str | None) -> str | None:
+    """A private feed's URL may carry a password (user:secret@host): never print it."""
+    return redact(text) if text is not None else None
+
+
 def feed_status_json(status: FeedStatus) -> dict[str, Any]:
     return {
-        "url": status.url,
+        "url": redact(status.url),
         "name": status.name,
         "enabled": status.enabled,
         "ok": status.ok,
-        "last_error": status.last_error,
+        "last_error": _shown(status.last_error),
         "consecutive_errors": status.consecutive_errors,
         "last_polled": iso(status.last_polled),
         "next_due": iso(status.next_due),
         "gone": status.gone,
-        "moved_to": status.permanent_url,
+        "moved_to": _shown(status.permanent_url),
         "entries": status.entries,
     }
 
@@ -256,12 +264,14 @@ def status(cli: CliContext, as_json: bool) -> None:
     rows = [
         [
             _FEED_WORDS[feed_state(feed)],
-            feed.name or feed.url,
+            feed.name or redact(feed.url),
             when(feed.last_polled),
             when(feed.next_due),
             str(feed.consecutive_errors),
-            feed.last_error
-            or (f"moved permanently to {feed.permanent_url}" if feed.permanent_url else ""),
+            redact(
+                feed.last_error
+                or (f"moved permanently to {feed.permanent_url}" if feed.permanent_url else "")
+            ),
         ]
         for feed in feeds
     ]
