@@ -556,7 +556,11 @@ def test_rss_author_email_is_never_published_only_the_name() -> None:
         b"<item><link>http://a.example/1</link><author>jo@example.org (Jo Bloggs)</author></item>"
         b"<item><link>http://a.example/2</link><author>jo@example.org</author></item>"
         b"<item><link>http://a.example/3</link><author>Jo Plain</author></item>"
+        b"<item><link>http://a.example/4</link>"
+        b"<author>x@y.example (&lt;img src=x&gt;)</author></item>"
+        b"<item><link>http://a.example/5</link><author>Jo &lt;jo@y.example&gt;</author></item>"
         b"</channel></rss>"
     )
     parsed = parse_feed(document, "http://a.example/feed", {})
-    assert [entry.author for entry in parsed.entries] == ["Jo Bloggs", None, "Jo Plain"]
+    authors = [entry.author for entry in parsed.entries]
+    assert authors == ["Jo Bloggs", None, "Jo Plain", None, "Jo"]

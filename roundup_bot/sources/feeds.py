@@ -35,7 +35,9 @@ from roundup_bot.curation import (
 from roundup_bot.exceptions import FeedParseError
 from roundup_bot.types import ParsedEntry, ParsedFeed
 
-_EMAIL_ONLY = re.compile(r"\S+@\S+\.\S+")
+_EMAIL = re.compile(r"<?[^\s()<>@]+@[^\s()<>@]+\.[^\s()<>@]+>?")
+_EMPTY_PARENS = re.compile(r"\(\s*\)")
+_WRAPPED = re.compile(r"\((.+)\)")
 SUMMARY_CHARS = 400
 # Untrusted text is bounded before it is stored: a title is a line, not a page.
 TITLE_CHARS = 300
@@ -168,16 +170,16 @@ def _entry(raw: Any, feed_url: str, feed_meta: Any) -> ParsedEntry | None:
 
 def _author(node: Any) -> str | None:
     """The author's name. RSS writes "jo@example.org (Jo Bloggs)": the round-up
-    credits people by name and never publishes an address, so the email goes."""
-    detail = node.get("author_detail")
-    if isinstance(detail, Mapping):
-        name = plain_text(_text(detail.get("name")))
-        if name:
-            return name
+    credits people by name and never publishes an address, so the email goes.
+    (feedparser's own author_detail splits hostile values badly, so it is not used.)"""
     text_value = plain_text(_text(node.get("author")))
-    if text_value and _EMAIL_ONLY.fullmatch(text_value):
+    if not text_value:
         return None
-    return text_value
+    cleaned = _EMPTY_PARENS.sub("", _EMAIL.sub("", text_value)).strip(" ,;:-")
+    wrapped = _WRAPPED.fullmatch(cleaned)
+    if wrapped:
+        cleaned = wrapped.group(1).strip()
+    return cleaned or None
 
 
 def _entry_link(raw: Any) -> str | None:
