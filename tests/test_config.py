@@ -5,7 +5,9 @@ problem, with exit status 2 and no traceback; OPML in and out; the example confi
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import listparser
 import pytest
@@ -265,3 +267,27 @@ def test_a_user_id_written_as_a_toml_number_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text("[twitter]\nuser_id = 783214\n" + GOOD_FEED, encoding="utf-8")
     assert load_settings(path, {}).twitter.user_id == "783214"
+
+
+def test_the_example_config_documents_every_key() -> None:
+    from roundup_bot.config import FeedSettings, Settings
+
+    documented: dict[str, set[str]] = {}
+    section = ""
+    for line in (ROOT / "config.example.toml").read_text(encoding="utf-8").splitlines():
+        header = re.match(r"^(?:# One )?\[\[?(\w+)\]\]?", line)  # "# One [[feeds]] table…"
+        if header:
+            section = header.group(1)
+            continue
+        key = re.match(r"^#?\s{0,3}(\w+)\s*(=|\(|\s)", line)
+        if key:
+            documented.setdefault(section, set()).add(key.group(1))
+    missing = []
+    for name, field in Settings.model_fields.items():
+        if name == "path":
+            continue
+        model: Any = FeedSettings if name == "feeds" else field.annotation
+        missing += [
+            f"{name}.{k}" for k in model.model_fields if k not in documented.get(name, set())
+        ]
+    assert missing == []
