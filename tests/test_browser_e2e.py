@@ -116,8 +116,12 @@ def test_sign_in_reorder_rewrite_save_preview_approve_and_find_it_published(
     page.wait_for_load_state()
     assert item_titles(page) == [before[1], before[0], before[2]]
 
-    # Rewrite a blurb (the moved item's, now second) and save.
+    # Rewrite a blurb (the moved item's, now second) and save. Its character count is
+    # the box's description (read on focus), not a live region read after every key.
     blurb = page.locator(".item").nth(1).get_by_label("Blurb")
+    counter = page.locator("#" + (blurb.get_attribute("aria-describedby") or "none"))
+    assert re.fullmatch(r"\d+ of \d+ characters", counter.inner_text())
+    assert counter.get_attribute("aria-live") is None
     blurb.fill("Rewritten in the browser: why this post matters.")
     page.get_by_role("button", name="Save", exact=True).first.click()
     page.wait_for_load_state()

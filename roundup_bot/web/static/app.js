@@ -13,14 +13,29 @@
     document.querySelectorAll("textarea[data-max]").forEach(function (box) {
       var max = parseInt(box.getAttribute("data-max"), 10);
       if (!max) { return; }
+      // Not a live region: a screen reader would read the count after every key.
+      // It is the box's description instead (read when the box gets focus), and
+      // only crossing the limit is announced.
       var out = document.createElement("p");
       out.className = "counter";
-      out.setAttribute("aria-live", "polite");
+      out.id = box.id + "-count";
       box.insertAdjacentElement("afterend", out);
+      var described = box.getAttribute("aria-describedby");
+      box.setAttribute("aria-describedby", (described ? described + " " : "") + out.id);
+      var alert = document.createElement("p");
+      alert.className = "visually-hidden";
+      alert.setAttribute("role", "status");
+      out.insertAdjacentElement("afterend", alert);
+      var wasOver = false;
       function update() {
         var n = box.value.length;
+        var over = n > max;
         out.textContent = n + " of " + max + " characters";
-        out.classList.toggle("over", n > max);
+        out.classList.toggle("over", over);
+        if (over !== wasOver) {
+          alert.textContent = over ? "Over the limit of " + max + " characters." : "";
+          wasOver = over;
+        }
       }
       box.addEventListener("input", update);
       update();
