@@ -246,3 +246,31 @@ def test_dragging_an_item_by_its_number_reorders_it_once_saved(
     assert [i.title for i in stored.shown_items] == [before[1], before[2], before[0]]
     assert problems == []
     context.close()
+
+
+def test_a_form_refused_after_signing_in_again_elsewhere_keeps_the_typed_text(
+    browser: Browser, served: Served
+) -> None:
+    """The refusal page says to go Back, where the text still is, and press Save again."""
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, served.base)
+    page.locator(".item").nth(0).get_by_label("Blurb").fill("Typed before signing in again")
+    other = context.new_page()  # another tab: sign out and in, which renews the form token
+    other.goto(served.base + "/drafts/1")
+    other.get_by_role("button", name="Sign out").click()
+    other.wait_for_url(served.base + "/sign-in")
+    sign_in(other, served.base)
+    page.get_by_role("button", name="Save", exact=True).first.click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Form refused").is_visible()
+    assert page.get_by_text("Use your browser's Back button").is_visible()
+    page.go_back()
+    page.wait_for_load_state()
+    blurb = page.locator(".item").nth(0).get_by_label("Blurb")
+    assert blurb.input_value() == "Typed before signing in again"
+    page.get_by_role("button", name="Save", exact=True).first.click()
+    page.wait_for_load_state()
+    stored = served.site.app.storage.drafts.get(1).shown_items[0]
+    assert stored.blurb == "Typed before signing in again"
+    context.close()

@@ -52,6 +52,10 @@ def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
     response = client.post("/drafts/1", data={"version": "1", "intro": "Forged"})
     assert response.status_code == 400
     assert "nothing was changed" in response.get_data(as_text=True)
+    # Back (not reload, which would lose the typed text) is the way to try again.
+    assert "Use your browser&#39;s Back button: what you typed is still there." in (
+        response.get_data(as_text=True)
+    )
     assert site.app.storage.drafts.get(1) == before
 
 

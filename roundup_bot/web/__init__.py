@@ -111,9 +111,12 @@ def _register_errors(app: Flask) -> None:
             # Most often a sign-in page left open until its session cookie expired.
             flash("The sign-in form had expired. Please sign in again.", "error")
             return redirect(url_for("auth.sign_in"))
+        # Going back re-fetches the page (no-store) with a fresh token, and the browser
+        # puts back what was typed; reloading would throw that text away.
         message = (
-            "This form had expired or did not come from this site, so nothing was changed."
-            " Go back, reload the page and try again."
+            "This form had expired (for example, you signed in again in another tab) or did"
+            " not come from this site, so nothing was changed. Use your browser's Back"
+            " button: what you typed is still there. Then press the button again."
         )
         return render_template("error.html", code=400, title="Form refused", message=message), 400
 
