@@ -24,6 +24,19 @@ def test_editors_are_unique_without_regard_to_case_and_listed_by_name(storage: S
     assert storage.editors.credentials("carol") is None
 
 
+def test_names_beyond_ascii_compare_without_regard_to_case_too(storage: Storage) -> None:
+    # SQLite's lower() folds only ASCII: "Élodie" was neither found nor kept unique.
+    elodie = storage.editors.add("Élodie Dupré", "$argon2id$hash-e", NOW)
+    with pytest.raises(EditorExistsError):
+        storage.editors.add("élodie dupré", "$argon2id$other", NOW)
+    for spelling in ("Élodie Dupré", "ÉLODIE DUPRÉ", "E\u0301lodie Dupre\u0301"):
+        found = storage.editors.credentials(spelling)
+        assert found is not None, spelling
+        assert found.id == elodie.id
+    assert storage.editors.remove("élodie dupré")
+    assert storage.editors.list() == []
+
+
 def test_sessions_end_on_sign_out_on_expiry_on_removal_and_on_a_new_password(
     storage: Storage,
 ) -> None:

@@ -8,6 +8,7 @@ database cannot be replayed as a session.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -111,13 +112,14 @@ class EditorRepository:
 
     def credentials(self, name: str) -> EditorCredentials | None:
         with read(self.engine) as conn:
+            editor_id = _editor_id(conn, name)
+            if editor_id is None:
+                return None
             row = conn.execute(
                 select(editors.c.id, editors.c.name, editors.c.password_hash).where(
-                    func.lower(editors.c.name) == name.lower()
+                    editors.c.id == editor_id
                 )
-            ).first()
-        if row is None:
-            return None
+            ).one()
         return EditorCredentials(id=row.id, name=row.name, password_hash=row.password_hash)
 
     # --- sessions -------------------------------------------------------------
@@ -172,11 +174,20 @@ class EditorRepository:
 
 
 def _editor_id(conn: Connection, name: str) -> int | None:
-    """The id of the editor called ``name`` (names compare without regard to case)."""
-    row = conn.execute(
-        select(editors.c.id).where(func.lower(editors.c.name) == name.lower())
-    ).first()
-    return None if row is None else int(row.id)
+    """The id of the editor called ``name`` (names compare without regard to case).
+
+    Compared here, not with SQL lower(): SQLite's lower() folds only ASCII, so
+    "Élodie" would neither find "Élodie" nor stop "élodie" being added beside
+    her. The editors are a handful of rows."""
+    wanted = _name_key(name)
+    for row in conn.execute(select(editors.c.id, editors.c.name)):
+        if _name_key(row.name) == wanted:
+            return int(row.id)
+    return None
+
+
+def _name_key(name: str) -> str:
+    return unicodedata.normalize("NFC", name).strip().casefold()
 
 
 class SecretRepository:
