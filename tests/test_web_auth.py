@@ -33,12 +33,44 @@ def test_signed_out_a_changing_request_is_sent_to_sign_in_and_changes_nothing(si
     client = site.client()
     page = client.get("/sign-in").get_data(as_text=True)
     before = site.app.storage.drafts.get(1)
-    response = client.post(
-        "/drafts/1", data={"csrf_token": csrf_of(page), "version": "1", "intro": "Changed"}
-    )
+    response = client.post("/drafts/1/approve", data={"csrf_token": csrf_of(page), "version": "1"})
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/sign-in")
     assert site.app.storage.drafts.get(1) == before
+
+
+def test_a_save_after_the_session_expired_shows_the_typed_text_back(site: Site) -> None:
+    """Signed out while typing (the session ran out overnight): nothing is saved, and
+    nothing typed is dropped either; only what was typed is shown, not the draft."""
+    client = site.client()
+    page = client.get("/sign-in").get_data(as_text=True)
+    before = site.app.storage.drafts.get(1)
+    items = [str(i.id) for i in before.shown_items]
+    response = client.post(
+        "/drafts/1",
+        data={
+            "csrf_token": csrf_of(page),
+            "version": str(before.version),
+            "item": items,
+            "intro": "My <careful> intro",
+            f"blurb-{items[1]}": "A blurb written all evening",
+            "action": "save",
+        },
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 401
+    assert "You were signed out (the session had expired), so nothing was saved." in html
+    assert "My &lt;careful&gt; intro</textarea>" in html
+    assert ">Blurb of item 2</label>" in html
+    assert "A blurb written all evening</textarea>" in html
+    assert 'href="/sign-in?next=/drafts/1" target="_blank"' in html
+    assert before.shown_items[0].title not in html  # the draft is not shown signed out
+    assert site.app.storage.drafts.get(1) == before
+    # With its token gone as well (the cookie expired), the refusal shows it too.
+    fresh = site.client()
+    refused = fresh.post("/drafts/1", data={"item": items, "intro": "Typed, tokenless"})
+    assert refused.status_code == 400
+    assert "Typed, tokenless</textarea>" in refused.get_data(as_text=True)
 
 
 def test_signing_in_leads_back_to_the_page_asked_for(site: Site) -> None:

@@ -118,7 +118,14 @@ def _register_errors(app: Flask) -> None:
             " not come from this site, so nothing was changed. Use your browser's Back"
             " button: what you typed is still there. Then press the button again."
         )
-        return render_template("error.html", code=400, title="Form refused", message=message), 400
+        body = render_template(
+            "error.html",
+            code=400,
+            title="Form refused",
+            message=message,
+            unsaved=auth.unsaved_in_request(),
+        )
+        return body, 400
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:

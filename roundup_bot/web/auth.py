@@ -29,6 +29,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from roundup_bot.storage.editors import Editor
 from roundup_bot.web.context import web
+from roundup_bot.web.draftform import FormProblem, read_form
+from roundup_bot.web.draftpage import typed_text
 from roundup_bot.web.security import is_safe_redirect
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,13 @@ def install(app: Flask) -> None:
             if g.editor is None:
                 session.pop("sid", None)
         if g.editor is None and request.endpoint not in PUBLIC_ENDPOINTS:
+            typed = unsaved_in_request()
+            if typed:  # signed out while typing: show it back instead of dropping it
+                message = "You were signed out (the session had expired), so nothing was saved."
+                body = render_template(
+                    "error.html", code=401, title="Signed out", message=message, unsaved=typed
+                )
+                return Response(body, status=401)
             target = request.full_path if request.method == "GET" else request.path
             target = target.rstrip("?")
             wanted = target if target not in ("/", "") else None
@@ -74,6 +83,16 @@ def install(app: Flask) -> None:
     @app.context_processor
     def editor_in_templates() -> dict[str, object]:
         return {"editor": g.get("editor")}
+
+
+def unsaved_in_request() -> list[tuple[str, str]]:
+    """The text typed into the draft page's form, when this request is its save."""
+    if request.method != "POST" or request.endpoint != "drafts.save":
+        return []
+    try:
+        return typed_text(read_form(request.form, request.form.getlist("item")))
+    except FormProblem:
+        return []
 
 
 def _live_editor(hashed: str) -> Editor | None:

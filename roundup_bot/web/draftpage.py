@@ -179,6 +179,23 @@ def unsaved_text(current: Draft, sub: Submission) -> list[tuple[str, str]]:
     return kept
 
 
+def typed_text(sub: Submission) -> list[tuple[str, str]]:
+    """What the editor changed on the page, as (label, text), from the form alone:
+    for a save refused before anyone is signed in (an expired session), when the
+    draft itself may not be shown. Items are named by their place on the page."""
+    kept: list[tuple[str, str]] = []
+    if sub.intro is not None and sub.intro and sub.changed("intro", sub.intro):
+        kept.append(("Intro", sub.intro))
+    places = {item_id: n for n, item_id in enumerate(sub.order, 1)}
+    for item_id, text in sub.blurbs.items():
+        if text and sub.changed(f"blurb-{item_id}", text):
+            place = places.get(item_id)
+            kept.append((f"Blurb of item {place}" if place else "Blurb", text))
+    if sub.outro is not None and sub.outro and sub.changed("outro", sub.outro):
+        kept.append(("Outro", sub.outro))
+    return kept
+
+
 _VERBS = {
     "up": "Move up",
     "down": "Move down",
