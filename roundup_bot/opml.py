@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
+from roundup_bot.curation import InvalidURL, canonical_url
 from roundup_bot.exceptions import ConfigError
 from roundup_bot.storage.feeds import ConfiguredFeed
 
@@ -50,6 +51,13 @@ def read_opml(path: Path, config_path: str) -> list[ConfiguredFeed]:
         url = (item.get("url") or "").strip()
         if not url.lower().startswith(("http://", "https://")):
             continue
+        try:
+            canonical_url(url)  # only to check it: the feed is fetched as written
+        except InvalidURL:
+            title = item.get("title") or "an outline"
+            raise ConfigError(
+                config_path, "polling.opml", f"{shown}: {title!r} has a broken xmlUrl {url[:200]!r}"
+            ) from None
         feeds.append(
             ConfiguredFeed(url=url, name=item.get("title") or None, weight=1.0, enabled=True)
         )

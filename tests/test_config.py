@@ -212,6 +212,17 @@ def test_a_broken_opml_file_is_a_config_error_naming_it(tmp_path: Path, opml: by
     assert_config_error(result, "feeds.opml", "polling.opml", str(path))
 
 
+@pytest.mark.parametrize(
+    "url", ["http://exa mple.org/feed", "http://", "https://example.org:99999/feed"]
+)
+def test_an_opml_outline_with_a_broken_url_is_a_config_error_naming_it(
+    tmp_path: Path, url: str
+) -> None:
+    opml = OPML.replace("https://b.example.org/rss.xml", url)
+    result = run_cli(["--config", str(opml_config(tmp_path, opml)), "poll"])
+    assert_config_error(result, "feeds.opml", "polling.opml", "Council B", url)
+
+
 def test_a_missing_opml_file_is_a_config_error(tmp_path: Path) -> None:
     path = opml_config(tmp_path, None)
     result = run_cli(["--config", str(path), "poll"])
