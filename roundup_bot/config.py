@@ -115,9 +115,15 @@ class FeedSettings(_Section):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
+        from roundup_bot.curation import InvalidURL, canonical_url
+
         value = value.strip()
         if not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):
             raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        try:
+            canonical_url(value)  # a space in the host, a bad port: only checked here
+        except InvalidURL:
+            raise ValueError(f"{value!r} is not a valid URL") from None
         return value
 
     @field_validator("weight")

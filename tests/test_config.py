@@ -56,6 +56,8 @@ GOOD_FEED = '\n[[feeds]]\nurl = "https://example.org/feed"\n'
         ("[polling]\nmax_redirects = 50\n", ("polling.max_redirects", "between 0 and 20")),
         ('[[feeds]]\nname = "No URL"\n', ("feeds[0].url", "required key is missing")),
         ('[[feeds]]\nurl = "ftp://example.org/feed"\n', ("feeds[0].url", "http")),
+        ('[[feeds]]\nurl = "https://exa mple.org/feed"\n', ("feeds[0].url", "not a valid URL")),
+        ('[[feeds]]\nurl = "https://example.org:99999/"\n', ("feeds[0].url", "not a valid URL")),
         ('[[feeds]]\nurl = "https://example.org/feed"\nweight = "high"\n', ("feeds[0].weight",)),
         (
             GOOD_FEED + GOOD_FEED.replace("/feed", "/other") + GOOD_FEED,
