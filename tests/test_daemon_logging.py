@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, write_config
 
-from roundup_bot.cli._logging import redact, setup_logging
+from roundup_bot.cli._logging import setup_logging
+from roundup_bot.redaction import redact
 
 TOKEN = "AAAAbearer-token-1234567890"
 

@@ -71,3 +71,22 @@ def test_the_x_source_turned_off_says_so(tmp_path: Path) -> None:
         assert "Reading suggestions from X is turned off" in html
     finally:
         site.close()
+
+
+def test_a_password_in_a_feed_url_never_reaches_the_page(tmp_path: Path) -> None:
+    site = make_site(tmp_path, with_draft=False)
+    try:
+        storage = site.app.storage
+        url = "https://reader:hunter2-secret@intranet.example.gov.uk/feed"
+        storage.feeds.sync([ConfiguredFeed(url, None, 1.0, True)], NOW)
+        [feed] = storage.feeds.for_update(NOW, mode="all")
+        storage.feeds.record_failure(
+            feed, error=f"HTTP 500 from {url}", gone=False, now=NOW, next_due=NOW
+        )
+        client = site.client()
+        sign_in(client)
+        html = client.get("/sources").get_data(as_text=True)
+        assert "intranet.example.gov.uk" in html
+        assert "hunter2-secret" not in html
+    finally:
+        site.close()

@@ -15,7 +15,6 @@ import click
 
 from roundup_bot.cli._context import CliContext, pass_cli
 from roundup_bot.cli._jobs import job_lock, poll_as_worker
-from roundup_bot.cli._logging import redact
 from roundup_bot.cli._output import echo_json, iso, parse_when, shorten, table
 from roundup_bot.cli.daemon import echo_jobs, jobs_json
 from roundup_bot.cli.mentions import echo_x, x_json
@@ -25,6 +24,7 @@ from roundup_bot.jobs import poll_summary
 from roundup_bot.opml import write_opml
 from roundup_bot.polling import poll_feeds, utc_now
 from roundup_bot.ranking import score_json
+from roundup_bot.redaction import redact
 from roundup_bot.storage.db import current_revision, migrate
 from roundup_bot.types import Candidate, FeedStatus, PollOutcome
 from roundup_bot.weeks import RoundupWeek, WeekLabelError, week_by_label

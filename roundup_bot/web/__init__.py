@@ -26,6 +26,7 @@ from roundup_bot import __version__
 from roundup_bot.app import App, build_app
 from roundup_bot.config import Settings
 from roundup_bot.polling import utc_now
+from roundup_bot.redaction import redact
 from roundup_bot.web import auth, security
 from roundup_bot.web.accounts import Accounts
 from roundup_bot.web.context import EXTENSION, WebContext
@@ -160,6 +161,7 @@ def _register_filters(app: Flask, settings: Settings) -> None:
         return value.astimezone(zone).strftime(fmt)
 
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["redact"] = redact  # a feed URL may carry a password
     app.jinja_env.globals["roundup_title"] = settings.roundup.title
     app.jinja_env.globals["timezone_name"] = settings.roundup.timezone
     app.jinja_env.globals["asset_version"] = __version__

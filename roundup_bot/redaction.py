@@ -1,0 +1,29 @@
+"""Hiding secrets in text that leaves the process: log lines, command output, pages.
+
+The values of the secret environment variables, passwords in URLs
+(``https://user:secret@host/feed``) and bearer tokens become ``***``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from roundup_bot.config import NON_KEY_ENV
+
+SECRET_ENV = tuple(name for name in NON_KEY_ENV if name != "ROUNDUP_CONFIG")
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*):[^@/\s]+@", re.IGNORECASE)
+_BEARER = re.compile(r"(?P<head>\bbearer\s+)[a-z0-9._~+/=-]{8,}", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Hide secrets in one log line: the values of the secret environment variables,
+    passwords in URLs (a database URL in an error) and bearer tokens."""
+    for name in SECRET_ENV:
+        secret = os.environ.get(name, "")
+        if len(secret) >= 6:
+            text = text.replace(secret, "***")
+    text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
+    return _BEARER.sub(r"\g<head>***", text)
