@@ -27,3 +27,9 @@ def redact(text: str) -> str:
             text = text.replace(secret, "***")
     text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
     return _BEARER.sub(r"\g<head>***", text)
+
+
+def redact_url(url: str) -> str:
+    """Hide the password of a ``user:password@host`` URL; cheap for the usual URL
+    without one (candidates --json runs this for every source of a big week)."""
+    return _URL_PASSWORD.sub(r"\g<head>:***@", url) if "@" in url else url

@@ -24,7 +24,7 @@ from roundup_bot.jobs import poll_summary
 from roundup_bot.opml import write_opml
 from roundup_bot.polling import poll_feeds, utc_now
 from roundup_bot.ranking import score_json
-from roundup_bot.redaction import redact
+from roundup_bot.redaction import redact, redact_url
 from roundup_bot.storage.db import current_revision, migrate
 from roundup_bot.types import Candidate, FeedStatus, PollOutcome
 from roundup_bot.weeks import RoundupWeek, WeekLabelError, week_by_label
@@ -139,7 +139,7 @@ def candidate_json(candidate: Candidate) -> dict[str, Any]:
         "summary": candidate.summary,
         "site_name": candidate.site_name,
         "sources": [
-            {"kind": s.kind, "name": s.name, "url": redact(s.url)} for s in candidate.sources
+            {"kind": s.kind, "name": s.name, "url": redact_url(s.url)} for s in candidate.sources
         ],
         "suggested_by": list(candidate.suggested_by),
     }
