@@ -149,10 +149,21 @@ def host_of(url: str) -> str:
 
 
 def domain_matches(host: str, domain: str) -> bool:
-    """True when ``host`` is ``domain`` or one of its subdomains."""
-    domain = domain.lower().strip().lstrip(".").removeprefix("www.")
-    host = host.lower().removeprefix("www.")
+    """True when ``host`` is ``domain`` or one of its subdomains. A configured
+    international domain (``bücher.example``) matches hosts as canonical URLs
+    write them (punycode)."""
+    domain = _ascii_host(domain.lower().strip().lstrip(".").removeprefix("www."))
+    host = _ascii_host(host.lower().removeprefix("www."))
     return host == domain or host.endswith("." + domain)
+
+
+def _ascii_host(name: str) -> str:
+    if name.isascii():
+        return name
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return name
 
 
 def plain_text(markup: str | None) -> str | None:

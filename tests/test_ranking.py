@@ -162,3 +162,13 @@ def test_score_bounds_hold_for_every_text() -> None:
         assert abs(highs[f.id] - score_bounds(f, WEEK, settings)[1]) < 1e-9
     order = [cid for _high, cid in upper_bounds(facts, WEEK, settings)]
     assert [highs[i] for i in order] == sorted(highs.values(), reverse=True)
+
+
+def test_an_international_blocked_domain_matches_its_punycode_host() -> None:
+    from roundup_bot.curation import canonical_url, domain_matches, host_of
+
+    host = host_of(canonical_url("https://www.bücher.example/post"))
+    assert host == "xn--bcher-kva.example"
+    assert domain_matches(host, "bücher.example")
+    assert domain_matches(host, "xn--bcher-kva.example")
+    assert not domain_matches(host, "other.example")
