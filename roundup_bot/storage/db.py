@@ -107,11 +107,9 @@ def current_revision(engine: Engine) -> str | None:
     Raises:
         StorageError: the database cannot be reached.
     """
-    from alembic.runtime.migration import MigrationContext
-
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            return _stored_revision(conn)
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot open the database: {_short(exc)}") from exc
 
@@ -119,16 +117,16 @@ def current_revision(engine: Engine) -> str | None:
 def migrate(engine: Engine) -> bool:
     """Bring the schema to the newest revision. Returns True when it changed anything."""
     try:
-        if _stored_revision(engine) == SCHEMA_HEAD:
-            return False
+        with engine.connect() as conn:
+            if _stored_revision(conn) == SCHEMA_HEAD:
+                return False
         from alembic import command
-        from alembic.runtime.migration import MigrationContext
 
         cfg = alembic_config()
         with engine.execution_options(sqlite_immediate=True).begin() as conn:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
-            if MigrationContext.configure(conn).get_current_revision() == head_revision():
+            if _stored_revision(conn) == SCHEMA_HEAD:
                 return False  # another process migrated while we waited for the lock
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
@@ -139,12 +137,11 @@ def migrate(engine: Engine) -> bool:
         raise StorageError(f"cannot migrate the database: {_short(exc)}") from exc
 
 
-def _stored_revision(engine: Engine) -> str | None:
+def _stored_revision(conn: Connection) -> str | None:
     """alembic_version's row read with plain SQL (None when there is no such table yet)."""
-    with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return None
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
 
 
 def _short(exc: SQLAlchemyError) -> str:
