@@ -25,11 +25,10 @@ def redact(text: str) -> str:
         secret = os.environ.get(name, "")
         if len(secret) >= 6:
             text = text.replace(secret, "***")
-    text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
-    return _BEARER.sub(r"\g<head>***", text)
+    return _BEARER.sub(r"\g<head>***", redact_url(text))
 
 
 def redact_url(url: str) -> str:
-    """Hide the password of a ``user:password@host`` URL; cheap for the usual URL
-    without one (candidates --json runs this for every source of a big week)."""
+    """Hide the password of every ``user:password@host`` URL in ``text``; cheap for
+    the usual text without one (candidates --json runs this for every source of a big week)."""
     return _URL_PASSWORD.sub(r"\g<head>:***@", url) if "@" in url else url
