@@ -152,12 +152,13 @@ def domain_matches(host: str, domain: str) -> bool:
     """True when ``host`` is ``domain`` or one of its subdomains. A configured
     international domain (``bücher.example``) matches hosts as canonical URLs
     write them (punycode)."""
-    domain = _ascii_host(domain.lower().strip().lstrip(".").removeprefix("www."))
-    host = _ascii_host(host.lower().removeprefix("www."))
+    domain = ascii_host(domain.lower().strip().lstrip(".").removeprefix("www."))
+    host = ascii_host(host.lower().removeprefix("www."))
     return host == domain or host.endswith("." + domain)
 
 
-def _ascii_host(name: str) -> str:
+def ascii_host(name: str) -> str:
+    """A host name as canonical URLs write it: an international name in punycode."""
     if name.isascii():
         return name
     try:

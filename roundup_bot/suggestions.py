@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from roundup_bot.curation import (
     InvalidURL,
+    ascii_host,
     canonical_url,
     domain_matches,
     excerpt,
@@ -307,11 +308,7 @@ def _domain(value: str) -> str:
     value = value.strip().lower()
     if "://" in value:
         value = host_of(value)
-    value = value.lstrip(".").removeprefix("www.")
-    try:
-        return value.encode("idna").decode("ascii")
-    except UnicodeError:
-        return value
+    return ascii_host(value.lstrip(".").removeprefix("www."))
 
 
 def judge(
