@@ -69,6 +69,11 @@ _BLOCK_TAG = re.compile(
     r"<(/?)(p|br|div|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|pre|section|article|hr)\b",
     re.IGNORECASE,
 )
+#: Elements whose content a browser never shows as text, so it is dropped with them.
+#: An HTML5 parser reads everything after an <iframe> (self-closed or not) up to
+#: </iframe> as the iframe's fallback text: Blogger writes <iframe ... /> and would
+#: otherwise leave the rest of the post's markup in the excerpt as literal tags.
+_HIDDEN_CONTENT = frozenset({"script", "style", "iframe", "noembed", "noframes"})
 _HOST = re.compile(r"^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.?)+$|^\[[0-9a-f:.]+\]$")
 #: Longer links are junk or attacks, and would not fit a PostgreSQL index entry.
 MAX_URL_CHARS = 2048
@@ -168,14 +173,14 @@ def ascii_host(name: str) -> str:
 
 
 def plain_text(markup: str | None) -> str | None:
-    """Markup -> plain text: tags (and script/style content) removed, entities decoded,
+    """Markup -> plain text: tags (and script, style and iframe content) removed, entities decoded,
     whitespace collapsed. The result is text, not HTML: it must still be escaped
     when it is put into a page, which Jinja's autoescape does."""
     if markup is None:
         return None
     if "<" in markup or "&" in markup:
         spaced = _BLOCK_TAG.sub(r" <\1\2", markup)
-        cleaned = nh3.clean(spaced, tags=set(), clean_content_tags={"script", "style"})
+        cleaned = nh3.clean(spaced, tags=set(), clean_content_tags=_HIDDEN_CONTENT)
         # nh3 returns HTML-escaped text: one unescape gives the text itself.
         text_value = html.unescape(cleaned)
     else:

@@ -121,6 +121,10 @@ def test_absolute_url_resolves_against_the_base_and_survives_junk() -> None:
         ("  lots \n\t of   space ", "lots of space"),
         ("5 < 6 and 7 > 3", "5 < 6 and 7 > 3"),
         ("<!-- hidden -->Shown", "Shown"),
+        ("<iframe src='https://x.example/'>fallback</iframe>After", "After"),
+        # An HTML5 parser reads an unclosed iframe as swallowing the rest, as browsers do.
+        ("Before <iframe src='https://x.example/' /><p>hidden</p>", "Before"),
+        ("<noembed>no</noembed>Yes", "Yes"),
         ("Null\x00byte", "Nullbyte"),
         ("bidi\u202eoverride", "bidioverride"),
         ("", None),
@@ -294,6 +298,25 @@ def test_script_in_titles_and_summaries_becomes_harmless_text() -> None:
     assert "<" not in entry.summary
     assert "Para" in entry.summary
     assert "after" in entry.summary
+
+
+def test_entity_escaped_markup_in_a_description_is_read_as_html_not_shown_as_tags() -> None:
+    """feedparser's own sanitiser is off: the markup reaches plain_text unsanitised,
+    which must still leave only the words (Blogger escapes its whole post body)."""
+    feed = parse(
+        rss_doc(
+            item(
+                "https://example.org/1",
+                "Council &lt;em&gt;budget&lt;/em&gt; &amp;amp; plans",
+                "<description>&lt;p&gt;Intro &lt;a href=&quot;/x&quot; onclick=&quot;x()&quot;&gt;"
+                "link&lt;/a&gt;&lt;/p&gt;&lt;script&gt;steal()&lt;/script&gt;"
+                "&lt;iframe src=&quot;https://v.example/&quot; /&gt;</description>",
+            )
+        )
+    )
+    [entry] = feed.entries
+    assert entry.title == "Council budget & plans"
+    assert entry.summary == "Intro link"
 
 
 def test_control_characters_are_removed_from_stored_text() -> None:
