@@ -90,3 +90,46 @@ def test_documents_feedparser_reads_cleanly_are_never_refused(corpus: Path) -> N
     ]
     refused = [r["file"] for r in rows if isinstance(_parse(corpus, r["file"]), FeedParseError)]
     assert refused == []
+
+
+def test_buffered_expat_driver_gives_the_same_results_as_plain_expat(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """expat_driver only merges the pieces of text feedparser joins anyway: every
+    corpus document must come out exactly as with the standard expat reader."""
+    import feedparser.api
+
+    from roundup_bot.sources.feeds import EXPAT_DRIVER
+
+    assert feedparser.api.PREFERRED_XML_PARSERS[0] == EXPAT_DRIVER
+    names = [row["file"] for row in manifest(corpus)]
+    buffered = [_parse(corpus, name) for name in names]
+    monkeypatch.setattr(
+        feedparser.api,
+        "PREFERRED_XML_PARSERS",
+        [p for p in feedparser.api.PREFERRED_XML_PARSERS if p != EXPAT_DRIVER],
+    )
+    plain = [_parse(corpus, name) for name in names]
+    differ = [
+        name
+        for name, one, other in zip(names, buffered, plain, strict=True)
+        if _outcome(one) != _outcome(other)
+    ]
+    assert differ == []
+
+
+def _outcome(result: ParsedFeed | FeedParseError) -> ParsedFeed | str:
+    return result if isinstance(result, ParsedFeed) else f"refused: {result}"
+
+
+def test_feedparser_reads_well_formed_feeds_with_the_buffered_expat_driver() -> None:
+    import xml.sax
+
+    import feedparser.api
+
+    from roundup_bot.sources.expat_driver import BufferedExpatParser
+
+    parser = xml.sax.make_parser(feedparser.api.PREFERRED_XML_PARSERS)
+    assert isinstance(parser, BufferedExpatParser)
+    parser.reset()
+    assert parser._parser.buffer_text  # type: ignore[attr-defined]

@@ -23,6 +23,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import feedparser
+import feedparser.api
 
 from roundup_bot.curation import (
     InvalidURL,
@@ -35,6 +36,7 @@ from roundup_bot.curation import (
 from roundup_bot.exceptions import FeedParseError
 from roundup_bot.types import ParsedEntry, ParsedFeed
 
+EXPAT_DRIVER = "roundup_bot.sources.expat_driver"
 _EMAIL = re.compile(r"<?[^\s()<>@]+@[^\s()<>@]+\.[^\s()<>@]+>?")
 _EMPTY_PARENS = re.compile(r"\(\s*\)")
 _WRAPPED = re.compile(r"\((.+)\)")
@@ -56,6 +58,9 @@ _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 # unterminated comment, a bogus doctype, script text) and a Blogger post whose
 # unclosed <iframe> hides the text after it.
 feedparser.SANITIZE_HTML = False
+# Well-formed feeds are read by expat with its text buffered (see expat_driver).
+if EXPAT_DRIVER not in feedparser.api.PREFERRED_XML_PARSERS:
+    feedparser.api.PREFERRED_XML_PARSERS.insert(0, EXPAT_DRIVER)
 feedparser.RESOLVE_RELATIVE_URIS = False
 
 
