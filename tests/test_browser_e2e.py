@@ -138,7 +138,12 @@ def test_sign_in_reorder_rewrite_save_preview_approve_and_find_it_published(
     framed_titles = frame.locator("h2").all_inner_texts()
     assert framed_titles[:2] == [before[1], before[0]]
 
-    # Approve: it is published, by this editor, and the page says where.
+    # Approve: the box must be ticked first (the browser refuses the form without it).
+    page.get_by_role("button", name="Approve").click()
+    assert page.url == served.base + "/drafts/1/preview"
+    assert served.site.app.storage.drafts.get(1).status == "draft"
+    # Ticked: it is published, by this editor, and the page says where.
+    page.get_by_label("I have checked this preview: publish it now").check()
     page.get_by_role("button", name="Approve").click()
     page.wait_for_url(served.base + "/drafts/1")
     published = served.site.tmp_path / "public" / f"{WEEK}.html"

@@ -340,11 +340,25 @@ def test_save_and_preview_saves_then_shows_the_preview(site: Site, client: Flask
     assert "Previewed intro" in client.get("/drafts/1/preview.html").get_data(as_text=True)
 
 
-def approve(client: FlaskClient, version: int) -> Any:
+def approve(client: FlaskClient, version: int, confirm: str | None = "publish") -> Any:
     page = client.get("/drafts/1/preview").get_data(as_text=True)
-    return client.post(
-        "/drafts/1/approve", data={"version": str(version), "csrf_token": csrf_of(page)}
-    )
+    data = {"version": str(version), "csrf_token": csrf_of(page)}
+    if confirm is not None:
+        data["confirm"] = confirm
+    return client.post("/drafts/1/approve", data=data)
+
+
+@pytest.mark.parametrize("confirm", [None, "", "yes"])
+def test_approve_without_the_box_ticked_publishes_nothing(
+    site: Site, client: FlaskClient, confirm: str | None
+) -> None:
+    response = approve(client, draft(site).version, confirm=confirm)
+    assert response.headers["Location"] == "/drafts/1/preview"
+    assert draft(site).status == "draft"
+    assert not (site.tmp_path / "public" / f"{WEEK}.html").exists()
+    page = client.get("/drafts/1/preview").get_data(as_text=True)
+    assert "Nothing was published: tick" in page
+    assert 'name="confirm" value="publish" required' in page
 
 
 def test_approve_publishes_through_the_cli_path_and_records_the_editor(

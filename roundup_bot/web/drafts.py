@@ -298,6 +298,15 @@ def approve(draft_id: int) -> BaseResponse:
     if version is None:
         flash("The form was damaged; nothing was approved. Reload and try again.", "error")
         return redirect(url_for("drafts.preview", draft_id=draft.id))
+    # Publishing cannot be undone from this page, so a first approval needs the
+    # box ticked as well as the button pressed: one stray tap publishes nothing.
+    # (Publishing an already approved round-up again, after a failure, does not.)
+    if draft.status == "draft" and request.form.get("confirm") != "publish":
+        flash(
+            "Nothing was published: tick “I have checked this preview” first, then Approve.",
+            "error",
+        )
+        return redirect(url_for("drafts.preview", draft_id=draft.id))
     try:
         result = svc.approve(draft.id, editor.name, web().clock(), version)
     except StaleDraftError as stale:
