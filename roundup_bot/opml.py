@@ -16,6 +16,7 @@ from xml.parsers import expat
 
 from roundup_bot.curation import InvalidURL, canonical_url
 from roundup_bot.exceptions import ConfigError
+from roundup_bot.redaction import redact_url
 from roundup_bot.storage.feeds import ConfiguredFeed
 
 MAX_OPML_BYTES = 5 * 1024 * 1024
@@ -64,16 +65,26 @@ def read_opml(path: Path, config_path: str) -> list[ConfiguredFeed]:
     return feeds
 
 
-def write_opml(feeds: Sequence[ConfiguredFeed], titles: dict[str, str | None], title: str) -> str:
-    """The feed list as an OPML 2.0 document."""
+def write_opml(
+    feeds: Sequence[ConfiguredFeed],
+    titles: dict[str, str | None],
+    title: str,
+    *,
+    with_passwords: bool = False,
+) -> str:
+    """The feed list as an OPML 2.0 document.
+
+    An OPML file is made to be shared (with another reader, a colleague, a
+    ticket), so a password in a feed URL is written as ``***`` unless asked for."""
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = title
     ET.SubElement(head, "dateCreated").text = format_datetime(datetime.now(UTC), usegmt=True)
     body = ET.SubElement(root, "body")
     for feed in feeds:
-        text = feed.name or titles.get(feed.url) or feed.url
-        attributes = {"type": "rss", "text": text, "title": text, "xmlUrl": feed.url}
+        url = feed.url if with_passwords else redact_url(feed.url)
+        text = feed.name or titles.get(feed.url) or url
+        attributes = {"type": "rss", "text": text, "title": text, "xmlUrl": url}
         ET.SubElement(body, "outline", attributes)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

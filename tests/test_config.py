@@ -189,6 +189,27 @@ def test_export_opml_parses_back_to_the_same_feeds(tmp_path: Path) -> None:
     assert {f.url for f in listparser.parse(out.read_bytes()).feeds} == set(titles)
 
 
+def test_export_opml_hides_feed_url_passwords_unless_asked(tmp_path: Path) -> None:
+    path = opml_config(tmp_path, None)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('[polling]\nopml = "lists/feeds.opml"\n', "")
+        + '\n[[feeds]]\nurl = "https://reader:s3cret-pw@intranet.example.org/feed"\n',
+        encoding="utf-8",
+    )
+    result = run_cli(["--config", str(path), "feeds", "export-opml"])
+    assert result.code == 0, result
+    assert "s3cret-pw" not in result.stdout + result.stderr
+    urls = {f.url for f in listparser.parse(result.stdout.encode("utf-8")).feeds}
+    assert "https://reader:***@intranet.example.org/feed" in urls
+    assert "1 feed URL(s) had a password, written as ***" in result.stderr
+
+    kept = run_cli(["--config", str(path), "feeds", "export-opml", "--with-passwords"])
+    assert kept.code == 0, kept
+    urls = {f.url for f in listparser.parse(kept.stdout.encode("utf-8")).feeds}
+    assert "https://reader:s3cret-pw@intranet.example.org/feed" in urls
+    assert "s3cret-pw" not in kept.stderr
+
+
 def test_export_opml_to_a_folder_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
     path = opml_config(tmp_path, OPML)
     out = tmp_path / "no" / "such" / "folder.opml"

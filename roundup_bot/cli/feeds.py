@@ -302,12 +302,29 @@ def feeds() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to a file instead of standard output.",
 )
+@click.option(
+    "--with-passwords",
+    is_flag=True,
+    help="Keep passwords in feed URLs (user:password@host); by default they are written as ***.",
+)
 @pass_cli
-def export_opml(cli: CliContext, output: Path | None) -> None:
+def export_opml(cli: CliContext, output: Path | None, with_passwords: bool) -> None:
     """Write the configured feed list as OPML."""
     app = cli.app
     configured = app.sync_feeds(datetime.now(UTC))
-    document = write_opml(configured, app.storage.feeds.titles(), cli.settings.roundup.title)
+    document = write_opml(
+        configured,
+        app.storage.feeds.titles(),
+        cli.settings.roundup.title,
+        with_passwords=with_passwords,
+    )
+    hidden = [] if with_passwords else [f for f in configured if redact_url(f.url) != f.url]
+    if hidden:
+        click.echo(
+            f"{len(hidden)} feed URL(s) had a password, written as ***"
+            " (--with-passwords keeps them): " + ", ".join(redact_url(f.url) for f in hidden),
+            err=True,
+        )
     if output is None:
         click.echo(document, nl=False)
     else:
