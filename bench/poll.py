@@ -108,6 +108,12 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def own_cpu_seconds() -> float:
+    """CPU time (user + system) of this process alone (all its threads)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return me.ru_utime + me.ru_stime
+
+
 def _maxrss_mb() -> dict[str, float]:
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -147,6 +153,7 @@ def child_roundup(
             for phase in ("cold", "warm"):
                 started = time.perf_counter()
                 cpu_started = cpu_seconds()
+                own_started = own_cpu_seconds()
                 now = utc_now()
                 selected = app.storage.feeds.for_update(now, mode="poll")
                 outcomes = poll_feeds(
@@ -161,6 +168,8 @@ def child_roundup(
                 runs[phase] = {
                     "seconds": elapsed,
                     "cpu_seconds": cpu_seconds() - cpu_started,
+                    # the event loop (HTTP), the writer thread (storage); the rest is parsing
+                    "main_cpu_seconds": own_cpu_seconds() - own_started,
                     "feeds": len(outcomes),
                     "failed": len(failed),
                     "errors": sorted({o.error or "" for o in failed})[:5],
@@ -338,6 +347,7 @@ def report(args: argparse.Namespace, rounds: dict[str, list[dict[str, Any]]]) ->
         "roundup_cold_feeds_per_s": n / rb_cold,
         "roundup_warm_s": rb_warm,
         "roundup_cold_cpu_s": median([r["cold"]["cpu_seconds"] for r in rb]),
+        "roundup_cold_main_cpu_s": median([r["cold"]["main_cpu_seconds"] for r in rb]),
         "latency_floor_s": floor,
         "warm_vs_floor": rb_warm / floor,
         "roundup_peak_rss_mb": rss_tree,
@@ -367,6 +377,11 @@ def report(args: argparse.Namespace, rounds: dict[str, list[dict[str, Any]]]) ->
         figures["reader_cold_cpu_s"] = median([r["cold"]["cpu_seconds"] for r in rd])
         figures["cold_ratio_roundup_over_reader"] = rd_cold / rb_cold
         figures["reader_peak_rss_mb"] = max(r["peak_tree_rss_mb"] for r in rd)
+    main_cpu = figures["roundup_cold_main_cpu_s"]
+    print(
+        f"roundup-bot cold CPU: {main_cpu:.1f} s in the main process (HTTP, storage), "
+        f"{figures['roundup_cold_cpu_s'] - main_cpu:.1f} s in the parse workers (medians)"
+    )
     print()
     if "reader" in rounds:
         ratio = figures["cold_ratio_roundup_over_reader"]
