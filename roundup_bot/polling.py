@@ -44,6 +44,10 @@ Progress = Callable[[PollOutcome], None]
 
 #: Runs with fewer feeds than this parse in a thread (see the module docstring).
 PROCESS_PARSE_MIN_FEEDS = 32
+#: A worker that dies takes every feed queued to its pool with it, not only the
+#: one it was parsing: each is tried once more in a fresh pool. A document that
+#: kills its parser every time fails on the second try.
+PARSE_ATTEMPTS = 2
 
 
 def utc_now() -> datetime:
@@ -244,7 +248,8 @@ class _Parsers:
     """Where feed documents are parsed: worker processes, or threads when
     ``processes`` is 0. Processes are started by the first parse, so a run in
     which every feed answers 304 starts none. A worker that dies (killed for
-    memory, say) fails the feeds it had in hand, and a fresh pool takes over."""
+    memory, say) breaks its pool; a fresh pool takes over and parses again the
+    feeds the broken one had (PARSE_ATTEMPTS)."""
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
@@ -283,14 +288,25 @@ class _Parsers:
         """parse_feed, off the event loop. Raises FeedParseError."""
         if self._thread is not None:
             return await loop.run_in_executor(self._thread, parse_feed, content, url, headers)
-        pool: Executor = self._process_pool()
-        try:
-            result = await loop.run_in_executor(pool, parse_feed_in_worker, content, url, headers)
-        except BrokenProcessPool as exc:
-            if self._pool is pool:
-                self._pool = None
-                pool.shutdown(wait=False, cancel_futures=True)
-            raise FeedParseError(url, "the feed parser process stopped while parsing") from exc
+        for attempt in range(1, PARSE_ATTEMPTS + 1):
+            pool: Executor = self._process_pool()
+            try:
+                result = await loop.run_in_executor(
+                    pool, parse_feed_in_worker, content, url, headers
+                )
+                break
+            except BrokenProcessPool as exc:
+                if self._pool is pool:  # the first feed to notice replaces the pool
+                    self._pool = None
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    log.warning(
+                        "a feed parser process stopped (killed?): "
+                        "the feeds it had are parsed again in a fresh one"
+                    )
+                if attempt == PARSE_ATTEMPTS:
+                    raise FeedParseError(
+                        url, "the feed parser process stopped while parsing it, twice"
+                    ) from exc
         if isinstance(result, str):
             raise FeedParseError(url, result)
         return result

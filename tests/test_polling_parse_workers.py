@@ -9,6 +9,9 @@ ones that fail to parse.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -87,3 +90,56 @@ def test_worker_processes_parse_like_a_thread(tmp_path: Path, served: list[str])
     failures = [r for r in results if not r[1]]  # type: ignore[index]
     assert len(failures) == 2
     assert any("HTML page" in str(r[2]) for r in failures)  # type: ignore[index]
+
+
+def _big_rss(n: int, items: int = 150) -> str:
+    body = "".join(
+        f"<item><title>Post {n}.{i}</title><link>http://big{n}.example/p/{i}</link>"
+        f"<description>{'&lt;p&gt;Words words words.&lt;/p&gt;' * 20}</description></item>"
+        for i in range(items)
+    )
+    channel = f"<channel><title>Big {n}</title>{body}</channel>"
+    return f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'
+
+
+def test_a_killed_parser_process_costs_no_feed(tmp_path: Path, httpserver: HTTPServer) -> None:
+    """SIGKILL (the OOM killer, an operator) on the parse workers mid-run breaks
+    their pool and every parse queued to it; those are parsed again in a fresh
+    pool, so every feed is still stored."""
+    count = 24
+    for n in range(count):
+        httpserver.expect_request(f"/big/{n}.xml").respond_with_data(
+            _big_rss(n), content_type="application/rss+xml"
+        )
+    urls = [httpserver.url_for(f"/big/{n}.xml") for n in range(count)]
+    storage = open_storage(f"sqlite:///{tmp_path / 'killed.db'}")
+    killed: list[int] = []
+
+    def kill_workers_once(_outcome: object) -> None:
+        # From the progress callback: the first feeds are stored, the rest are
+        # being fetched or queued for the workers.
+        if killed:
+            return
+        for child in multiprocessing.active_children():
+            if child.pid is not None:
+                os.kill(child.pid, signal.SIGKILL)
+                killed.append(child.pid)
+
+    try:
+        storage.feeds.sync(
+            [ConfiguredFeed(url=u, name=None, weight=1.0, enabled=True) for u in urls], NOW
+        )
+        outcomes = poll_feeds(
+            storage,
+            storage.feeds.for_update(NOW),
+            HttpPolicy(),
+            PollOptions(concurrency=12, parse_processes=2),
+            progress=kill_workers_once,
+            clock=lambda: NOW,
+        )
+        assert killed, "no parse worker was running to be killed"
+        assert [o.error for o in outcomes if not o.ok] == []
+        assert len(outcomes) == count
+        assert storage.candidates.count() == count * 150
+    finally:
+        storage.close()
