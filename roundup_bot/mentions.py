@@ -352,7 +352,10 @@ def _sweep(
             sweep.newest_id = reading.newest_id
         earliest = min((s.posted_at or now for s in reading.suggestions), default=now)
         prior = storage.suggestions.prior(
-            PLATFORM, [s.author_username for s in reading.suggestions], earliest - WEEK
+            PLATFORM,
+            [s.author_username for s in reading.suggestions],
+            earliest - WEEK,
+            author_ids=[s.author_id for s in reading.suggestions if s.author_id],
         )
         judged = judge(reading.suggestions, rules, prior, now)
         if reading.next_token:

@@ -125,6 +125,13 @@ class PriorSuggestion:
     username: str  # lower-case
     canonical_url: str
     posted_at: datetime
+    author_id: str | None = None
+
+
+def person_key(author_id: str | None, username: str) -> str:
+    """Who the weekly limit counts: the platform's user id, which stays when the
+    account is renamed (a new name must not reset the limit), else the name."""
+    return f"id:{author_id}" if author_id else f"@{username.lower()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,15 +327,17 @@ def judge(
     """Accept or reject each suggestion, oldest first, under the abuse rules.
 
     Checked in order: blocked user, blocked domain, allowed domains, then the
-    weekly limit: a person may suggest at most ``max_per_user_per_week``
-    different links in any seven days (counting accepted ones only, the
+    weekly limit: a person (an account, see person_key) may suggest at most
+    ``max_per_user_per_week`` different links in any seven days (counting accepted ones only, the
     already stored ``prior`` and the ones accepted earlier in this batch).
     Suggesting the same link again never counts twice. A post without a time
     is placed at ``now``. The result is in the order of ``suggestions``.
     """
     accepted: dict[str, list[tuple[datetime, str]]] = {}
     for earlier in prior:
-        accepted.setdefault(earlier.username, []).append((earlier.posted_at, earlier.canonical_url))
+        accepted.setdefault(person_key(earlier.author_id, earlier.username), []).append(
+            (earlier.posted_at, earlier.canonical_url)
+        )
     order = sorted(
         range(len(suggestions)),
         key=lambda i: (suggestions[i].posted_at or now, suggestions[i].post_id),
@@ -338,7 +347,7 @@ def judge(
         item = suggestions[index]
         status, reason = _verdict(item, rules, accepted, now)
         if status == "accepted":
-            accepted.setdefault(item.author_username.lower(), []).append(
+            accepted.setdefault(person_key(item.author_id, item.author_username), []).append(
                 (item.posted_at or now, item.canonical_url)
             )
         verdicts[index] = JudgedSuggestion(item, status, reason)
@@ -363,12 +372,13 @@ def _verdict(
     limit = rules.max_per_user_per_week
     if limit > 0:
         when = item.posted_at or now
+        theirs = accepted.get(person_key(item.author_id, item.author_username), [])
         recent = {
             url
-            for posted, url in accepted.get(user, [])
+            for posted, url in theirs
             if when - WEEK < posted <= when and url != item.canonical_url
         }
-        already = any(url == item.canonical_url for _posted, url in accepted.get(user, []))
+        already = any(url == item.canonical_url for _posted, url in theirs)
         if not already and len(recent) >= limit:
             return (
                 "rejected",

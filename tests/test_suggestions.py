@@ -279,12 +279,12 @@ def test_an_empty_page_is_fine() -> None:
 
 
 def suggestion(
-    user: str, link: str, *, post: str = "1", at: datetime = NOW, user_id: str = "1"
+    user: str, link: str, *, post: str = "1", at: datetime = NOW, user_id: str | None = None
 ) -> SuggestedLink:
     return SuggestedLink(
         post_id=post,
         post_url=f"https://x.com/{user}/status/{post}",
-        author_id=user_id,
+        author_id=user_id or f"id-{user.lower()}",
         author_username=user,
         text=None,
         posted_at=at,
@@ -347,7 +347,7 @@ def test_allowed_domains_when_set_are_the_only_ones_accepted() -> None:
 
 def test_at_most_n_different_links_per_person_per_week() -> None:
     rules = AbuseRules.build(max_per_user_per_week=2)
-    prior = [PriorSuggestion("alice", "https://a.example/old", NOW - timedelta(days=2))]
+    prior = [PriorSuggestion("alice", "https://a.example/old", NOW - timedelta(days=2), "id-alice")]
     judged = judge(
         [
             suggestion("Alice", "https://a.example/1", post="2"),
@@ -363,15 +363,33 @@ def test_at_most_n_different_links_per_person_per_week() -> None:
     assert "limit of 2" in (judged[2].reason or "")
 
 
+def test_the_weekly_limit_follows_the_account_not_its_name() -> None:
+    """Renaming the account does not reset the limit; a new account that takes a
+    freed name does not inherit it."""
+    rules = AbuseRules.build(max_per_user_per_week=1)
+    prior = [PriorSuggestion("alice", "https://a.example/old", NOW - timedelta(days=1), "42")]
+    judged = judge(
+        [
+            suggestion("alice_renamed", "https://a.example/1", post="2", user_id="42"),
+            suggestion("alice", "https://a.example/2", post="3", user_id="77"),
+        ],
+        rules,
+        prior,
+        NOW,
+    )
+    assert [j.status for j in judged] == ["rejected", "accepted"]
+    assert "@alice_renamed passed the limit of 1" in (judged[0].reason or "")
+
+
 def test_the_weekly_window_slides_and_zero_means_no_limit() -> None:
     prior = [
-        PriorSuggestion("alice", f"https://a.example/{n}", NOW - timedelta(days=8))
+        PriorSuggestion("alice", f"https://a.example/{n}", NOW - timedelta(days=8), "id-alice")
         for n in range(9)
     ]
     [judged] = judge([suggestion("alice", "https://a.example/new")], AbuseRules.build(), prior, NOW)
     assert judged.status == "accepted"
     recent = [
-        PriorSuggestion("alice", f"https://a.example/{n}", NOW - timedelta(hours=1))
+        PriorSuggestion("alice", f"https://a.example/{n}", NOW - timedelta(hours=1), "id-alice")
         for n in range(9)
     ]
     unlimited = AbuseRules.build(max_per_user_per_week=0)

@@ -138,7 +138,14 @@ def test_prior_lists_accepted_suggestions_in_the_window(storage: Storage) -> Non
         ),
     )
     prior = storage.suggestions.prior("x", ["ALICE"], NOW - timedelta(days=7))
-    assert [(p.username, p.canonical_url) for p in prior] == [("alice", "https://a.example/2")]
+    assert [(p.username, p.canonical_url, p.author_id) for p in prior] == [
+        ("alice", "https://a.example/2", "id-alice")
+    ]
+    # Found by user id too (the account was renamed since), and never twice.
+    by_id = storage.suggestions.prior(
+        "x", ["alice_new", "alice"], NOW - timedelta(days=7), author_ids=["id-alice"]
+    )
+    assert [(p.username, p.canonical_url) for p in by_id] == [("alice", "https://a.example/2")]
 
 
 def test_state_and_the_monthly_counter_commit_with_the_page(storage: Storage) -> None:

@@ -60,39 +60,47 @@ class SuggestionRepository:
         self.engine = engine
 
     def prior(
-        self, platform: str, usernames: Sequence[str], since: datetime
+        self,
+        platform: str,
+        usernames: Sequence[str],
+        since: datetime,
+        author_ids: Sequence[str] = (),
     ) -> list[PriorSuggestion]:
-        """Accepted suggestions by these people posted since ``since`` (for the weekly limit)."""
+        """Accepted suggestions posted since ``since`` by these people, found by
+        user id or by name (for the weekly limit, which counts by person_key)."""
         names = sorted({name.lower() for name in usernames})
-        if not names:
-            return []
-        out: list[PriorSuggestion] = []
+        ids = sorted({author_id for author_id in author_ids if author_id})
+        found: dict[int, PriorSuggestion] = {}
         with read(self.engine) as conn:
-            for start in range(0, len(names), _BATCH):
-                rows = conn.execute(
-                    select(
-                        suggestions.c.author_username,
-                        suggestions.c.canonical_url,
-                        suggestions.c.posted_at,
-                        suggestions.c.created_at,
-                    ).where(
-                        suggestions.c.platform == platform,
-                        suggestions.c.status == "accepted",
-                        func.lower(suggestions.c.author_username).in_(
-                            names[start : start + _BATCH]
-                        ),
-                        func.coalesce(suggestions.c.posted_at, suggestions.c.created_at) >= since,
+            for column, values in (
+                (func.lower(suggestions.c.author_username), names),
+                (suggestions.c.author_id, ids),
+            ):
+                for start in range(0, len(values), _BATCH):
+                    rows = conn.execute(
+                        select(
+                            suggestions.c.id,
+                            suggestions.c.author_id,
+                            suggestions.c.author_username,
+                            suggestions.c.canonical_url,
+                            suggestions.c.posted_at,
+                            suggestions.c.created_at,
+                        ).where(
+                            suggestions.c.platform == platform,
+                            suggestions.c.status == "accepted",
+                            column.in_(values[start : start + _BATCH]),
+                            func.coalesce(suggestions.c.posted_at, suggestions.c.created_at)
+                            >= since,
+                        )
                     )
-                )
-                out.extend(
-                    PriorSuggestion(
-                        username=row.author_username.lower(),
-                        canonical_url=row.canonical_url,
-                        posted_at=row.posted_at or row.created_at,
-                    )
-                    for row in rows
-                )
-        return out
+                    for row in rows:
+                        found[row.id] = PriorSuggestion(
+                            username=row.author_username.lower(),
+                            canonical_url=row.canonical_url,
+                            posted_at=row.posted_at or row.created_at,
+                            author_id=row.author_id,
+                        )
+        return [found[key] for key in sorted(found)]
 
     def store_page(
         self,
