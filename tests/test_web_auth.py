@@ -9,6 +9,7 @@ import pytest
 from web_support import EDITOR, NOW, PASSWORD, SIGNED_IN_PAGES, Site, csrf_of, make_site, sign_in
 
 from roundup_bot.web import create_app
+from roundup_bot.web.auth import DEVICE_COOKIE
 from roundup_bot.web.ratelimit import SignInLimiter
 
 PAGES = [*SIGNED_IN_PAGES, "/no-such-page"]
@@ -153,6 +154,53 @@ def test_six_failures_a_minute_for_one_name_are_refused_even_with_the_right_pass
     assert sign_in(client).status_code == 302
 
 
+def test_a_stranger_cannot_lock_an_editor_out_of_the_browser_they_signed_in_from(
+    site: Site,
+) -> None:
+    """Failures under an editor's name lock the name for other browsers, but not
+    for one that has signed in as that editor before (its device cookie)."""
+    clock = [3000.0]
+    site.flask.extensions["roundup_bot"].monotonic = lambda: clock[0]
+    own = site.flask.test_client()
+    own.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    assert sign_in(own).status_code == 302
+    cookie = own.get_cookie(DEVICE_COOKIE, path="/sign-in")
+    assert cookie is not None
+    assert cookie.http_only
+    assert cookie.max_age is not None
+    page = own.get("/sources").get_data(as_text=True)
+    own.post("/sign-out", data={"csrf_token": csrf_of(page)})
+    for n in range(6):  # a stranger, from many addresses, with the editor's name
+        stranger = site.flask.test_client()
+        stranger.environ_base["REMOTE_ADDR"] = f"203.0.113.{n + 1}"
+        sign_in(stranger, password="guessing")
+    assert sign_in(stranger).status_code == 429
+    # The editor's own browser still gets in, and its own failures count on their own.
+    assert sign_in(own).status_code == 302
+    page = own.get("/sources").get_data(as_text=True)
+    own.post("/sign-out", data={"csrf_token": csrf_of(page)})
+    for _ in range(5):
+        assert sign_in(own, password="typo typo").status_code == 200
+    assert sign_in(own).status_code == 429
+    # A cookie for another name, or a forged one, is no exemption.
+    other = site.flask.test_client()
+    other.environ_base["REMOTE_ADDR"] = "198.51.100.8"
+    other.set_cookie(DEVICE_COOKIE, cookie.value[:-2] + "xx", path="/sign-in")
+    assert sign_in(other).status_code == 429
+
+
+def test_the_limiter_counts_a_known_device_apart_from_the_name() -> None:
+    limiter = SignInLimiter(limit=2, window_s=60)
+    limiter.failed("ann", "10.0.0.1", 1.0)
+    limiter.failed("ann", "10.0.0.2", 1.0)
+    assert limiter.retry_after("ann", "10.0.0.3", 2.0) is not None
+    assert limiter.retry_after("ann", "10.0.0.3", 2.0, device="d1") is None
+    limiter.failed("ann", "10.0.0.3", 2.0, device="d1")
+    limiter.failed("ann", "10.0.0.4", 2.0, device="d1")
+    assert limiter.retry_after("ann", "10.0.0.5", 3.0, device="d1") is not None
+    assert limiter.retry_after("ann", "10.0.0.5", 3.0, device="d2") is None
+
+
 def test_five_failures_from_one_address_slow_every_name_from_it(site: Site) -> None:
     site.flask.extensions["roundup_bot"].monotonic = lambda: 5000.0
     client = site.client()
@@ -267,7 +315,9 @@ def test_the_session_cookie_is_secure_over_https_behind_a_proxy(tmp_path: Path) 
             environ_overrides={"HTTP_REFERER": "https://editors.example.org/sign-in"},
         )
         assert response.status_code == 302
-        assert "Secure" in response.headers["Set-Cookie"]
+        cookies = response.headers.getlist("Set-Cookie")
+        assert {c.split("=", 1)[0] for c in cookies} == {"roundup_session", DEVICE_COOKIE}
+        assert all("Secure" in c for c in cookies)
         assert response.headers["Strict-Transport-Security"].startswith("max-age=")
     finally:
         site.close()

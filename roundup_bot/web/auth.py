@@ -17,6 +17,7 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    current_app,
     flash,
     g,
     redirect,
@@ -25,12 +26,14 @@ from flask import (
     session,
     url_for,
 )
+from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.wrappers import Response as BaseResponse
 
 from roundup_bot.storage.editors import Editor
 from roundup_bot.web.context import web
 from roundup_bot.web.draftform import FormProblem, read_form
 from roundup_bot.web.draftpage import typed_text
+from roundup_bot.web.ratelimit import name_key
 from roundup_bot.web.security import is_safe_redirect
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,10 @@ SESSION_LIFETIME = timedelta(hours=12)
 SESSION_MAX_AGE = timedelta(days=7)
 #: Endpoints anyone may reach: the sign-in page and the CSS/JS it needs.
 PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "static"})
+#: The cookie that marks a browser an editor has signed in from (see ratelimit).
+DEVICE_COOKIE = "roundup_device"
+DEVICE_MAX_AGE = timedelta(days=90)
+_DEVICE_SALT = "roundup-bot sign-in device"
 
 
 def token_hash(token: str) -> str:
@@ -126,7 +133,8 @@ def sign_in() -> BaseResponse | str | tuple[str, int]:
     password = request.form.get("password", "")
     ctx = web()
     address = _client_address()
-    wait = ctx.limiter.retry_after(name, address, ctx.monotonic())
+    device = _known_device(name)
+    wait = ctx.limiter.retry_after(name, address, ctx.monotonic(), device)
     if wait is not None:
         log.warning("sign-in refused: too many failures (name %r, address %s)", name[:80], address)
         seconds = max(int(wait + 0.999), 1)
@@ -138,7 +146,7 @@ def sign_in() -> BaseResponse | str | tuple[str, int]:
         return Response(body, status=429, headers={"Retry-After": str(seconds)})
     found = ctx.accounts.verify(name, password) if name.strip() and password else None
     if found is None:
-        ctx.limiter.failed(name, address, ctx.monotonic())
+        ctx.limiter.failed(name, address, ctx.monotonic(), device)
         log.warning("failed sign-in (name %r, address %s)", name[:80], address)
         flash("That name and password do not match an editor.", "error")
         return render_template("auth/sign_in.html", next=target, name=name), 200
@@ -151,7 +159,42 @@ def sign_in() -> BaseResponse | str | tuple[str, int]:
     session["sid"] = token
     session.permanent = True
     log.info("editor %r signed in from %s", found.name, address)
-    return redirect(target or url_for("drafts.home"))
+    response = redirect(target or url_for("drafts.home"))
+    _remember_device(response, found.name)
+    return response
+
+
+def _device_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key or "", salt=_DEVICE_SALT)
+
+
+def _known_device(name: str) -> str | None:
+    """The id of this browser when it has signed in as ``name`` before (a valid,
+    unexpired device cookie for that name), else None."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw or len(raw) > 500:
+        return None
+    try:
+        payload = _device_signer().loads(raw, max_age=int(DEVICE_MAX_AGE.total_seconds()))
+    except BadData:
+        return None
+    if not isinstance(payload, dict) or payload.get("name") != name_key(name):
+        return None
+    device = payload.get("device")
+    return device if isinstance(device, str) and device else None
+
+
+def _remember_device(response: BaseResponse, name: str) -> None:
+    token = _device_signer().dumps({"name": name_key(name), "device": secrets.token_urlsafe(16)})
+    response.set_cookie(
+        DEVICE_COOKIE,
+        token,
+        max_age=int(DEVICE_MAX_AGE.total_seconds()),
+        path=url_for("auth.sign_in"),
+        secure=current_app.session_interface.get_cookie_secure(current_app),
+        httponly=True,
+        samesite="Lax",
+    )
 
 
 @bp.route("/sign-out", methods=["POST"])

@@ -8,6 +8,13 @@ spares the database a write per failed attempt. Only failures count, and a
 success clears nothing: a guesser who also knows one valid password cannot use
 it to reset the counter of the address they guess from.
 
+A browser that has signed in as an editor before carries a signed "device"
+cookie (see roundup_bot.web.auth). Its attempts under that editor's name are
+counted against the device, not the name, so a stranger who knows an editor's
+name can lock the name out for everyone else but not for the editor's own
+browser (the "device cookie" defence OWASP describes). The address limit
+applies to every attempt.
+
 The clock is passed in (``time.monotonic`` in the app), so the logic is testable
 without waiting. An IPv6 address is counted as its /64 network, since one
 machine can use any address in it.
@@ -29,28 +36,29 @@ class SignInLimiter:
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def retry_after(self, name: str, address: str, now: float) -> float | None:
-        """Seconds until this name and address may try again, or None if they may now."""
+    def retry_after(
+        self, name: str, address: str, now: float, device: str | None = None
+    ) -> float | None:
+        """Seconds until this name (or, for a known browser, this ``device``) and
+        address may try again, or None if they may now."""
         with self._lock:
-            waits = [self._wait(key, now) for key in self._keys(name, address)]
+            waits = [self._wait(key, now) for key in self._keys(name, address, device)]
         longest = max((w for w in waits if w is not None), default=None)
         return longest
 
-    def failed(self, name: str, address: str, now: float) -> None:
+    def failed(self, name: str, address: str, now: float, device: str | None = None) -> None:
         with self._lock:
             if len(self._failures) >= self.max_keys:
                 self._sweep(now)
-            for key in self._keys(name, address):
+            for key in self._keys(name, address, device):
                 times = self._failures.setdefault(key, deque())
                 times.append(now)
                 while len(times) > self.limit:
                     times.popleft()
 
-    def _keys(self, name: str, address: str) -> tuple[str, str]:
-        # The name as sign-in matches it (NFC, trimmed, any case): "José" typed
-        # decomposed is the same editor, so it must share José's count.
-        key = unicodedata.normalize("NFC", name).strip().casefold()
-        return ("name:" + key, "addr:" + _network(address))
+    def _keys(self, name: str, address: str, device: str | None) -> tuple[str, str]:
+        who = "device:" + device if device else "name:" + name_key(name)
+        return (who, "addr:" + _network(address))
 
     def _wait(self, key: str, now: float) -> float | None:
         times = self._failures.get(key)
@@ -71,6 +79,12 @@ class SignInLimiter:
         while len(self._failures) >= self.max_keys:  # still full: drop the oldest
             oldest = min(self._failures, key=lambda k: self._failures[k][-1])
             del self._failures[oldest]
+
+
+def name_key(name: str) -> str:
+    """The name as sign-in matches it (NFC, trimmed, any case): "José" typed
+    decomposed is the same editor, so it must share José's count."""
+    return unicodedata.normalize("NFC", name).strip().casefold()
 
 
 def _network(address: str) -> str:
