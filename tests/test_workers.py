@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, write_config
 from helpers.feed_server import FeedServer
+from sqlalchemy import func, update
 
 from roundup_bot.app import build_app
 from roundup_bot.config import load_settings
@@ -25,6 +26,7 @@ from roundup_bot.exceptions import LockHeldError
 from roundup_bot.jobs import StopSignal, lease_seconds, poll_worker_job
 from roundup_bot.storage import Storage, open_storage
 from roundup_bot.storage.feeds import ConfiguredFeed
+from roundup_bot.storage.schema import feeds as feeds_table
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -97,7 +99,7 @@ def test_three_workers_fetch_each_of_300_feeds_exactly_once(
         assert store.candidates.count() == 300
         statuses = store.feeds.statuses()
         assert all(s.ok for s in statuses)
-        assert store.leases.leased(datetime.now(UTC)) == {}
+        assert store.leases.leased() == {}
     finally:
         store.close()
 
@@ -119,7 +121,8 @@ def test_a_dead_workers_feeds_are_only_delayed(
         assert sum(server.counts.values()) == 15
         dead_paths = {f"/feed/{int(f.url.rsplit('/', 1)[1][:-4])}.xml" for f in dead}
         assert not dead_paths & set(server.counts)
-        # Once the lease has run out, the next round picks them up.
+        # Once the lease has run out (by the database's clock), the next round picks them up.
+        expire_leases(app.storage, "dead-host:1:x")
         later = now + timedelta(seconds=301)
         result = poll_worker_job(app, StopSignal(), "live:2:y", clock=lambda: later)
         assert "polled 5 feeds" in result.summary
@@ -145,9 +148,24 @@ def test_claims_never_overlap(postgres_url: str) -> None:
         assert store.leases.claim("c", NOW, lease_s=60, limit=100) == []
         store.leases.release("a", [f.id for f in first])
         assert len(store.leases.claim("c", NOW, lease_s=60, limit=100)) == 4
-        assert store.leases.claim("d", NOW + timedelta(seconds=61), lease_s=60, limit=100)
+        # A worker whose clock runs an hour ahead still sees the leases as live...
+        assert store.leases.claim("d", NOW + timedelta(hours=1), lease_s=60, limit=100) == []
+        # ...until they run out by the database's clock.
+        expire_leases(store, "b")
+        assert len(store.leases.claim("d", NOW, lease_s=60, limit=100)) == 6
+        assert set(store.leases.leased().values()) == {"c", "d"}
     finally:
         store.close()
+
+
+def expire_leases(store: Storage, owner: str) -> None:
+    """As if the owner's leases had run out: moved into the past by the database's clock."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(feeds_table)
+            .where(feeds_table.c.lease_owner == owner)
+            .values(lease_until=func.now() - timedelta(seconds=1))
+        )
 
 
 @pytest.mark.postgres
@@ -189,14 +207,14 @@ def test_a_worker_stopped_mid_round_gives_its_feeds_back(tmp_path: Path, postgre
             server.wait_for_held(8)  # a whole batch (concurrency = 8) is in flight
             store = open_storage(postgres_url)
             try:
-                assert len(store.leases.leased(datetime.now(UTC))) == 8
+                assert len(store.leases.leased()) == 8
                 started = time.monotonic()
                 worker.send_signal(signal.SIGTERM)
                 out, err = worker.communicate(timeout=30)
                 assert time.monotonic() - started < 10
                 assert worker.returncode == 0, err
                 assert "polled 0 feeds" in out
-                assert store.leases.leased(datetime.now(UTC)) == {}  # due again at once
+                assert store.leases.leased() == {}  # due again at once
                 assert all(status.last_polled is None for status in store.feeds.statuses())
                 assert store.locks.holders() == {}
             finally:

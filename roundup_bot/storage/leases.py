@@ -14,6 +14,12 @@ fetched twice in one round. A worker that dies leaves its unfinished feeds
 leased; they become claimable again when the lease runs out, so a crash only
 delays them.
 
+Lease times are the database server's clock (``now()``), not the workers':
+workers on several machines may disagree about the time, and one whose clock
+ran ahead by more than a lease would otherwise take feeds another worker is
+still fetching. Whether a feed is *due* still uses the worker's clock, as
+every other poll does (a skew there only moves a poll a little).
+
 PostgreSQL only: SQLite has neither ``FOR UPDATE`` nor concurrent writers.
 """
 
@@ -22,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, func, or_, select, update
 
 from roundup_bot.exceptions import StorageError
 from roundup_bot.storage._sql import read, write
@@ -52,7 +58,7 @@ class FeedLeases:
         if not self.supported:
             raise StorageError("feed leases need PostgreSQL")
         due = or_(feeds.c.next_due.is_(None), feeds.c.next_due <= now)
-        free = or_(feeds.c.lease_until.is_(None), feeds.c.lease_until <= now)
+        free = or_(feeds.c.lease_until.is_(None), feeds.c.lease_until <= func.now())
         query = (
             select(*FOR_UPDATE_COLUMNS)
             .where(feeds.c.enabled.is_(True), feeds.c.in_config.is_(True), due, free)
@@ -66,7 +72,10 @@ class FeedLeases:
                 conn.execute(
                     update(feeds)
                     .where(feeds.c.id.in_([row.id for row in rows]))
-                    .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
+                    .values(
+                        lease_owner=owner,
+                        lease_until=func.now() + timedelta(seconds=lease_s),
+                    )
                 )
         return [feed_for_update(row) for row in rows]
 
@@ -81,10 +90,10 @@ class FeedLeases:
                 .values(lease_owner=None, lease_until=None)
             )
 
-    def leased(self, now: datetime) -> dict[int, str]:
-        """Feeds under a live lease right now, with their owners."""
+    def leased(self) -> dict[int, str]:
+        """Feeds under a live lease right now (by the database's clock), with their owners."""
         with read(self.engine) as conn:
             rows = conn.execute(
-                select(feeds.c.id, feeds.c.lease_owner).where(feeds.c.lease_until > now)
+                select(feeds.c.id, feeds.c.lease_owner).where(feeds.c.lease_until > func.now())
             ).all()
         return {row.id: str(row.lease_owner) for row in rows}
