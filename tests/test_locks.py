@@ -11,11 +11,17 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from roundup_bot.exceptions import LockHeldError
 from roundup_bot.jobs import JobResult, guarded_run
 from roundup_bot.storage import Storage, open_storage
-from roundup_bot.storage.locks import holder_is_dead_here, make_owner
+from roundup_bot.storage.locks import (
+    ADVISORY_NAMESPACE,
+    advisory_key,
+    holder_is_dead_here,
+    make_owner,
+)
 from roundup_bot.storage.schema import job_locks
 
 HOLDER = """
@@ -190,3 +196,62 @@ def test_guarded_run_records_the_run(storage: Storage) -> None:
     assert run.last_ok is False
     assert run.last_result == "failed: boom"
     assert storage.locks.holders() == {}
+
+
+def _drop_lock_connection(store: Storage, job: str) -> int:
+    """Kill, from another connection, the server session holding ``job``'s advisory
+    lock (as a server restart or a network cut would); returns how many were killed."""
+    with store.engine.connect() as conn:
+        key = advisory_key(str(conn.execute(text("SELECT current_schema()")).scalar_one()), job)
+        killed = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND classid::bigint = :ns "
+                "AND objid::bigint = :key AND pid <> pg_backend_pid()"
+            ),
+            {"ns": ADVISORY_NAMESPACE, "key": key % (1 << 32)},
+        ).scalar_one()
+    return int(killed)
+
+
+def _wait_for(text_wanted: str, caplog: pytest.LogCaptureFixture, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while text_wanted not in caplog.text:
+        assert time.monotonic() < deadline, f"never logged: {text_wanted!r}\n{caplog.text}"
+        time.sleep(0.05)
+
+
+@pytest.mark.postgres
+def test_a_dropped_lock_connection_is_noticed_and_the_lock_taken_again(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store, other = open_storage(postgres_url), open_storage(postgres_url)
+    store.locks.ttl_s = 0.3
+    try:
+        with store.locks.hold("poll", owner="host-a:1:x"):
+            assert _drop_lock_connection(other, "poll") == 1
+            _wait_for("took the poll lock again on a new database connection", caplog)
+            with pytest.raises(LockHeldError), other.locks.hold("poll"):
+                pass
+        with other.locks.hold("poll"):  # and it is released at the end as usual
+            pass
+    finally:
+        store.close()
+        other.close()
+
+
+@pytest.mark.postgres
+def test_a_lock_lost_to_another_run_is_reported(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store, other = open_storage(postgres_url), open_storage(postgres_url)
+    store.locks.ttl_s = 6.0  # the watcher looks every 2 s: the other run is quicker
+    try:
+        with store.locks.hold("poll"):
+            assert _drop_lock_connection(other, "poll") == 1
+            with other.locks.hold("poll"):
+                _wait_for("another run has taken it", caplog)
+        assert "poll" not in other.locks.holders()
+    finally:
+        store.close()
+        other.close()

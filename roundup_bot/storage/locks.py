@@ -8,7 +8,12 @@ lock lives in the database, which every process and machine already shares:
   connection for the job's duration. When the holder dies, its connection
   closes and the server drops the lock at once. ``poll --worker`` processes
   take the poll lock *shared*, so workers run side by side while a plain
-  ``poll`` (exclusive) waits for all of them, and they for it.
+  ``poll`` (exclusive) waits for all of them, and they for it. The reverse
+  can happen too: a connection that drops mid-job (a server restart, a
+  network cut) takes the lock with it. A watcher thread notices within
+  ``ttl_s / 3`` seconds and takes the lock again on a new connection; if
+  another run got it first, it says so (the jobs are safe to overlap, but
+  the work is done twice).
 * **SQLite**: a row in ``job_locks`` with an expiry. A heartbeat thread pushes
   the expiry forward while the job runs, so a holder that crashed blocks
   others only until its row expires; a holder on this same machine whose
@@ -155,20 +160,76 @@ class JobLocks:
     def _hold_postgres(
         self, job: str, wait: float, shared: bool, owner: str, clock: Clock
     ) -> Iterator[None]:
-        try:
-            # Autocommit: the connection must not sit "idle in transaction" for a whole poll.
-            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        except SQLAlchemyError as exc:
-            raise StorageError(f"cannot take the {job} lock: {_short(exc)}") from exc
+        conn = self._lock_connection(job)
         try:
             key = self._acquire_advisory(conn, job, wait, shared, owner, clock)
-            try:
-                yield
-            finally:
-                self._release_advisory(conn, job, key, shared, owner)
+        except BaseException:
+            _discard(conn)
+            raise
+        hold = _AdvisoryHold(conn)
+        stop = threading.Event()
+        watcher = threading.Thread(
+            target=self._watch_advisory,
+            args=(hold, job, key, shared, stop),
+            name=f"roundup-lock-{job}",
+            daemon=True,
+        )
+        watcher.start()
+        try:
+            yield
         finally:
-            conn.invalidate()  # never hand a connection that may hold a lock back to the pool
-            conn.close()
+            stop.set()
+            watcher.join(timeout=5)
+            with hold.guard:
+                try:
+                    self._release_advisory(hold.conn, job, key, shared, owner)
+                finally:
+                    _discard(hold.conn)
+
+    def _lock_connection(self, job: str) -> Connection:
+        try:
+            # Autocommit: the connection must not sit "idle in transaction" for a whole poll.
+            return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot take the {job} lock: {_short(exc)}") from exc
+
+    def _watch_advisory(
+        self, hold: _AdvisoryHold, job: str, key: int, shared: bool, stop: threading.Event
+    ) -> None:
+        """Check the lock's connection now and then; if it dropped, take the lock again."""
+        try_lock = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+        while not stop.wait(self.ttl_s / 3):
+            with hold.guard:
+                if stop.is_set():
+                    return
+                try:
+                    hold.conn.execute(text("SELECT 1"))
+                    continue
+                except SQLAlchemyError as exc:
+                    log.warning(
+                        "the database connection holding the %s lock dropped (%s): taking it again",
+                        job,
+                        _short(exc),
+                    )
+                _discard(hold.conn)
+                try:
+                    hold.conn = self._lock_connection(job)
+                    taken = hold.conn.execute(
+                        text(f"SELECT {try_lock}(:ns, :key)"),
+                        {"ns": ADVISORY_NAMESPACE, "key": key},
+                    ).scalar_one()
+                except (SQLAlchemyError, StorageError) as exc:
+                    log.warning("could not take the %s lock again yet: %s", job, exc)
+                    continue  # the database may be restarting: try again next time
+                if not taken:
+                    log.error(
+                        "the %s lock was lost with its database connection and another run "
+                        "has taken it: both runs continue (nothing is stored twice, but the "
+                        "work is done twice)",
+                        job,
+                    )
+                    return
+                log.warning("took the %s lock again on a new database connection", job)
 
     def _acquire_advisory(
         self, conn: Connection, job: str, wait: float, shared: bool, owner: str, clock: Clock
@@ -287,6 +348,25 @@ class JobLocks:
             select(job_locks.c.owner).where(job_locks.c.name == job)
         ).scalar_one_or_none()
         return str(owner) if owner is not None else None
+
+
+class _AdvisoryHold:
+    """The connection an advisory lock lives on; the watcher may replace it, so
+    every use goes through ``guard`` (a Connection is not thread-safe)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.guard = threading.Lock()
+
+
+def _discard(conn: Connection) -> None:
+    """Close a lock connection for good: one that may hold a lock never goes
+    back to the pool."""
+    try:
+        conn.invalidate()
+        conn.close()
+    except SQLAlchemyError as exc:
+        log.debug("closing a lock connection: %s", _short(exc))
 
 
 def _held_advisory(conn: Connection, names: list[str]) -> set[str]:
