@@ -25,7 +25,7 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,10 +44,6 @@ Progress = Callable[[PollOutcome], None]
 
 #: Runs with fewer feeds than this parse in a thread (see the module docstring).
 PROCESS_PARSE_MIN_FEEDS = 32
-#: A worker that dies takes every feed queued to its pool with it, not only the
-#: one it was parsing: each is tried once more in a fresh pool. A document that
-#: kills its parser every time fails on the second try.
-PARSE_ATTEMPTS = 2
 
 
 def utc_now() -> datetime:
@@ -101,7 +97,7 @@ async def poll_feeds_async(
     loop = asyncio.get_running_loop()
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="roundup-store") as writer,
-        _Parsers(_parse_processes(options, len(feeds))) as parsers,
+        _Parsers(_parse_processes(options, len(feeds)), stop) as parsers,
     ):
         async with HttpFetcher(policy) as fetcher:
 
@@ -247,14 +243,22 @@ def _parse_processes(options: PollOptions, feeds: int) -> int:
 class _Parsers:
     """Where feed documents are parsed: worker processes, or threads when
     ``processes`` is 0. Processes are started by the first parse, so a run in
-    which every feed answers 304 starts none. A worker that dies (killed for
-    memory, say) breaks its pool; a fresh pool takes over and parses again the
-    feeds the broken one had (PARSE_ATTEMPTS)."""
+    which every feed answers 304 starts none.
 
-    def __init__(self, processes: int) -> None:
+    A worker that dies (killed for memory, say) breaks its pool, and every
+    parse queued to that pool fails with it, not only the one it was doing. A
+    fresh pool takes over the run, and each feed the broken pool lost is parsed
+    once more, alone, in a separate one-worker pool: a document that kills its
+    parser every time then fails only itself.
+    """
+
+    def __init__(self, processes: int, stop: asyncio.Event | None = None) -> None:
         self.processes = processes
+        self._stop = stop
         self._thread: ThreadPoolExecutor | None = None
         self._pool: ProcessPoolExecutor | None = None
+        self._alone: ProcessPoolExecutor | None = None
+        self._alone_turn = asyncio.Lock()
         if processes == 0:
             self._thread = ThreadPoolExecutor(max_workers=2, thread_name_prefix="roundup-parse")
 
@@ -262,21 +266,19 @@ class _Parsers:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        for executor in (self._thread, self._pool):
+        for executor in (self._thread, self._pool, self._alone):
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
 
-    def _process_pool(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            # spawn: the parent has threads (the writer, the event loop's resolver), and
-            # forking a threaded process can deadlock the child.
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.processes,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=exit_with_parent,
-                initargs=(os.getpid(),),
-            )
-        return self._pool
+    def _process_pool(self, workers: int) -> ProcessPoolExecutor:
+        # spawn: the parent has threads (the writer, the event loop's resolver), and
+        # forking a threaded process can deadlock the child.
+        return ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent,
+            initargs=(os.getpid(),),
+        )
 
     async def parse(
         self,
@@ -288,25 +290,45 @@ class _Parsers:
         """parse_feed, off the event loop. Raises FeedParseError."""
         if self._thread is not None:
             return await loop.run_in_executor(self._thread, parse_feed, content, url, headers)
-        for attempt in range(1, PARSE_ATTEMPTS + 1):
-            pool: Executor = self._process_pool()
-            try:
-                result = await loop.run_in_executor(
-                    pool, parse_feed_in_worker, content, url, headers
+        if self._pool is None:
+            self._pool = self._process_pool(self.processes)
+        pool = self._pool
+        try:
+            result = await loop.run_in_executor(pool, parse_feed_in_worker, content, url, headers)
+        except BrokenProcessPool as exc:
+            if self._pool is pool:  # the first feed to notice replaces the pool
+                self._pool = None
+                pool.shutdown(wait=False, cancel_futures=True)
+                log.warning(
+                    "a feed parser process stopped (killed?): "
+                    "the feeds it had are parsed again, one at a time"
                 )
-                break
-            except BrokenProcessPool as exc:
-                if self._pool is pool:  # the first feed to notice replaces the pool
-                    self._pool = None
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    log.warning(
-                        "a feed parser process stopped (killed?): "
-                        "the feeds it had are parsed again in a fresh one"
-                    )
-                if attempt == PARSE_ATTEMPTS:
-                    raise FeedParseError(
-                        url, "the feed parser process stopped while parsing it, twice"
-                    ) from exc
+            if self._stop is not None and self._stop.is_set():
+                raise FeedParseError(url, "the feed parser process stopped") from exc
+            result = await self._parse_alone(loop, content, url, headers)
         if isinstance(result, str):
             raise FeedParseError(url, result)
         return result
+
+    async def _parse_alone(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        content: bytes,
+        url: str,
+        headers: Mapping[str, str],
+    ) -> ParsedFeed | str:
+        """A second try, in a one-worker pool that parses one document at a time."""
+        async with self._alone_turn:
+            if self._alone is None:
+                self._alone = self._process_pool(1)
+            alone = self._alone
+            try:
+                return await loop.run_in_executor(
+                    alone, parse_feed_in_worker, content, url, headers
+                )
+            except BrokenProcessPool as exc:
+                self._alone = None
+                alone.shutdown(wait=False, cancel_futures=True)
+                raise FeedParseError(
+                    url, "the feed parser process stopped while parsing it, twice"
+                ) from exc

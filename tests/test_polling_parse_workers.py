@@ -9,9 +9,9 @@ ones that fail to parse.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import signal
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -102,44 +102,67 @@ def _big_rss(n: int, items: int = 150) -> str:
     return f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'
 
 
-def test_a_killed_parser_process_costs_no_feed(tmp_path: Path, httpserver: HTTPServer) -> None:
-    """SIGKILL (the OOM killer, an operator) on the parse workers mid-run breaks
-    their pool and every parse queued to it; those are parsed again in a fresh
-    pool, so every feed is still stored."""
+KILL_ONE_WORKER = """
+import json, multiprocessing, os, signal, sys
+from datetime import UTC, datetime
+from roundup_bot.polling import PollOptions, poll_feeds
+from roundup_bot.sources.http import HttpPolicy
+from roundup_bot.storage import open_storage
+from roundup_bot.storage.feeds import ConfiguredFeed
+
+db, urls = sys.argv[1], json.loads(sys.argv[2])
+now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+storage = open_storage(db)
+storage.feeds.sync([ConfiguredFeed(u, None, 1.0, True) for u in urls], now)
+killed = []
+
+def kill_one_worker(_outcome):
+    # From the progress callback: the first feeds are stored, the rest are being
+    # fetched or queued for the workers. One worker dies; the other survives.
+    if not killed:
+        workers = multiprocessing.active_children()
+        if workers:
+            os.kill(workers[0].pid, signal.SIGKILL)
+            killed.append(workers[0].pid)
+
+outcomes = poll_feeds(
+    storage, storage.feeds.for_update(now), HttpPolicy(),
+    PollOptions(concurrency=12, parse_processes=2),
+    progress=kill_one_worker, clock=lambda: now,
+)
+print(json.dumps({
+    "killed": len(killed),
+    "errors": [o.error for o in outcomes if not o.ok],
+    "outcomes": len(outcomes),
+    "candidates": storage.candidates.count(),
+}))
+storage.close()
+"""
+
+
+def test_a_killed_parser_process_costs_no_feed_and_the_poll_still_ends(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    """SIGKILL (the OOM killer, an operator) on one parse worker mid-run breaks its
+    pool and every parse queued to it; those are parsed again, and the poll
+    process still exits (the surviving worker must not keep the pool waiting)."""
     count = 24
     for n in range(count):
         httpserver.expect_request(f"/big/{n}.xml").respond_with_data(
             _big_rss(n), content_type="application/rss+xml"
         )
     urls = [httpserver.url_for(f"/big/{n}.xml") for n in range(count)]
-    storage = open_storage(f"sqlite:///{tmp_path / 'killed.db'}")
-    killed: list[int] = []
-
-    def kill_workers_once(_outcome: object) -> None:
-        # From the progress callback: the first feeds are stored, the rest are
-        # being fetched or queued for the workers.
-        if killed:
-            return
-        for child in multiprocessing.active_children():
-            if child.pid is not None:
-                os.kill(child.pid, signal.SIGKILL)
-                killed.append(child.pid)
-
-    try:
-        storage.feeds.sync(
-            [ConfiguredFeed(url=u, name=None, weight=1.0, enabled=True) for u in urls], NOW
-        )
-        outcomes = poll_feeds(
-            storage,
-            storage.feeds.for_update(NOW),
-            HttpPolicy(),
-            PollOptions(concurrency=12, parse_processes=2),
-            progress=kill_workers_once,
-            clock=lambda: NOW,
-        )
-        assert killed, "no parse worker was running to be killed"
-        assert [o.error for o in outcomes if not o.ok] == []
-        assert len(outcomes) == count
-        assert storage.candidates.count() == count * 150
-    finally:
-        storage.close()
+    done = subprocess.run(
+        [sys.executable, "-c", KILL_ONE_WORKER, f"sqlite:///{tmp_path / 'k.db'}", json.dumps(urls)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["killed"] == 1, "no parse worker was running to be killed"
+    assert result["errors"] == []
+    assert result["outcomes"] == count
+    assert result["candidates"] == count * 150
+    assert "parsed again, one at a time" in done.stderr
