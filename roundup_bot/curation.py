@@ -69,11 +69,9 @@ _BLOCK_TAG = re.compile(
     r"<(/?)(p|br|div|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|pre|section|article|hr)\b",
     re.IGNORECASE,
 )
-#: Elements whose content a browser never shows as text, so it is dropped with them.
-#: An HTML5 parser reads everything after an <iframe> (self-closed or not) up to
-#: </iframe> as the iframe's fallback text: Blogger writes <iframe ... /> and would
-#: otherwise leave the rest of the post's markup in the excerpt as literal tags.
-_HIDDEN_CONTENT = frozenset({"script", "style", "iframe", "noembed", "noframes"})
+#: Elements an HTML5 parser reads as raw text up to their closing tag, whose
+#: content a browser does not show as text: see _drop_hidden_elements.
+_RAW_TEXT_TAG = re.compile(r"<(/?)(iframe|noembed|noframes|noscript)\b[^>]*>", re.IGNORECASE)
 _HOST = re.compile(r"^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.?)+$|^\[[0-9a-f:.]+\]$")
 #: Longer links are junk or attacks, and would not fit a PostgreSQL index entry.
 MAX_URL_CHARS = 2048
@@ -179,8 +177,8 @@ def plain_text(markup: str | None) -> str | None:
     if markup is None:
         return None
     if "<" in markup or "&" in markup:
-        spaced = _BLOCK_TAG.sub(r" <\1\2", markup)
-        cleaned = nh3.clean(spaced, tags=set(), clean_content_tags=_HIDDEN_CONTENT)
+        spaced = _BLOCK_TAG.sub(r" <\1\2", _drop_hidden_elements(markup))
+        cleaned = nh3.clean(spaced, tags=set(), clean_content_tags={"script", "style"})
         # nh3 returns HTML-escaped text: one unescape gives the text itself.
         text_value = html.unescape(cleaned)
     else:
@@ -188,6 +186,42 @@ def plain_text(markup: str | None) -> str | None:
     text_value = _CONTROLS.sub("", text_value)
     text_value = _WHITESPACE.sub(" ", text_value).strip()
     return text_value or None
+
+
+def _drop_hidden_elements(markup: str) -> str:
+    """Remove <iframe>, <noembed>, <noframes> and <noscript> elements with their content.
+
+    An HTML5 parser (nh3's) reads everything after one of these tags up to its
+    closing tag as raw text, so its markup would come out as literal tags; a
+    browser shows none of it. An element that is never closed (Blogger's
+    self-closed ``<iframe ... />``, or a title that names the tag, such as
+    "Lazy-loading <iframe> elements") loses only its tag, not the rest of the
+    text. One pass, so hostile markup with many unclosed tags costs linear time.
+    """
+    if "<" not in markup:
+        return markup
+    tags = list(_RAW_TEXT_TAG.finditer(markup))
+    if not tags:
+        return markup
+    last_close: dict[str, int] = {}
+    for tag in tags:
+        if tag.group(1):
+            last_close[tag.group(2).lower()] = tag.start()
+    out: list[str] = []
+    position = 0
+    inside: str | None = None  # the element whose content is being skipped
+    for tag in tags:
+        closing, name = bool(tag.group(1)), tag.group(2).lower()
+        if inside is not None:
+            if closing and name == inside:
+                inside, position = None, tag.end()
+            continue
+        out.append(markup[position : tag.start()])
+        position = tag.end()
+        if not closing and tag.start() < last_close.get(name, -1):
+            inside = name
+    out.append(markup[position:])
+    return "".join(out)
 
 
 def clean_line(text_value: str, limit: int = 500) -> str:

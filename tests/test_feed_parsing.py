@@ -122,9 +122,15 @@ def test_absolute_url_resolves_against_the_base_and_survives_junk() -> None:
         ("5 < 6 and 7 > 3", "5 < 6 and 7 > 3"),
         ("<!-- hidden -->Shown", "Shown"),
         ("<iframe src='https://x.example/'>fallback</iframe>After", "After"),
-        # An HTML5 parser reads an unclosed iframe as swallowing the rest, as browsers do.
-        ("Before <iframe src='https://x.example/' /><p>hidden</p>", "Before"),
         ("<noembed>no</noembed>Yes", "Yes"),
+        ("<noscript><img src=x onerror=alert(1)></noscript>Hi", "Hi"),
+        # Never closed (Blogger's self-closed iframe, a title naming the tag): only the
+        # tag goes, not the text after it.
+        ("<p>Intro</p><iframe src='https://x.example/' /><p>The post</p>", "Intro The post"),
+        (
+            "Lazy-loading <iframe> elements without layout shift",
+            "Lazy-loading elements without layout shift",
+        ),
         ("Null\x00byte", "Nullbyte"),
         ("bidi\u202eoverride", "bidioverride"),
         ("", None),
