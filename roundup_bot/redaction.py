@@ -14,7 +14,9 @@ from roundup_bot.config import NON_KEY_ENV
 SECRET_ENV = tuple(name for name in NON_KEY_ENV if name != "ROUNDUP_CONFIG")
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*):[^@/\s]+@", re.IGNORECASE)
+#: The password runs to the *last* "@" of the authority: "user:p@ss@host" has the
+#: password "p@ss" (as HTTP clients read it), and all of it must go.
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*):[^/?#\s]+@", re.IGNORECASE)
 _BEARER = re.compile(r"(?P<head>\bbearer\s+)[a-z0-9._~+/=-]{8,}", re.IGNORECASE)
 
 

@@ -88,6 +88,22 @@ def test_redact_leaves_ordinary_text_alone() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://user:p@ss@host/feed", "https://user:***@host/feed"),
+        ("postgresql+psycopg://bot:s3cr@t@db:5432/rb", "postgresql+psycopg://bot:***@db:5432/rb"),
+        ("https://u:pw@h/x?mail=a@b.example", "https://u:***@h/x?mail=a@b.example"),
+        ("https://host:8080/path@segment", "https://host:8080/path@segment"),
+        ("https://reader@host/feed", "https://reader@host/feed"),
+    ],
+)
+def test_a_url_password_is_hidden_whole_even_with_an_at_sign_in_it(
+    text: str, expected: str
+) -> None:
+    assert redact(text) == expected
+
+
 def test_a_real_command_never_logs_a_secret(tmp_path: Path) -> None:
     """The token appears in a feed URL that fails: the log line about it is redacted."""
     config = write_config(
