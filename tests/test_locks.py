@@ -205,7 +205,9 @@ def _drop_lock_connection(store: Storage, job: str) -> int:
         key = advisory_key(str(conn.execute(text("SELECT current_schema()")).scalar_one()), job)
         killed = conn.execute(
             text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
+                # With a timeout, pg_terminate_backend waits until the session has
+                # ended (and its locks are gone) instead of only signalling it.
+                "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_locks "
                 "WHERE locktype = 'advisory' AND classid::bigint = :ns "
                 "AND objid::bigint = :key AND pid <> pg_backend_pid()"
             ),

@@ -33,6 +33,18 @@ if TYPE_CHECKING:
 SCHEMA_HEAD = "0001"
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: libpq settings for every PostgreSQL connection. TCP keepalives (and a send
+#: timeout) turn a silently dead server or network into an error within about a
+#: minute, instead of a query that waits for the kernel's default of hours: a
+#: job lock's connection is watched this way (storage.locks).
+POSTGRES_CONNECT_ARGS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
 # An arbitrary constant: the advisory lock id under which migrations run on PostgreSQL.
 MIGRATION_LOCK_ID = 0x726F756E  # "roun"
 
@@ -51,9 +63,7 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
             raise StorageError(
                 f"use a postgresql+psycopg:// URL for PostgreSQL (got {parsed.drivername}://)"
             )
-        return create_engine(
-            url, echo=echo, pool_pre_ping=True, connect_args={"connect_timeout": 10}
-        )
+        return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=POSTGRES_CONNECT_ARGS)
     raise StorageError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
 
 

@@ -10,7 +10,8 @@ lock lives in the database, which every process and machine already shares:
   take the poll lock *shared*, so workers run side by side while a plain
   ``poll`` (exclusive) waits for all of them, and they for it. The reverse
   can happen too: a connection that drops mid-job (a server restart, a
-  network cut) takes the lock with it. A watcher thread notices within
+  network cut, noticed through TCP keepalives within about a minute) takes
+  the lock with it. A watcher thread notices within
   ``ttl_s / 3`` seconds and takes the lock again on a new connection; if
   another run got it first, it says so (the jobs are safe to overlap, but
   the work is done twice).
@@ -170,7 +171,7 @@ class JobLocks:
         stop = threading.Event()
         watcher = threading.Thread(
             target=self._watch_advisory,
-            args=(hold, job, key, shared, stop),
+            args=(hold, job, key, shared, owner, clock, stop),
             name=f"roundup-lock-{job}",
             daemon=True,
         )
@@ -194,23 +195,34 @@ class JobLocks:
             raise StorageError(f"cannot take the {job} lock: {_short(exc)}") from exc
 
     def _watch_advisory(
-        self, hold: _AdvisoryHold, job: str, key: int, shared: bool, stop: threading.Event
+        self,
+        hold: _AdvisoryHold,
+        job: str,
+        key: int,
+        shared: bool,
+        owner: str,
+        clock: Clock,
+        stop: threading.Event,
     ) -> None:
         """Check the lock's connection now and then; if it dropped, take the lock again."""
         try_lock = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+        lost = False  # the connection is gone and the lock not yet taken again
         while not stop.wait(self.ttl_s / 3):
             with hold.guard:
                 if stop.is_set():
                     return
-                try:
-                    hold.conn.execute(text("SELECT 1"))
-                    continue
-                except SQLAlchemyError as exc:
-                    log.warning(
-                        "the database connection holding the %s lock dropped (%s): taking it again",
-                        job,
-                        _short(exc),
-                    )
+                if not lost:
+                    try:
+                        hold.conn.execute(text("SELECT 1"))
+                        continue
+                    except SQLAlchemyError as exc:
+                        log.warning(
+                            "the database connection holding the %s lock dropped (%s): "
+                            "taking the lock again",
+                            job,
+                            _short(exc),
+                        )
+                    lost = True
                 _discard(hold.conn)
                 try:
                     hold.conn = self._lock_connection(job)
@@ -218,9 +230,13 @@ class JobLocks:
                         text(f"SELECT {try_lock}(:ns, :key)"),
                         {"ns": ADVISORY_NAMESPACE, "key": key},
                     ).scalar_one()
+                    if taken and not shared:  # the holder's row may have gone meanwhile
+                        now = clock()
+                        self._record(hold.conn, job, owner, now, now + timedelta(days=3650))
                 except (SQLAlchemyError, StorageError) as exc:
-                    log.warning("could not take the %s lock again yet: %s", job, exc)
+                    log.debug("could not take the %s lock again yet: %s", job, exc)
                     continue  # the database may be restarting: try again next time
+                lost = False
                 if not taken:
                     log.error(
                         "the %s lock was lost with its database connection and another run "
