@@ -6,11 +6,18 @@ from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import insert
 
 from roundup_bot.storage import Storage, open_storage
-from roundup_bot.storage.db import current_revision, head_revision, migrate
+from roundup_bot.storage.db import (
+    alembic_config,
+    create_db_engine,
+    current_revision,
+    head_revision,
+    migrate,
+)
 from roundup_bot.storage.feeds import ConfiguredFeed
-from roundup_bot.storage.schema import metadata
+from roundup_bot.storage.schema import feeds, metadata
 from roundup_bot.types import ParsedEntry, ParsedFeed
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -87,3 +94,32 @@ def test_the_schema_head_constant_is_the_newest_migration() -> None:
     from roundup_bot.storage.db import SCHEMA_HEAD
 
     assert head_revision() == SCHEMA_HEAD
+
+
+def test_a_database_made_by_an_older_release_is_upgraded_with_its_data(db_url: str) -> None:
+    """Every later migration runs on a populated database at revision 0001 (what the
+    first release made), and what was stored is still there afterwards."""
+    from alembic import command
+
+    engine = create_db_engine(db_url)
+    try:
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0001")
+            conn.execute(
+                insert(feeds).values(
+                    url="https://blog.example.gov.uk/feed", in_config=True, created_at=NOW
+                )
+            )
+        assert current_revision(engine) == "0001"
+    finally:
+        engine.dispose()
+    store = open_storage(db_url)  # migrates on first use
+    try:
+        assert current_revision(store.engine) == head_revision()
+        assert [f.url for f in store.feeds.for_update(NOW)] == ["https://blog.example.gov.uk/feed"]
+        with store.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    finally:
+        store.close()

@@ -154,6 +154,7 @@ suggestions = Table(
 )
 Index("ix_suggestions_candidate_id", suggestions.c.candidate_id)
 Index("ix_suggestions_author", suggestions.c.platform, suggestions.c.author_username)
+Index("ix_suggestions_author_id", suggestions.c.platform, suggestions.c.author_id)
 
 source_state = Table(
     "source_state",
