@@ -404,16 +404,23 @@ def _thank(
     for target in storage.suggestions.to_thank(PLATFORM, clock() - THANKS_WINDOW):
         if stop is not None and stop.is_set():
             break
+        claimed_at = clock()
+        if not storage.suggestions.claim_thanks(PLATFORM, target.post_id, claimed_at):
+            continue  # another run is thanking this post
+        sent = False
         try:
             text = thanks_text(target.username, target.links, target.titles, target.post_url)
             api.reply(target.post_id, text)
+            sent = True
         except (XAuthError, XLimitError) as exc:
             errors.append(str(exc))
             break  # the next reply would fail the same way
         except (XApiError, RoundupError) as exc:
             errors.append(f"thanking @{target.username} ({target.post_url}): {exc}")
             continue
-        storage.suggestions.mark_thanked(PLATFORM, target.post_id, clock())
+        finally:
+            if not sent:
+                storage.suggestions.release_thanks(PLATFORM, target.post_id, claimed_at)
         thanked += 1
     return replace(report, thanked=thanked, thank_errors=tuple(errors))
 

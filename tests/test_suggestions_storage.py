@@ -177,6 +177,10 @@ def test_thanks_go_once_per_post(storage: Storage) -> None:
         "https://a.example/1?utm_source=twitter",
         "https://a.example/2?utm_source=twitter",
     }
-    storage.suggestions.mark_thanked("x", "1", NOW)
+    assert storage.suggestions.claim_thanks("x", "1", NOW)
+    assert not storage.suggestions.claim_thanks("x", "1", NOW)  # a second run does not
     assert storage.suggestions.to_thank("x", NOW - timedelta(days=7)) == []
+    storage.suggestions.release_thanks("x", "1", NOW)  # the reply failed: try again later
+    assert [t.post_id for t in storage.suggestions.to_thank("x", NOW - timedelta(days=7))] == ["1"]
+    assert storage.suggestions.claim_thanks("x", "1", NOW)
     assert storage.suggestions.counts("x").thanked == 2

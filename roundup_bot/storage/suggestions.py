@@ -185,9 +185,12 @@ class SuggestionRepository:
                     )
         return list(grouped.values())
 
-    def mark_thanked(self, platform: str, post_id: str, now: datetime) -> None:
+    def claim_thanks(self, platform: str, post_id: str, now: datetime) -> bool:
+        """Mark a post's suggestions thanked *before* the reply is sent; False when
+        another run got there first. A public reply is better missing (a run killed
+        between this and the reply) than posted twice (two runs at once)."""
         with write(self.engine) as conn:
-            conn.execute(
+            result = conn.execute(
                 update(suggestions)
                 .where(
                     suggestions.c.platform == platform,
@@ -196,6 +199,20 @@ class SuggestionRepository:
                     suggestions.c.thanked_at.is_(None),
                 )
                 .values(thanked_at=now)
+            )
+        return bool(result.rowcount)
+
+    def release_thanks(self, platform: str, post_id: str, claimed_at: datetime) -> None:
+        """Undo claim_thanks after the reply failed, so a later run tries again."""
+        with write(self.engine) as conn:
+            conn.execute(
+                update(suggestions)
+                .where(
+                    suggestions.c.platform == platform,
+                    suggestions.c.post_id == post_id,
+                    suggestions.c.thanked_at == claimed_at,
+                )
+                .values(thanked_at=None)
             )
 
     def counts(self, platform: str) -> SuggestionCounts:
