@@ -182,6 +182,17 @@ def test_a_stranger_cannot_lock_an_editor_out_of_the_browser_they_signed_in_from
     for _ in range(5):
         assert sign_in(own, password="typo typo").status_code == 200
     assert sign_in(own).status_code == 429
+    # A new password ends the exemption (the cookie was made under the old one).
+    clock[0] += 61
+    site.flask.extensions["roundup_bot"].accounts.set_password(EDITOR, "a brand new password 1")
+    for n in range(5):
+        stranger = site.flask.test_client()
+        stranger.environ_base["REMOTE_ADDR"] = f"203.0.113.{n + 50}"
+        sign_in(stranger, password="guessing")
+    fresh = site.flask.test_client()
+    fresh.environ_base["REMOTE_ADDR"] = "198.51.100.9"
+    fresh.set_cookie(DEVICE_COOKIE, cookie.value, path="/sign-in")
+    assert sign_in(fresh, password="a brand new password 1").status_code == 429
     # A cookie for another name, or a forged one, is no exemption.
     other = site.flask.test_client()
     other.environ_base["REMOTE_ADDR"] = "198.51.100.8"

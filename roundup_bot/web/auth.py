@@ -170,7 +170,8 @@ def _device_signer() -> URLSafeTimedSerializer:
 
 def _known_device(name: str) -> str | None:
     """The id of this browser when it has signed in as ``name`` before (a valid,
-    unexpired device cookie for that name), else None."""
+    unexpired device cookie for that editor, made under their current password),
+    else None: a password change or a removed editor ends the exemption."""
     raw = request.cookies.get(DEVICE_COOKIE)
     if not raw or len(raw) > 500:
         return None
@@ -181,11 +182,31 @@ def _known_device(name: str) -> str | None:
     if not isinstance(payload, dict) or payload.get("name") != name_key(name):
         return None
     device = payload.get("device")
-    return device if isinstance(device, str) and device else None
+    if not isinstance(device, str) or not device:
+        return None
+    found = web().roundup.storage.editors.credentials(name.strip())
+    if found is None or payload.get("key") != _password_key(found.id, found.password_hash):
+        return None
+    return device
+
+
+def _password_key(editor_id: int, password_hash: str) -> str:
+    """Ties a device cookie to one editor and their password of the moment."""
+    return hashlib.sha256(f"{editor_id}:{password_hash}".encode()).hexdigest()[:24]
 
 
 def _remember_device(response: BaseResponse, name: str) -> None:
-    token = _device_signer().dumps({"name": name_key(name), "device": secrets.token_urlsafe(16)})
+    # Read again: signing in may just have upgraded the stored hash's parameters.
+    found = web().roundup.storage.editors.credentials(name)
+    if found is None:
+        return
+    token = _device_signer().dumps(
+        {
+            "name": name_key(name),
+            "device": secrets.token_urlsafe(16),
+            "key": _password_key(found.id, found.password_hash),
+        }
+    )
     response.set_cookie(
         DEVICE_COOKIE,
         token,
