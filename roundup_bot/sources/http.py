@@ -20,7 +20,7 @@ import socket
 import zlib
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
@@ -198,7 +198,7 @@ class HttpFetcher:
                 slot.release()
             if isinstance(result, FetchResult):
                 permanent = current if current != url and all_permanent else None
-                return _with_redirect(result, url, permanent)
+                return replace(result, requested_url=url, permanent_redirect=permanent)
             status, location = result
             all_permanent = all_permanent and status in PERMANENT_REDIRECTS
             target = urljoin(current, location)
@@ -349,16 +349,3 @@ class _BoundedDecoder:
 
 def _lower(headers: httpx.Headers) -> dict[str, str]:
     return {key.lower(): value for key, value in headers.items()}
-
-
-def _with_redirect(result: FetchResult, url: str, permanent: str | None) -> FetchResult:
-    return FetchResult(
-        requested_url=url,
-        final_url=result.final_url,
-        status=result.status,
-        headers=result.headers,
-        content=result.content,
-        etag=result.etag,
-        last_modified=result.last_modified,
-        permanent_redirect=permanent,
-    )
