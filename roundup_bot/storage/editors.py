@@ -179,14 +179,16 @@ def _editor_id(conn: Connection, name: str) -> int | None:
     Compared here, not with SQL lower(): SQLite's lower() folds only ASCII, so
     "Élodie" would neither find "Élodie" nor stop "élodie" being added beside
     her. The editors are a handful of rows."""
-    wanted = _name_key(name)
+    wanted = name_key(name)
     for row in conn.execute(select(editors.c.id, editors.c.name)):
-        if _name_key(row.name) == wanted:
+        if name_key(row.name) == wanted:
             return int(row.id)
     return None
 
 
-def _name_key(name: str) -> str:
+def name_key(name: str) -> str:
+    """An editor's name as it is matched (NFC, trimmed, any case): "José" typed
+    decomposed is the same editor. Sign-in's limits count by it too."""
     return unicodedata.normalize("NFC", name).strip().casefold()
 
 

@@ -29,11 +29,10 @@ from flask import (
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.wrappers import Response as BaseResponse
 
-from roundup_bot.storage.editors import Editor
+from roundup_bot.storage.editors import Editor, name_key
 from roundup_bot.web.context import web
 from roundup_bot.web.draftform import FormProblem, read_form
 from roundup_bot.web.draftpage import typed_text
-from roundup_bot.web.ratelimit import name_key
 from roundup_bot.web.security import is_safe_redirect
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-import unicodedata
 from collections import deque
+
+from roundup_bot.storage.editors import name_key
 
 
 class SignInLimiter:
@@ -79,12 +80,6 @@ class SignInLimiter:
         while len(self._failures) >= self.max_keys:  # still full: drop the oldest
             oldest = min(self._failures, key=lambda k: self._failures[k][-1])
             del self._failures[oldest]
-
-
-def name_key(name: str) -> str:
-    """The name as sign-in matches it (NFC, trimmed, any case): "José" typed
-    decomposed is the same editor, so it must share José's count."""
-    return unicodedata.normalize("NFC", name).strip().casefold()
 
 
 def _network(address: str) -> str:
