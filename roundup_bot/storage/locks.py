@@ -205,7 +205,6 @@ class JobLocks:
         stop: threading.Event,
     ) -> None:
         """Check the lock's connection now and then; if it dropped, take the lock again."""
-        try_lock = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
         lost = False  # the connection is gone and the lock not yet taken again
         while not stop.wait(self.ttl_s / 3):
             with hold.guard:
@@ -226,13 +225,8 @@ class JobLocks:
                 _discard(hold.conn)
                 try:
                     hold.conn = self._lock_connection(job)
-                    taken = hold.conn.execute(
-                        text(f"SELECT {try_lock}(:ns, :key)"),
-                        {"ns": ADVISORY_NAMESPACE, "key": key},
-                    ).scalar_one()
-                    if taken and not shared:  # the holder's row may have gone meanwhile
-                        now = clock()
-                        self._record(hold.conn, job, owner, now, now + timedelta(days=3650))
+                    # (the holder's row is written again: it may have gone meanwhile)
+                    taken = self._try_advisory(hold.conn, job, key, shared, owner, clock)
                 except (SQLAlchemyError, StorageError) as exc:
                     log.debug("could not take the %s lock again yet: %s", job, exc)
                     continue  # the database may be restarting: try again next time
@@ -250,22 +244,31 @@ class JobLocks:
     def _acquire_advisory(
         self, conn: Connection, job: str, wait: float, shared: bool, owner: str, clock: Clock
     ) -> int:
-        func = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
         try:
             key = advisory_key(_scope(conn), job)
             deadline = time.monotonic() + wait
-            while not conn.execute(
-                text(f"SELECT {func}(:ns, :key)"), {"ns": ADVISORY_NAMESPACE, "key": key}
-            ).scalar_one():
+            while not self._try_advisory(conn, job, key, shared, owner, clock):
                 if time.monotonic() >= deadline:
                     raise LockHeldError(job, self._recorded_owner(conn, job))
                 time.sleep(min(_RETRY_S, max(deadline - time.monotonic(), 0.01)))
-            if not shared:
-                now = clock()
-                self._record(conn, job, owner, now, now + timedelta(days=3650))
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot take the {job} lock: {_short(exc)}") from exc
         return key
+
+    def _try_advisory(
+        self, conn: Connection, job: str, key: int, shared: bool, owner: str, clock: Clock
+    ) -> bool:
+        """One try at the advisory lock; an exclusive holder records itself in job_locks."""
+        func = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+        taken = bool(
+            conn.execute(
+                text(f"SELECT {func}(:ns, :key)"), {"ns": ADVISORY_NAMESPACE, "key": key}
+            ).scalar_one()
+        )
+        if taken and not shared:
+            now = clock()
+            self._record(conn, job, owner, now, now + timedelta(days=3650))
+        return taken
 
     def _release_advisory(
         self, conn: Connection, job: str, key: int, shared: bool, owner: str
