@@ -101,17 +101,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --- children: one measurement each, JSON on stdout ---------------------------------
 
 
-def cpu_seconds() -> float:
-    """CPU time (user + system) of this process and of its children that have ended."""
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
 def own_cpu_seconds() -> float:
     """CPU time (user + system) of this process alone (all its threads)."""
     me = resource.getrusage(resource.RUSAGE_SELF)
     return me.ru_utime + me.ru_stime
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its children that have ended."""
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own_cpu_seconds() + kids.ru_utime + kids.ru_stime
 
 
 def _maxrss_mb() -> dict[str, float]:
