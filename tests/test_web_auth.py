@@ -356,3 +356,24 @@ def test_passwords_are_stored_only_as_argon2_hashes(site: Site) -> None:
     assert found is not None
     assert found.password_hash.startswith("$argon2id$")
     assert PASSWORD not in found.password_hash
+
+
+def test_a_head_request_never_signs_in_nor_counts_as_a_failure(site: Site) -> None:
+    """HEAD skips the Origin check and the CSRF token, so it must not be a sign-in:
+    a tokenless HEAD with the right password signs nobody in, and cross-site HEADs
+    with wrong ones lock no address out."""
+    site.flask.extensions["roundup_bot"].monotonic = lambda: 7000.0
+    client = site.client()
+    right = client.open("/sign-in", method="HEAD", data={"name": EDITOR, "password": PASSWORD})
+    assert right.status_code == 200
+    assert client.get("/sources").status_code == 302  # still signed out
+    for _ in range(6):
+        wrong = client.open(
+            "/sign-in",
+            method="HEAD",
+            data={"name": EDITOR, "password": "bad password"},
+            headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+        )
+        assert wrong.status_code == 200
+    assert site.flask.extensions["roundup_bot"].limiter._failures == {}
+    assert sign_in(client).status_code == 302

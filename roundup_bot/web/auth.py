@@ -126,7 +126,9 @@ def sign_in() -> BaseResponse | str | tuple[str, int]:
         target = ""
     if g.editor is not None:
         return redirect(target or url_for("drafts.home"))
-    if request.method == "GET":
+    if request.method != "POST":
+        # Only a POST signs in: HEAD (which Flask answers for every GET route) passes
+        # the Origin check and CSRF token unchecked, so it must never count or change state.
         return render_template("auth/sign_in.html", next=target, name="")
     name = request.form.get("name", "")[:200]
     password = request.form.get("password", "")
