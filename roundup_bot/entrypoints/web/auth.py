@@ -126,17 +126,20 @@ def sign_in() -> BaseResponse | str | tuple[str, int]:
         target = ""
     if g.editor is not None:
         return redirect(target or url_for("drafts.home"))
-    if request.method == "GET":
+    if request.method != "POST":
+        # Only a POST signs in: HEAD (which Flask answers for every GET route) passes
+        # the Origin check and CSRF token unchecked, so it must never count or change state.
         return render_template("auth/sign_in.html", next=target, name="")
     name = request.form.get("name", "")[:200]
     password = request.form.get("password", "")
     ctx = web()
     address = _client_address()
     device = _known_device(name)
-    wait = ctx.limiter.retry_after(name, address, ctx.monotonic(), device)
-    if wait is not None:
+    # Counted before the password is checked, so parallel tries cannot all slip under the limit.
+    attempt = ctx.limiter.reserve(name, address, ctx.monotonic(), device)
+    if attempt.wait is not None:
         log.warning("sign-in refused: too many failures (name %r, address %s)", name[:80], address)
-        seconds = max(int(wait + 0.999), 1)
+        seconds = max(int(attempt.wait + 0.999), 1)
         flash(
             f"Too many failed sign-ins. Wait {seconds} seconds and try again.",
             "error",
@@ -145,10 +148,10 @@ def sign_in() -> BaseResponse | str | tuple[str, int]:
         return Response(body, status=429, headers={"Retry-After": str(seconds)})
     found = ctx.accounts.verify(name, password) if name.strip() and password else None
     if found is None:
-        ctx.limiter.failed(name, address, ctx.monotonic(), device)
         log.warning("failed sign-in (name %r, address %s)", name[:80], address)
         flash("That name and password do not match an editor.", "error")
         return render_template("auth/sign_in.html", next=target, name=name), 200
+    ctx.limiter.succeeded(attempt)
     token = secrets.token_urlsafe(32)
     now = ctx.clock()
     ctx.roundup.storage.editors.start_session(

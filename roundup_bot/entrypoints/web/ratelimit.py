@@ -8,6 +8,12 @@ spares the database a write per failed attempt. Only failures count, and a
 success clears nothing: a guesser who also knows one valid password cannot use
 it to reset the counter of the address they guess from.
 
+An attempt is reserved (counted as a failure) before its password is checked,
+in one step with the check of the limit: :meth:`SignInLimiter.reserve`. A
+success then withdraws only its own reservation. Checking first and counting
+after the (slow, argon2) password check would let every attempt sent at once
+pass the check before any was counted.
+
 A browser that has signed in as an editor before carries a signed "device"
 cookie (see roundup_bot.entrypoints.web.auth). Its attempts under that editor's name are
 counted against the device, not the name, so a stranger who knows an editor's
@@ -25,8 +31,18 @@ from __future__ import annotations
 import ipaddress
 import threading
 from collections import deque
+from dataclasses import dataclass
 
 from roundup_bot.storage.editors import name_key
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One sign-in attempt as :meth:`SignInLimiter.reserve` answered it."""
+
+    keys: tuple[str, str]  # what it counts against: the name (or device), the address
+    at: float  # the monotonic moment it was counted at
+    wait: float | None  # refused: seconds until a try is allowed again; None: reserved
 
 
 class SignInLimiter:
@@ -47,15 +63,44 @@ class SignInLimiter:
         longest = max((w for w in waits if w is not None), default=None)
         return longest
 
-    def failed(self, name: str, address: str, now: float, device: str | None = None) -> None:
+    def reserve(self, name: str, address: str, now: float, device: str | None = None) -> Attempt:
+        """Check the limit and, when it allows a try, count this one as a failure, in
+        one step: of attempts sent at once, only ``limit`` get their password checked.
+        A refused attempt (``wait`` set) is not counted. Call :meth:`succeeded` when
+        the password was right."""
+        keys = self._keys(name, address, device)
         with self._lock:
-            if len(self._failures) >= self.max_keys:
-                self._sweep(now)
-            for key in self._keys(name, address, device):
-                times = self._failures.setdefault(key, deque())
-                times.append(now)
-                while len(times) > self.limit:
-                    times.popleft()
+            waits = [w for w in (self._wait(key, now) for key in keys) if w is not None]
+            if waits:
+                return Attempt(keys, now, max(waits))
+            self._count(keys, now)
+        return Attempt(keys, now, None)
+
+    def succeeded(self, attempt: Attempt) -> None:
+        """Withdraw a reserved attempt whose password was right."""
+        if attempt.wait is not None:
+            return
+        with self._lock:
+            for key in attempt.keys:
+                times = self._failures.get(key)
+                if times and attempt.at in times:
+                    times.remove(attempt.at)
+                    if not times:
+                        del self._failures[key]
+
+    def failed(self, name: str, address: str, now: float, device: str | None = None) -> None:
+        """Count a failure outright (without a check of the limit)."""
+        with self._lock:
+            self._count(self._keys(name, address, device), now)
+
+    def _count(self, keys: tuple[str, str], now: float) -> None:
+        if len(self._failures) >= self.max_keys:
+            self._sweep(now)
+        for key in keys:
+            times = self._failures.setdefault(key, deque())
+            times.append(now)
+            while len(times) > self.limit:
+                times.popleft()
 
     def _keys(self, name: str, address: str, device: str | None) -> tuple[str, str]:
         who = "device:" + device if device else "name:" + name_key(name)

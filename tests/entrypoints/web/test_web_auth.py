@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
-from helpers.web import EDITOR, NOW, PASSWORD, SIGNED_IN_PAGES, Site, csrf_of, make_site, sign_in
+from argon2 import PasswordHasher
+from flask import Response, g
+from helpers.web import (
+    EDITOR,
+    NOW,
+    PASSWORD,
+    SIGNED_IN_PAGES,
+    Site,
+    csrf_of,
+    make_site,
+    serving,
+    sign_in,
+)
 
 from roundup_bot.entrypoints.web import create_app
 from roundup_bot.entrypoints.web.auth import DEVICE_COOKIE
@@ -356,3 +372,106 @@ def test_passwords_are_stored_only_as_argon2_hashes(site: Site) -> None:
     assert found is not None
     assert found.password_hash.startswith("$argon2id$")
     assert PASSWORD not in found.password_hash
+
+
+def test_a_head_request_never_signs_in_nor_counts_as_a_failure(site: Site) -> None:
+    """HEAD skips the Origin check and the CSRF token, so it must not be a sign-in:
+    a tokenless HEAD with the right password signs nobody in, and cross-site HEADs
+    with wrong ones lock no address out."""
+    site.flask.extensions["roundup_bot"].monotonic = lambda: 7000.0
+    client = site.client()
+    right = client.open("/sign-in", method="HEAD", data={"name": EDITOR, "password": PASSWORD})
+    assert right.status_code == 200
+    assert client.get("/sources").status_code == 302  # still signed out
+    for _ in range(6):
+        wrong = client.open(
+            "/sign-in",
+            method="HEAD",
+            data={"name": EDITOR, "password": "bad password"},
+            headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+        )
+        assert wrong.status_code == 200
+    assert site.flask.extensions["roundup_bot"].limiter._failures == {}
+    assert sign_in(client).status_code == 302
+
+
+class HeldHasher(PasswordHasher):
+    """Counts password checks and holds each one until every request of the test
+    has either reached a check or been refused: so every request is in flight
+    together, whatever the machine's speed, and none is decided by timing."""
+
+    def __init__(self, expected: int) -> None:
+        super().__init__(time_cost=1, memory_cost=8, parallelism=1)
+        self.expected = expected
+        self.checks = 0
+        self.refused = 0
+        self.all_in = threading.Event()
+        self._lock = threading.Lock()
+
+    def arrived(self, *, checking: bool) -> None:
+        with self._lock:
+            if checking:
+                self.checks += 1
+            else:
+                self.refused += 1
+            if self.checks + self.refused >= self.expected:
+                self.all_in.set()
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        self.arrived(checking=True)
+        g.checked_password = True
+        assert self.all_in.wait(timeout=60), "the parallel sign-ins never all arrived"
+        return super().verify(hash, password)
+
+
+@pytest.mark.parametrize("attempts", [24])
+def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(
+    tmp_path: Path, db_url: str, attempts: int
+) -> None:
+    """The limit holds when the attempts arrive together at a real server: each
+    attempt is reserved before its password is checked, so at most 5 checks run."""
+    site = make_site(tmp_path, database={"url": db_url})
+    try:
+        hasher = HeldHasher(expected=attempts)
+        site.flask.extensions["roundup_bot"].accounts.hasher = hasher
+
+        @site.flask.after_request
+        def count_refusals(response: Response) -> Response:
+            if response.status_code == 429 and not g.get("checked_password"):
+                hasher.arrived(checking=False)
+            return response
+
+        with serving(site.flask, threads=attempts) as base:
+            with httpx.Client(base_url=base) as browser:
+                token = csrf_of(browser.get("/sign-in").text)
+                cookies = dict(browser.cookies)
+
+            def attempt(n: int) -> int:
+                with httpx.Client(base_url=base, cookies=cookies, timeout=90) as one:
+                    form: dict[str, Any] = {
+                        "name": EDITOR,
+                        "password": f"wrong password {n}",
+                        "csrf_token": token,
+                    }
+                    return one.post("/sign-in", data=form).status_code
+
+            with ThreadPoolExecutor(max_workers=attempts) as pool:
+                statuses = list(pool.map(attempt, range(attempts)))
+        assert hasher.checks == 5
+        assert sorted(statuses) == [200] * 5 + [429] * (attempts - 5)
+    finally:
+        site.close()
+
+
+def test_a_reserved_attempt_counts_until_it_succeeds() -> None:
+    limiter = SignInLimiter(limit=2, window_s=60)
+    first = limiter.reserve("ann", "10.0.0.1", 1.0)
+    second = limiter.reserve("ann", "10.0.0.1", 1.0)
+    assert first.wait is None
+    assert second.wait is None
+    refused = limiter.reserve("ann", "10.0.0.1", 2.0)
+    assert refused.wait == pytest.approx(59.0)
+    limiter.succeeded(refused)  # withdraws nothing: it was never counted
+    limiter.succeeded(second)  # the right password: only its own reservation goes
+    assert limiter.reserve("ann", "10.0.0.1", 3.0).wait is None
+    assert limiter.reserve("ann", "10.0.0.1", 3.0).wait is not None
