@@ -42,7 +42,7 @@ from roundup_bot.web.draftpage import (
 )
 from roundup_bot.web.security import preview_headers
 from roundup_bot.web.service import MAX_RESULTS, OFFERED, RoundupService
-from roundup_bot.weeks import WeekLabelError, previous_week
+from roundup_bot.weeks import WeekLabelError, WeekOutOfRange, previous_week
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +151,10 @@ def create() -> BaseResponse | tuple[str, int]:
     label = (request.form.get("week") or "").strip()
     try:
         week = svc.week(label) if label else svc.current_week(now)
-    except WeekLabelError as exc:
-        return render_template("error.html", code=400, title="No such week", message=str(exc)), 400
+    except WeekLabelError as exc:  # not a week label: 400; a week there is not: 404
+        code = 404 if isinstance(exc, WeekOutOfRange) else 400
+        page = render_template("error.html", code=code, title="No such week", message=str(exc))
+        return page, code
     editor = current_editor()
     try:
         outcome = svc.make_draft(week, now)
