@@ -111,6 +111,9 @@ class JobLocks:
     def __init__(self, engine: Engine, *, ttl_s: float = DEFAULT_TTL_S) -> None:
         self.engine = engine
         self.ttl_s = ttl_s
+        # Between tries while waiting for another holder: a seam, so a test can see
+        # that a waiter really was waiting when the lock was released.
+        self.pause: Callable[[float], None] = time.sleep
 
     @contextmanager
     def hold(
@@ -250,7 +253,7 @@ class JobLocks:
             while not self._try_advisory(conn, job, key, shared, owner, clock):
                 if time.monotonic() >= deadline:
                     raise LockHeldError(job, self._recorded_owner(conn, job))
-                time.sleep(min(_RETRY_S, max(deadline - time.monotonic(), 0.01)))
+                self.pause(min(_RETRY_S, max(deadline - time.monotonic(), 0.01)))
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot take the {job} lock: {_short(exc)}") from exc
         return key
@@ -296,7 +299,7 @@ class JobLocks:
                 break
             if time.monotonic() >= deadline:
                 raise LockHeldError(job, holder)
-            time.sleep(min(_RETRY_S, max(deadline - time.monotonic(), 0.01)))
+            self.pause(min(_RETRY_S, max(deadline - time.monotonic(), 0.01)))
         stop = threading.Event()
         beat = threading.Thread(
             target=self._heartbeat,
