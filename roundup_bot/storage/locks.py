@@ -95,6 +95,13 @@ def holder_is_dead_here(owner: str, hostname: str | None = None) -> bool:
     return False
 
 
+def _say_waiting(job: str, wait: float, holder: str | None) -> None:
+    """An operator watching a one-shot pause should know why (and tests wait for it)."""
+    log.info(
+        "waiting up to %g s for the %s lock, held by %s", wait, job, holder or "another run"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class LockInfo:
     """Who holds a job's lock, as far as the database knows."""
@@ -250,9 +257,13 @@ class JobLocks:
         try:
             key = advisory_key(_scope(conn), job)
             deadline = time.monotonic() + wait
+            tries = 0
             while not self._try_advisory(conn, job, key, shared, owner, clock):
                 if time.monotonic() >= deadline:
                     raise LockHeldError(job, self._recorded_owner(conn, job))
+                if tries == 0:
+                    _say_waiting(job, wait, self._recorded_owner(conn, job))
+                tries += 1
                 self.pause(min(_RETRY_S, max(deadline - time.monotonic(), 0.01)))
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot take the {job} lock: {_short(exc)}") from exc
@@ -293,12 +304,16 @@ class JobLocks:
     @contextmanager
     def _hold_row(self, job: str, wait: float, owner: str, clock: Clock) -> Iterator[None]:
         deadline = time.monotonic() + wait
+        tries = 0
         while True:
             holder = self._try_row(job, owner, clock)
             if holder is None:
                 break
             if time.monotonic() >= deadline:
                 raise LockHeldError(job, holder)
+            if tries == 0:
+                _say_waiting(job, wait, holder)
+            tries += 1
             self.pause(min(_RETRY_S, max(deadline - time.monotonic(), 0.01)))
         stop = threading.Event()
         beat = threading.Thread(
