@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 import pytest
 
 from helpers.server import LocalServer
-from roundup_bot.sources import http as http_module
+from roundup_bot.adapters import http as http_module
 
 
 class FakeDns:
