@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, Row, and_, func, or_, select, update
 
+from roundup_bot.curation import without_credentials
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.candidates import store_entries
 from roundup_bot.storage.schema import candidate_sources, feeds
@@ -143,12 +144,15 @@ class FeedRepository:
             if parsed is not None:
                 values["title"] = parsed.title
                 values["site_url"] = parsed.site_url
-                source_name = source_name or feed.name or parsed.title or feed.url
+                # Only the feed row keeps a private feed's password (to fetch it);
+                # the copies on its entries, shown on the pages, never do.
+                public_url = without_credentials(feed.url)
+                source_name = source_name or feed.name or parsed.title or public_url
                 counts = store_entries(
                     conn,
                     feed_id=feed.id,
                     source_name=source_name,
-                    source_url=feed.url,
+                    source_url=public_url,
                     entries=parsed.entries,
                     now=now,
                 )
