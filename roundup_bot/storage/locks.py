@@ -97,9 +97,7 @@ def holder_is_dead_here(owner: str, hostname: str | None = None) -> bool:
 
 def _say_waiting(job: str, wait: float, holder: str | None) -> None:
     """An operator watching a one-shot pause should know why (and tests wait for it)."""
-    log.info(
-        "waiting up to %g s for the %s lock, held by %s", wait, job, holder or "another run"
-    )
+    log.info("waiting up to %g s for the %s lock, held by %s", wait, job, holder or "another run")
 
 
 @dataclass(frozen=True, slots=True)
