@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from roundup_bot.config import Settings, load_settings
-from roundup_bot.exceptions import ConfigError
+from roundup_bot.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = (ROOT / "config.example.toml").read_text(encoding="utf-8")

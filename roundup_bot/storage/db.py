@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
-from roundup_bot.exceptions import StorageError
+from roundup_bot.core.errors import StorageError
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 #: The newest migration. Every command checks the database against it with one
 #: query, so Alembic (a tenth of a second to import) loads only when the schema
 #: really has to change; a test keeps it equal to the migrations' head.
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: libpq settings for every PostgreSQL connection. TCP keepalives (and a send
@@ -98,7 +98,7 @@ def alembic_config() -> AlembicConfig:
     from alembic.config import Config as AlembicConfig
 
     cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(files("roundup_bot") / "migrations"))
+    cfg.set_main_option("script_location", str(files("roundup_bot.storage") / "migrations"))
     return cfg
 
 
