@@ -6,8 +6,8 @@ were given) and its author's stable id a DID, so both become text. A reply
 on Bluesky also needs the post's record cid and its thread's root, and one on
 Mastodon the post's visibility: ``reply_ref`` keeps them (JSON), NULL for X.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-01
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
