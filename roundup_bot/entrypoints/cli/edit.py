@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 import click
 
+from roundup_bot.adapters.render import and_list
 from roundup_bot.core.draft_edits import clean_line, edit_draft, item_name
 from roundup_bot.core.errors import DraftError, RoundupError, StaleDraftError
 from roundup_bot.core.records import (
@@ -64,36 +65,53 @@ class _Request:
     as_json: bool
 
 
+_GIVEN = "roundup_bot.edit.given"  # ctx.meta key: the shared options given so far
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Keep a shared option where the subcommand finds it: ``ctx.meta`` is one dict
+    for the group and its subcommand, so one given after the subcommand wins."""
+    if value and param.name:
+        ctx.meta.setdefault(_GIVEN, {})[param.name] = value
+
+
 def _shared_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """--by, --expect-version and --json, taken before or after the subcommand."""
-    function = click.option("--json", "as_json", is_flag=True, help="Print the draft as JSON.")(
-        function
-    )
-    function = click.option(
-        "--expect-version",
-        "expected_version",
-        type=click.IntRange(min=1),
-        metavar="V",
-        help="Refuse the edit unless the draft is still at version V (as `draft --json` "
-        "printed it).",
-    )(function)
-    return click.option(
-        "--by", metavar="NAME", help="Who makes the change (default: your user name)."
-    )(function)
+    kept: dict[str, Any] = {"expose_value": False, "callback": _remember}
+    shared = [
+        click.option("--json", "as_json", is_flag=True, help="Print the draft as JSON.", **kept),
+        click.option(
+            "--expect-version",
+            "expected_version",
+            type=click.IntRange(min=1),
+            metavar="V",
+            help="Refuse the edit unless the draft is still at version V (as `draft --json` "
+            "printed it).",
+            **kept,
+        ),
+        click.option(
+            "--by", metavar="NAME", help="Who makes the change (default: your user name).", **kept
+        ),
+    ]
+    for option in shared:
+        function = option(function)
+    return function
 
 
-def _request(
-    ctx: click.Context, by: str | None, expected_version: int | None, as_json: bool
-) -> _Request:
-    group = ctx.find_object(_Request)
-    assert group is not None
+def _request(ctx: click.Context) -> _Request:
+    cli = ctx.find_object(CliContext)
+    assert cli is not None
+    given = ctx.meta.get(_GIVEN, {})
     return _Request(
-        cli=group.cli,
-        draft_id=group.draft_id,
-        by=by or group.by,
-        expected_version=expected_version or group.expected_version,
-        as_json=as_json or group.as_json,
+        cli=cli,
+        draft_id=ctx.meta[_DRAFT_ID],
+        by=given.get("by") or user_name(),
+        expected_version=given.get("expected_version"),
+        as_json=bool(given.get("as_json")),
     )
+
+
+_DRAFT_ID = "roundup_bot.edit.draft_id"
 
 
 class _EditGroup(click.Group):
@@ -129,13 +147,7 @@ class _EditGroup(click.Group):
 @click.argument("draft_id", type=int)
 @_shared_options
 @click.pass_context
-def edit(
-    ctx: click.Context,
-    draft_id: int,
-    by: str | None,
-    expected_version: int | None,
-    as_json: bool,
-) -> None:
+def edit(ctx: click.Context, draft_id: int) -> None:
     """Change a draft: its items, blurbs, intro and outro.
 
     Items are numbered as `show` numbers them (1, 2, ... in order); removed
@@ -145,12 +157,9 @@ def edit(
     the web page's rules, and one made against a changed draft is refused,
     naming who changed it.
     """
-    cli = ctx.find_object(CliContext)
-    assert cli is not None
-    request = _Request(cli, draft_id, by or user_name(), expected_version, as_json)
-    ctx.obj = request
+    ctx.meta[_DRAFT_ID] = draft_id
     if ctx.invoked_subcommand is None:
-        _edit_in_editor(request)
+        _edit_in_editor(_request(ctx))
 
 
 # --- applying edits ----------------------------------------------------------------------------
@@ -249,10 +258,6 @@ def _text(value: str) -> str:
     return text
 
 
-def _named(draft: Draft, item: DraftItem) -> str:
-    return item_name(draft, item)
-
-
 # --- the subcommands ---------------------------------------------------------------------------
 
 
@@ -265,16 +270,14 @@ def _subcommand(name: str, help_text: str) -> Callable[[Callable[..., Any]], cli
 
 @_subcommand("remove", "Take item N out of the round-up (`restore` puts it back).")
 @click.argument("number", metavar="N", type=int)
-def remove(
-    ctx: click.Context, number: int, by: str | None, expected_version: int | None, as_json: bool
-) -> None:
-    request = _request(ctx, by, expected_version, as_json)
+def remove(ctx: click.Context, number: int) -> None:
+    request = _request(ctx)
     draft = _load(request)
     item = _item(draft, number)
     if item.removed:
         raise DraftError(f"item {number} of draft {draft.id} is already removed")
     saved = _save(request, draft, [RemoveItem(item.id)])
-    done = f"Removed {_named(draft, item)}."
+    done = f"Removed {item_name(draft, item)}."
     if saved is not None:
         back = _number(saved, item.id)
         done += (
@@ -286,10 +289,8 @@ def remove(
 
 @_subcommand("restore", "Put removed item N back, at the end of the list.")
 @click.argument("number", metavar="N", type=int)
-def restore(
-    ctx: click.Context, number: int, by: str | None, expected_version: int | None, as_json: bool
-) -> None:
-    request = _request(ctx, by, expected_version, as_json)
+def restore(ctx: click.Context, number: int) -> None:
+    request = _request(ctx)
     draft = _load(request)
     item = _item(draft, number)
     if not item.removed:
@@ -303,58 +304,40 @@ def restore(
 @_subcommand("move", "Move item N to place M.")
 @click.argument("number", metavar="N", type=int)
 @click.option("--to", "to", metavar="M", type=int, required=True, help="Its new place.")
-def move(
-    ctx: click.Context,
-    number: int,
-    to: int,
-    by: str | None,
-    expected_version: int | None,
-    as_json: bool,
-) -> None:
-    request = _request(ctx, by, expected_version, as_json)
+def move(ctx: click.Context, number: int, to: int) -> None:
+    request = _request(ctx)
     draft = _load(request)
     item = _shown_item(draft, number)
     places = len(draft.shown_items)
     if not 1 <= to <= places:
         raise DraftError(f"there is no place {to}: draft {draft.id} shows {places} items")
     saved = _save(request, draft, [MoveItem(item.id, to - number)])
-    _report(request, draft, saved, f"Moved {_named(draft, item)} to place {to}.")
+    _report(request, draft, saved, f"Moved {item_name(draft, item)} to place {to}.")
 
 
 @_subcommand("blurb", f"Set the blurb of item N. {_TEXT_HELP}")
 @click.argument("number", metavar="N", type=int)
 @click.argument("text", metavar="TEXT")
-def blurb(
-    ctx: click.Context,
-    number: int,
-    text: str,
-    by: str | None,
-    expected_version: int | None,
-    as_json: bool,
-) -> None:
-    request = _request(ctx, by, expected_version, as_json)
+def blurb(ctx: click.Context, number: int, text: str) -> None:
+    request = _request(ctx)
     draft = _load(request)
     item = _item(draft, number)
     saved = _save(request, draft, [SetBlurb(item.id, _text(text))])
-    _report(request, draft, saved, f"Saved the blurb of {_named(draft, item)}.")
+    _report(request, draft, saved, f"Saved the blurb of {item_name(draft, item)}.")
 
 
 @_subcommand("intro", f"Set the intro. {_TEXT_HELP}")
 @click.argument("text", metavar="TEXT")
-def intro(
-    ctx: click.Context, text: str, by: str | None, expected_version: int | None, as_json: bool
-) -> None:
-    request = _request(ctx, by, expected_version, as_json)
+def intro(ctx: click.Context, text: str) -> None:
+    request = _request(ctx)
     draft = _load(request)
     _report(request, draft, _save(request, draft, [SetIntro(_text(text))]), "Saved the intro.")
 
 
 @_subcommand("outro", f"Set the outro. {_TEXT_HELP}")
 @click.argument("text", metavar="TEXT")
-def outro(
-    ctx: click.Context, text: str, by: str | None, expected_version: int | None, as_json: bool
-) -> None:
-    request = _request(ctx, by, expected_version, as_json)
+def outro(ctx: click.Context, text: str) -> None:
+    request = _request(ctx)
     draft = _load(request)
     _report(request, draft, _save(request, draft, [SetOutro(_text(text))]), "Saved the outro.")
 
@@ -374,7 +357,7 @@ def _set_detail(request: _Request, number: int, attr: str, text: str) -> None:
     value = getattr(_by_id(saved, item.id) if saved else item, attr)
     shows = f"“{value}”" if value else "none"
     done = f"Saved the {attr} of" if wanted else f"Put back the automatic {attr} of"
-    _report(request, draft, saved, f"{done} {_named(draft, item)}; it shows {shows}.")
+    _report(request, draft, saved, f"{done} {item_name(draft, item)}; it shows {shows}.")
 
 
 def _by_id(draft: Draft, item_id: int) -> DraftItem:
@@ -387,29 +370,15 @@ _DETAIL_HELP = "An empty TEXT puts back the automatic one (from the feed or the 
 @_subcommand("title", f"Set the title item N shows. {_DETAIL_HELP}{_TEXT_HELP}")
 @click.argument("number", metavar="N", type=int)
 @click.argument("text", metavar="TEXT")
-def title(
-    ctx: click.Context,
-    number: int,
-    text: str,
-    by: str | None,
-    expected_version: int | None,
-    as_json: bool,
-) -> None:
-    _set_detail(_request(ctx, by, expected_version, as_json), number, "title", text)
+def title(ctx: click.Context, number: int, text: str) -> None:
+    _set_detail(_request(ctx), number, "title", text)
 
 
 @_subcommand("author", f"Set the author item N credits. {_DETAIL_HELP}{_TEXT_HELP}")
 @click.argument("number", metavar="N", type=int)
 @click.argument("text", metavar="TEXT")
-def author(
-    ctx: click.Context,
-    number: int,
-    text: str,
-    by: str | None,
-    expected_version: int | None,
-    as_json: bool,
-) -> None:
-    _set_detail(_request(ctx, by, expected_version, as_json), number, "author", text)
+def author(ctx: click.Context, number: int, text: str) -> None:
+    _set_detail(_request(ctx), number, "author", text)
 
 
 @_subcommand(
@@ -417,15 +386,8 @@ def author(
 )
 @click.argument("candidate_id", metavar="CANDIDATE_ID", type=int)
 @click.option("--to", "to", metavar="M", type=click.IntRange(min=1), help="Its place.")
-def add(
-    ctx: click.Context,
-    candidate_id: int,
-    to: int | None,
-    by: str | None,
-    expected_version: int | None,
-    as_json: bool,
-) -> None:
-    request = _request(ctx, by, expected_version, as_json)
+def add(ctx: click.Context, candidate_id: int, to: int | None) -> None:
+    request = _request(ctx)
     draft = _load(request)
     saved = _save(request, draft, [AddItem(candidate_id, position=to)])
     done = f"Added candidate {candidate_id}."
@@ -454,6 +416,9 @@ def _edit_in_editor(request: _Request) -> None:
         click.edit(filename=str(path))
     except click.ClickException as exc:
         raise DraftError(f"{exc.message}; nothing was changed; {_kept(path)}") from None
+    except KeyboardInterrupt:
+        click.echo(f"Nothing was changed; {_kept(path)}", err=True)
+        raise
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -503,16 +468,12 @@ def _summary(edits: Sequence[DraftEdit]) -> str:
         parts.append("the order")
     if "SetOutro" in counts:
         parts.append("the outro")
-    saved = _and(parts) or "the draft"
+    saved = and_list(parts) or "the draft"
     if "RemoveItem" in counts:
         saved += f"; removed {many(counts['RemoveItem'], 'item')}"
     if "RestoreItem" in counts:
         saved += f"; put back {many(counts['RestoreItem'], 'item')}"
     return saved
-
-
-def _and(parts: list[str]) -> str:
-    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
 
 
 COMMANDS = [edit]
