@@ -44,7 +44,7 @@ from roundup_bot.core.records import (
     SetOutro,
 )
 from roundup_bot.entrypoints.cli._context import CliContext
-from roundup_bot.entrypoints.cli._output import echo_json
+from roundup_bot.entrypoints.cli._output import RowId, echo_json
 from roundup_bot.entrypoints.cli.drafts import draft_json, user_name
 from roundup_bot.entrypoints.cli.edit_form import FormUnreadable, read_form, render_form
 
@@ -144,7 +144,7 @@ class _EditGroup(click.Group):
 
 
 @click.group(cls=_EditGroup, invoke_without_command=True, subcommand_metavar="[COMMAND [ARGS]...]")
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=RowId())
 @_shared_options
 @click.pass_context
 def edit(ctx: click.Context, draft_id: int) -> None:
@@ -384,7 +384,7 @@ def author(ctx: click.Context, number: int, text: str) -> None:
 @_subcommand(
     "add", "Add one of the week's candidates (see `candidates --week`), last or at --to M."
 )
-@click.argument("candidate_id", metavar="CANDIDATE_ID", type=int)
+@click.argument("candidate_id", metavar="CANDIDATE_ID", type=RowId())
 @click.option("--to", "to", metavar="M", type=click.IntRange(min=1), help="Its place.")
 def add(ctx: click.Context, candidate_id: int, to: int | None) -> None:
     request = _request(ctx)

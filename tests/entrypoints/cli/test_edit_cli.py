@@ -17,7 +17,8 @@ from helpers.cli import ROOT, Run, run_cli
 from helpers.drafts import Article, seed
 
 from roundup_bot.core.draft_edits import MAX_BLURB
-from roundup_bot.core.records import Draft
+from roundup_bot.core.errors import DraftError
+from roundup_bot.core.records import AddItem, Draft
 from roundup_bot.core.weeks import week_by_label
 from roundup_bot.storage import open_storage
 
@@ -171,6 +172,19 @@ def test_add_only_the_weeks_candidates(setup: Setup) -> None:
         f"error: there is no candidate {setup.other_week} in the week of draft"
         f" {setup.draft_id} (2026-W48)\n"
     )
+    huge = setup.edit("add", str(2**70))
+    assert huge.code == 2
+    assert "out of range: no row has that id" in huge.stderr
+    # Storage itself refuses such an id as no candidate of the week, on either database.
+    store = open_storage(setup.db_url)
+    try:
+        stored = store.drafts.get(int(setup.draft_id))
+        with pytest.raises(DraftError, match=f"there is no candidate {2**63}"):
+            store.drafts.apply_edits(
+                stored.id, [AddItem(2**63)], expected_version=stored.version, by="t", now=NOW
+            )
+    finally:
+        store.close()
     placed = as_json(setup.edit("--json", "remove", "4"))
     assert len(placed["items"]) == 3
     data = as_json(setup.edit("--json", "add", str(setup.spare), "--to", "1"))
