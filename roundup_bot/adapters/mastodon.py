@@ -83,8 +83,8 @@ class MastodonCredentials:
             raise ConfigError(
                 ENV_TOKEN,
                 None,
-                "not set: the Mastodon channel needs the bot account's access token"
-                " (scopes read:notifications, read:statuses, read:accounts; write:statuses to post)",
+                "not set: the Mastodon channel needs the bot account's access token (scopes"
+                " read:notifications, read:statuses, read:accounts; write:statuses to post)",
             )
         return self.access_token
 
