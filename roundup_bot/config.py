@@ -115,7 +115,8 @@ class FeedSettings(_Section):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        from roundup_bot.core.curation import InvalidURL, canonical_url
+        from roundup_bot.core.curation import canonical_url
+        from roundup_bot.core.errors import InvalidURL
 
         value = value.strip()
         if not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):

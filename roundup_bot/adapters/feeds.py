@@ -26,15 +26,8 @@ from typing import Any
 import feedparser
 import feedparser.api
 
-from roundup_bot.core.curation import (
-    InvalidURL,
-    absolute_url,
-    canonical_url,
-    clean_line,
-    excerpt,
-    plain_text,
-)
-from roundup_bot.core.errors import FeedParseError
+from roundup_bot.core.curation import absolute_url, canonical_url, clean_line, excerpt, plain_text
+from roundup_bot.core.errors import FeedParseError, InvalidURL
 from roundup_bot.core.records import ParsedEntry, ParsedFeed
 
 EXPAT_DRIVER = "roundup_bot.adapters.expat_driver"

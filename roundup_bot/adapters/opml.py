@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
-from roundup_bot.core.curation import InvalidURL, canonical_url
-from roundup_bot.core.errors import ConfigError
+from roundup_bot.core.curation import canonical_url
+from roundup_bot.core.errors import ConfigError, InvalidURL
 from roundup_bot.core.records import ConfiguredFeed
 from roundup_bot.core.redaction import redact_url
 

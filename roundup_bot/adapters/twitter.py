@@ -52,7 +52,16 @@ import urllib3
 from tweepy.errors import HTTPException, TooManyRequests, TwitterServerError
 
 from roundup_bot import __version__
-from roundup_bot.core.errors import ConfigError, SourceError
+from roundup_bot.core.errors import (
+    ConfigError,
+    XApiError,
+    XAuthError,
+    XBadResponse,
+    XRateLimited,
+    XRequestError,
+    XUnavailable,
+    XUsageCapped,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,48 +88,6 @@ MENTION_TWEET_FIELDS = (
 )
 MENTION_USER_FIELDS = ("username", "name")
 MAX_RATE_LIMIT_WAITS = 2  # per request: after that the run stops and keeps its place
-
-
-class XApiError(SourceError):
-    """The X API could not give what was asked; the message is one line for the operator."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        self.status = status
-        super().__init__(message)
-
-
-class XLimitError(XApiError):
-    """Stopped by a limit, not a fault: run again later (the place is kept)."""
-
-    def __init__(
-        self, message: str, status: int | None = None, resume_at: datetime | None = None
-    ) -> None:
-        self.resume_at = resume_at
-        super().__init__(message, status)
-
-
-class XRateLimited(XLimitError):
-    """A 429 rate limit whose reset is further away than we are willing to wait."""
-
-
-class XUsageCapped(XLimitError):
-    """The plan's usage cap is reached, or the pay-per-use credits are used up."""
-
-
-class XAuthError(XApiError):
-    """401 or 403: the credentials, the app's set-up or the plan does not allow this."""
-
-
-class XRequestError(XApiError):
-    """Another 4xx: the request itself was refused (expired pagination token, no such user)."""
-
-
-class XUnavailable(XApiError):
-    """5xx answers or timeouts, still failing after the retries."""
-
-
-class XBadResponse(XApiError):
-    """The answer is not the JSON object the endpoint documents."""
 
 
 @dataclass(frozen=True)

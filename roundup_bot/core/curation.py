@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import nh3
 from url_normalize import url_normalize
 
+from roundup_bot.core.errors import InvalidURL
+
 #: Query parameters that only track the reader and never select the page.
 TRACKING_PARAMS = frozenset(
     {
@@ -75,10 +77,6 @@ _RAW_TEXT_TAG = re.compile(r"<(/?)(iframe|noembed|noframes|noscript)\b[^>]*>", r
 _HOST = re.compile(r"^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.?)+$|^\[[0-9a-f:.]+\]$")
 #: Longer links are junk or attacks, and would not fit a PostgreSQL index entry.
 MAX_URL_CHARS = 2048
-
-
-class InvalidURL(ValueError):
-    """The text is not an absolute http(s) URL."""
 
 
 def is_tracking_param(name: str) -> bool:

@@ -2,12 +2,15 @@
 
 Errors from the libraries beneath (httpx, feedparser, SQLAlchemy, tweepy) are
 translated where they enter and chained with ``from``, so callers only ever
-catch these::
+catch these. Every class roundup-bot raises on purpose is defined here, and
+nowhere else; the CLI maps them to its exit statuses in one place
+(``roundup_bot.entrypoints.cli._exits``)::
 
-    RoundupError
-    ├── ConfigError            bad config file / environment; names file and key
+    RoundupError                                                exit status
+    ├── ConfigError            bad config file / environment; names file and key   2
     ├── StorageError           the database could not be opened, migrated or written
-    ├── LockHeldError          another run holds the same job's lock
+    │   └── EditorExistsError  an editor of that name already exists
+    ├── LockHeldError          another run holds the same job's lock               3
     ├── FetchError             one HTTP fetch failed (carries the URL)
     │   ├── FetchTimeout       the overall deadline passed
     │   ├── ResponseTooLarge   the body passed the size limit (after decompression)
@@ -16,11 +19,29 @@ catch these::
     │   └── BlockedAddress     the URL resolves to a private/loopback/link-local address
     ├── FeedParseError         the bytes are not a usable feed (carries the URL)
     ├── SourceError            a suggestion source (X, ...) failed as a whole
+    │   └── XApiError          the X API could not give what was asked (carries status)
+    │       ├── XLimitError    stopped by a limit, not a fault (carries resume_at)  4 *
+    │       │   ├── XRateLimited   a rate limit further away than we wait
+    │       │   └── XUsageCapped   the plan's usage cap or credits are used up
+    │       ├── XAuthError     401/403: credentials, app set-up or plan
+    │       ├── XRequestError  another 4xx (expired pagination token, no such user)
+    │       ├── XUnavailable   5xx or timeouts, still failing after the retries
+    │       └── XBadResponse   the answer is not the JSON the endpoint documents
+    ├── RunStopped             the daemon asked a run to stop while it waited
     ├── TemplateError          a round-up template is broken (names file and line)
     ├── PublishError           the round-up could not be written to [publish] output_dir
+    ├── AccountError           an editor's name or password breaks the rules
+    ├── FormProblem            a form post cannot be applied (also a ValueError)
+    ├── InvalidURL             not an absolute http(s) URL (also a ValueError)
+    ├── MalformedPage          an X API page is not a page of posts (also a ValueError)
+    ├── WeekLabelError         not an ISO week such as 2026-W48 (also a ValueError)
     └── DraftError             a draft operation is not allowed (status rules, stale version)
         ├── DraftNotFound      no draft has that id (also a LookupError)
         └── StaleDraftError    someone else saved the draft since it was read
+
+Any other RoundupError that reaches the command line exits with status 1; a
+bad command line (click's usage errors) exits 2. (*) A mentions run turns an
+XLimitError into a report whose outcome the CLI maps to status 4.
 """
 
 from __future__ import annotations
@@ -45,6 +66,10 @@ class ConfigError(RoundupError):
 
 class StorageError(RoundupError):
     """The database could not be opened, migrated or written."""
+
+
+class EditorExistsError(StorageError):
+    """An editor of that name already exists (names compare without regard to case)."""
 
 
 class LockHeldError(RoundupError):
@@ -104,12 +129,82 @@ class SourceError(RoundupError):
     """A suggestion source (the X API, later Mastodon or Bluesky) failed as a whole."""
 
 
+class XApiError(SourceError):
+    """The X API could not give what was asked; the message is one line for the operator."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class XLimitError(XApiError):
+    """Stopped by a limit, not a fault: run again later (the place is kept)."""
+
+    def __init__(
+        self, message: str, status: int | None = None, resume_at: datetime | None = None
+    ) -> None:
+        self.resume_at = resume_at
+        super().__init__(message, status)
+
+
+class XRateLimited(XLimitError):
+    """A 429 rate limit whose reset is further away than we are willing to wait."""
+
+
+class XUsageCapped(XLimitError):
+    """The plan's usage cap is reached, or the pay-per-use credits are used up."""
+
+
+class XAuthError(XApiError):
+    """401 or 403: the credentials, the app's set-up or the plan does not allow this."""
+
+
+class XRequestError(XApiError):
+    """Another 4xx: the request itself was refused (expired pagination token, no such user)."""
+
+
+class XUnavailable(XApiError):
+    """5xx answers or timeouts, still failing after the retries."""
+
+
+class XBadResponse(XApiError):
+    """The answer is not the JSON object the endpoint documents."""
+
+
+class RunStopped(RoundupError):
+    """The daemon asked the run to stop while it waited (rate-limit reset, retry backoff)."""
+
+
 class TemplateError(RoundupError):
     """A round-up template could not be loaded or rendered; names the file and line."""
 
 
 class PublishError(RoundupError):
     """A published file could not be written; nothing half-written is left behind."""
+
+
+class AccountError(RoundupError):
+    """An editor's name or password breaks the rules; the message says which and why."""
+
+
+class FormProblem(RoundupError, ValueError):
+    """A form post cannot be applied; ``str()`` is a message for the editor."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field  # the form field at fault, to mark it on the page
+        super().__init__(message)
+
+
+class InvalidURL(RoundupError, ValueError):
+    """Not an absolute http(s) URL that can be put in canonical form."""
+
+
+class MalformedPage(RoundupError, ValueError):
+    """The JSON is not a page of posts at all (a single odd post is only skipped)."""
+
+
+class WeekLabelError(RoundupError, ValueError):
+    """The text is not an ISO week such as 2026-W48."""
 
 
 class DraftError(RoundupError):

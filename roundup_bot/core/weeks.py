@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from roundup_bot.config import week_end_parts
+from roundup_bot.core.errors import WeekLabelError
 
 _LABEL = re.compile(r"^\s*(\d{4})-?[Ww](\d{1,2})\s*$")
 
@@ -43,10 +44,6 @@ class RoundupWeek:
 
     def contains(self, moment: datetime) -> bool:
         return self.start <= moment < self.end
-
-
-class WeekLabelError(ValueError):
-    """The text is not an ISO week such as 2026-W48."""
 
 
 def week_label(day: date) -> str:

@@ -34,15 +34,19 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from roundup_bot.config import Settings
-from roundup_bot.core.errors import ConfigError, RoundupError
-from roundup_bot.core.suggestion_rules import (
-    PLATFORM,
-    WEEK,
-    AbuseRules,
+from roundup_bot.core.errors import (
+    ConfigError,
     MalformedPage,
-    judge,
-    parse_page,
+    RoundupError,
+    RunStopped,
+    XApiError,
+    XAuthError,
+    XBadResponse,
+    XLimitError,
+    XRequestError,
+    XUsageCapped,
 )
+from roundup_bot.core.suggestion_rules import PLATFORM, WEEK, AbuseRules, judge, parse_page
 from roundup_bot.services.thanks import ThanksText, thanks_renderer
 from roundup_bot.storage import Storage
 
@@ -78,10 +82,6 @@ class Stop(Protocol):
     def is_set(self) -> bool: ...
 
     def wait(self, timeout: float | None = None) -> bool: ...
-
-
-class RunStopped(RoundupError):
-    """The daemon asked the run to stop while it waited (rate-limit reset, retry backoff)."""
 
 
 def interruptible_sleep(stop: Stop) -> Callable[[float], None]:
@@ -195,8 +195,6 @@ def read_mentions(
     When ``stop`` is set the run ends before its next page (or reply), and at
     once if the API's sleep raises RunStopped.
     """
-    from roundup_bot.adapters.twitter import XApiError, XLimitError, XUsageCapped
-
     started = clock()
     tally = _Tally(
         MentionsReport(outcome="completed", max_posts_per_month=options.max_posts_per_month)
@@ -292,8 +290,6 @@ def _sweep(
     clock: Clock,
     stop: Stop | None = None,
 ) -> None:
-    from roundup_bot.adapters.twitter import XBadResponse, XRequestError
-
     state = storage.state.all(PLATFORM)
     if state.get(RESUME_TOKEN):
         sweep = _Sweep(
@@ -397,8 +393,6 @@ def _thank(
     clock: Clock,
     stop: Stop | None = None,
 ) -> MentionsReport:
-    from roundup_bot.adapters.twitter import XApiError, XAuthError, XLimitError
-
     thanked = 0
     errors: list[str] = []
     for target in storage.suggestions.to_thank(PLATFORM, clock() - THANKS_WINDOW):

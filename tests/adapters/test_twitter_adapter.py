@@ -18,12 +18,10 @@ from pathlib import Path
 import pytest
 from helpers.fake_x_api import FakeXApi, Reply, Sleeps, load_cassette, running_fake
 
-from roundup_bot.adapters.twitter import (
-    XApi,
-    XApiOptions,
+from roundup_bot.adapters.twitter import XApi, XApiOptions, XCredentials
+from roundup_bot.core.errors import (
     XAuthError,
     XBadResponse,
-    XCredentials,
     XRateLimited,
     XRequestError,
     XUnavailable,

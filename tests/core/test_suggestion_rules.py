@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from helpers.fake_x_api import twarc_pages
 
+from roundup_bot.core.errors import MalformedPage
 from roundup_bot.core.suggestion_rules import (
     AbuseRules,
-    MalformedPage,
     PriorSuggestion,
     SuggestedLink,
     is_x_link,

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import click
 
 from roundup_bot.adapters.render import FORMATS, renderer_for
+from roundup_bot.core.errors import WeekLabelError
 from roundup_bot.core.records import Draft, DraftSummary
-from roundup_bot.core.weeks import WeekLabelError, parse_week_label
+from roundup_bot.core.weeks import parse_week_label
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock
 from roundup_bot.entrypoints.cli._output import echo_json, iso, table

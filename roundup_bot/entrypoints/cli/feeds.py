@@ -14,10 +14,11 @@ from zoneinfo import ZoneInfo
 import click
 
 from roundup_bot.adapters.opml import write_opml
+from roundup_bot.core.errors import WeekLabelError
 from roundup_bot.core.ranking import score_json
 from roundup_bot.core.records import Candidate, FeedStatus, PollOutcome
 from roundup_bot.core.redaction import redact, redact_url
-from roundup_bot.core.weeks import RoundupWeek, WeekLabelError, week_by_label
+from roundup_bot.core.weeks import RoundupWeek, week_by_label
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock, poll_as_worker
 from roundup_bot.entrypoints.cli._output import echo_json, iso, parse_when, shorten, table

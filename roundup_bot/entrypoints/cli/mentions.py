@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
+from roundup_bot.entrypoints.cli._exits import exit_for_source_run
 from roundup_bot.entrypoints.cli._output import echo_json, iso
 from roundup_bot.services.health import XHealth, parse_time
 from roundup_bot.services.jobs import JOB_MENTIONS, JobResult, guarded_run
@@ -18,9 +19,6 @@ from roundup_bot.services.mentions import (
     mentions_from_settings,
     summary,
 )
-
-EXIT_FAILED = 1
-EXIT_LIMITED = 4  # stopped by a rate limit, a usage cap or max_posts_per_month; place kept
 
 
 def report_json(report: MentionsReport) -> dict[str, Any]:
@@ -77,10 +75,9 @@ def mentions(cli: CliContext, as_json: bool) -> None:
         click.echo(f"stopped: {report.error}", err=True)
     for problem in report.thank_errors:
         click.echo(f"error: thank-you reply failed: {problem}", err=True)
-    if report.outcome == "failed" or report.thank_errors:
-        sys.exit(EXIT_FAILED)
-    if report.outcome != "completed":
-        sys.exit(EXIT_LIMITED)
+    status = exit_for_source_run(report.outcome, len(report.thank_errors))
+    if status:
+        sys.exit(status)
 
 
 def _job_line(report: MentionsReport) -> str:

@@ -18,10 +18,17 @@ from datetime import timedelta
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from roundup_bot.core.errors import DraftError, DraftNotFound, RoundupError, StaleDraftError
+from roundup_bot.core.errors import (
+    DraftError,
+    DraftNotFound,
+    FormProblem,
+    RoundupError,
+    StaleDraftError,
+    WeekLabelError,
+)
 from roundup_bot.core.ranking import Ranked
 from roundup_bot.core.records import Draft
-from roundup_bot.core.weeks import WeekLabelError, previous_week
+from roundup_bot.core.weeks import previous_week
 from roundup_bot.entrypoints.web.auth import current_editor
 from roundup_bot.entrypoints.web.context import web
 from roundup_bot.entrypoints.web.draftform import (
@@ -29,7 +36,6 @@ from roundup_bot.entrypoints.web.draftform import (
     MAX_BLURB,
     MAX_DETAIL,
     MAX_INTRO,
-    FormProblem,
     plan_edits,
     read_form,
 )
