@@ -30,24 +30,15 @@ from pydantic import (
 )
 
 from roundup_bot.core.errors import ConfigError
+from roundup_bot.core.ranking import RankingRules
+from roundup_bot.core.redaction import SECRET_ENV
 
 DEFAULT_CONFIG = "config.toml"
 ENV_CONFIG = "ROUNDUP_CONFIG"
 ENV_PREFIX = "ROUNDUP_"
 
 #: Environment variables under ROUNDUP_ that are secrets or switches, not config keys.
-NON_KEY_ENV = frozenset(
-    {
-        "ROUNDUP_CONFIG",
-        "ROUNDUP_TWITTER_BEARER_TOKEN",
-        "ROUNDUP_TWITTER_CONSUMER_KEY",
-        "ROUNDUP_TWITTER_CONSUMER_SECRET",
-        "ROUNDUP_TWITTER_ACCESS_TOKEN",
-        "ROUNDUP_TWITTER_ACCESS_TOKEN_SECRET",
-        "ROUNDUP_WEB_SECRET_KEY",
-        "ROUNDUP_TEST_POSTGRES_URL",
-    }
-)
+NON_KEY_ENV = frozenset({ENV_CONFIG, *SECRET_ENV})
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
@@ -338,13 +329,27 @@ class RoundupSettings(_Section):
         return value
 
 
+_RANKING = RankingRules()  # the defaults live with the ranking, in the core
+
+
 class RankingSettings(_Section):
     keyword_boosts: dict[str, float] = Field(default_factory=dict)
     blocked_domains: list[str] = Field(default_factory=list)
-    suggestion_points: float = 3.0  # for each distinct person who suggested it
-    feed_points: float = 1.0  # for each feed that carried it
-    weight_points: float = 2.0  # times (the highest weight of its feeds - 1)
-    recency_points: float = 2.0  # times how far through the week it appeared (0..1)
+    suggestion_points: float = _RANKING.suggestion_points
+    feed_points: float = _RANKING.feed_points
+    weight_points: float = _RANKING.weight_points
+    recency_points: float = _RANKING.recency_points
+
+    def rules(self) -> RankingRules:
+        """The section as the core's ranking reads it."""
+        return RankingRules(
+            keyword_boosts=dict(self.keyword_boosts),
+            blocked_domains=tuple(self.blocked_domains),
+            suggestion_points=self.suggestion_points,
+            feed_points=self.feed_points,
+            weight_points=self.weight_points,
+            recency_points=self.recency_points,
+        )
 
 
 class PublishSettings(_Section):
@@ -575,11 +580,3 @@ def _resolve_sqlite(settings: Settings) -> None:
     file_part, sep, query = rest.partition("?")
     absolute = settings.resolve_path(file_part)
     object.__setattr__(settings.database, "url", f"{prefix}{absolute}{sep}{query}")
-
-
-def week_end_parts(week_ends: str) -> tuple[int, int, int]:
-    """'friday 09:00' -> (weekday 0=Monday, hour, minute)."""
-    day, clock = week_ends.strip().lower().split()
-    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-    hour, minute = (int(x) for x in clock.split(":"))
-    return days.index(day), hour, minute

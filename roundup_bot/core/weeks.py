@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from roundup_bot.config import week_end_parts
 from roundup_bot.core.errors import WeekLabelError
 
 _LABEL = re.compile(r"^\s*(\d{4})-?[Ww](\d{1,2})\s*$")
@@ -44,6 +43,14 @@ class RoundupWeek:
 
     def contains(self, moment: datetime) -> bool:
         return self.start <= moment < self.end
+
+
+def week_end_parts(week_ends: str) -> tuple[int, int, int]:
+    """'friday 09:00' -> (weekday 0=Monday, hour, minute)."""
+    day, clock = week_ends.strip().lower().split()
+    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    hour, minute = (int(x) for x in clock.split(":"))
+    return days.index(day), hour, minute
 
 
 def week_label(day: date) -> str:

@@ -49,8 +49,9 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from roundup_bot.config import Settings, parse_duration, week_end_parts
+from roundup_bot.config import Settings, parse_duration
 from roundup_bot.core.errors import LockHeldError, RoundupError
+from roundup_bot.core.weeks import week_end_parts
 from roundup_bot.services.app import App
 from roundup_bot.services.jobs import (
     JOB_DRAFT,
