@@ -281,3 +281,38 @@ def test_the_tree_is_drawn_in_its_docstring() -> None:
     for name in _tree_classes():
         cls = getattr(errors, name)
         assert issubclass(cls, errors.RoundupError), name
+
+
+# -- one clock, one wiring ----------------------------------------------------------
+
+
+def _calls(path: Path, dotted: str) -> list[int]:
+    """Lines of ``path`` that use ``dotted`` ("datetime.now"), called or not."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and ast.unparse(node) == dotted
+    ]
+
+
+def test_the_time_of_day_is_read_in_one_place() -> None:
+    """core/clock.py is the one clock; everything else is handed a Clock or ``now``."""
+    readers = [
+        f"{module_name(path)}:{line}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for dotted in ("datetime.now", "datetime.utcnow", "time.time")
+        for line in _calls(path, dotted)
+    ]
+    assert [r.partition(":")[0] for r in readers] == ["roundup_bot.core.clock"]
+
+
+def test_the_use_cases_take_their_secrets_from_the_wiring() -> None:
+    """services/app.py is the one place in the use cases that reads the environment."""
+    readers = [
+        f"{module_name(path)}:{line}"
+        for path in sorted((PACKAGE / "services").rglob("*.py"))
+        for dotted in ("os.environ", "os.getenv")
+        for line in _calls(path, dotted)
+    ]
+    assert [r for r in readers if not r.startswith("roundup_bot.services.app:")] == []

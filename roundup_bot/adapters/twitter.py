@@ -52,6 +52,7 @@ import urllib3
 from tweepy.errors import HTTPException, TooManyRequests, TwitterServerError
 
 from roundup_bot import __version__
+from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.errors import (
     ConfigError,
     XApiError,
@@ -275,7 +276,7 @@ class XApi:
         options: XApiOptions,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = utc_now,
     ) -> None:
         self.options = options
         self._sleep = sleep
@@ -429,7 +430,7 @@ class XApi:
                 429,
             )
         reset = _reset_time(exc.response)
-        now = self._clock()
+        now = self._clock().timestamp()
         resume_at = datetime.fromtimestamp(reset, UTC) if reset is not None else None
         if reset is not None and waits < MAX_RATE_LIMIT_WAITS:
             wait = max(reset - now, 0.0) + 1.0

@@ -1,24 +1,38 @@
 """The one place that builds and wires the parts from the settings.
 
 The CLI, the scheduler and the web app all call :func:`build_app`; the parts
-themselves receive what they need and never build it.
+themselves receive what they need and never build it: the storage, the clock,
+the HTTP limits, the X client and its credentials (read from ``environ`` here,
+nowhere else in the use cases).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from roundup_bot.adapters.opml import read_opml
 from roundup_bot.config import Settings
+from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.records import ConfiguredFeed, HttpPolicy, PollOptions
 from roundup_bot.storage import Storage, open_storage
+
+if TYPE_CHECKING:
+    from roundup_bot.services.mentions import MentionsSetup, Stop
 
 
 @dataclass
 class App:
     settings: Settings
     storage: Storage
+    #: Where secrets (the X credentials) are read from.
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    #: The one clock every use case reads (see roundup_bot.core.clock).
+    clock: Clock = utc_now
 
     def close(self) -> None:
         self.storage.close()
@@ -51,6 +65,56 @@ class App:
             max_backoff_s=polling.max_backoff_seconds,
         )
 
+    def mentions_setup(
+        self, stop: Stop | None = None, sleep: Callable[[float], None] = time.sleep
+    ) -> MentionsSetup:
+        """The parts of a mentions run: the X client (loading tweepy now, and only
+        now), the options, the abuse rules and, when replies are on, the thank-you text.
+        Given ``stop``, the client's waits (rate-limit resets, retry backoff) end at
+        once when it is set.
+
+        Raises:
+            ConfigError: the X source is off, or a credential it needs is not set.
+            TemplateError: the thank-you template is missing or broken.
+        """
+        from roundup_bot.adapters.twitter import XApi, XApiOptions, XCredentials
+        from roundup_bot.services.mentions import (
+            MentionsOptions,
+            MentionsSetup,
+            abuse_rules,
+            check_enabled,
+            interruptible_sleep,
+        )
+        from roundup_bot.services.thanks import thanks_renderer
+
+        settings = self.settings
+        check_enabled(settings)
+        credentials = XCredentials.from_env(self.environ)
+        credentials.require_reading()
+        thanks_text = None
+        if settings.twitter.thank_suggesters:
+            credentials.require_posting()
+            thanks_text = thanks_renderer(settings)
+        twitter = settings.twitter
+        api = XApi(
+            credentials,
+            XApiOptions(
+                base_url=twitter.api_base_url,
+                timeout=twitter.timeout,
+                max_rate_limit_wait=twitter.max_rate_limit_wait,
+                retries=twitter.retries,
+                retry_backoff=twitter.retry_backoff,
+            ),
+            sleep=interruptible_sleep(stop) if stop is not None else sleep,
+            clock=self.clock,
+        )
+        return MentionsSetup(
+            api=api,
+            options=MentionsOptions.from_settings(settings),
+            rules=abuse_rules(settings),
+            thanks_text=thanks_text,
+        )
+
     def sync_feeds(self, now: datetime) -> list[ConfiguredFeed]:
         feeds = configured_feeds(self.settings)
         self.storage.feeds.sync(feeds, now)
@@ -72,8 +136,15 @@ def configured_feeds(settings: Settings) -> list[ConfiguredFeed]:
     return feeds
 
 
-def build_app(settings: Settings, *, auto_migrate: bool = True) -> App:
-    """Open the storage named by the settings and wire the app.
+def build_app(
+    settings: Settings,
+    *,
+    auto_migrate: bool = True,
+    environ: Mapping[str, str] | None = None,
+    clock: Clock = utc_now,
+) -> App:
+    """Open the storage named by the settings and wire the app; secrets come from
+    ``environ`` (default: the process environment).
 
     Raises:
         StorageError: the database cannot be opened or migrated.
@@ -81,4 +152,9 @@ def build_app(settings: Settings, *, auto_migrate: bool = True) -> App:
     storage = open_storage(
         settings.database.url, echo=settings.database.echo, auto_migrate=auto_migrate
     )
-    return App(settings=settings, storage=storage)
+    return App(
+        settings=settings,
+        storage=storage,
+        environ=os.environ if environ is None else environ,
+        clock=clock,
+    )

@@ -27,10 +27,11 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from roundup_bot.config import RoundupSettings
+from roundup_bot.core.clock import utc_now
 from roundup_bot.core.curation import excerpt
 from roundup_bot.core.errors import StaleDraftError
 from roundup_bot.core.ranking import Ranked, placed_at, rank, score_candidate, upper_bounds
@@ -328,7 +329,7 @@ def draft_week(
         StorageError: the database failed.
         StaleDraftError: editors kept saving while this ran (after ``attempts``).
     """
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     settings = app.settings.roundup
     if fetch_details is None:
         fetch_details = settings.fetch_link_details

@@ -9,9 +9,10 @@ feed is failing or a job was interrupted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
+from roundup_bot.core.clock import utc_now
 from roundup_bot.core.records import FeedStatus
 from roundup_bot.core.suggestion_rules import PLATFORM
 from roundup_bot.services.app import App
@@ -145,7 +146,7 @@ class XHealth:
 def x_health(app: App, now: datetime | None = None) -> XHealth:
     twitter = app.settings.twitter
     state = app.storage.state.all(PLATFORM)
-    month = month_of(now or datetime.now(UTC))
+    month = month_of(now or utc_now())
     ok = state.get(LAST_OK)
     return XHealth(
         enabled=twitter.enabled,

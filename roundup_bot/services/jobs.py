@@ -1,9 +1,10 @@
 """The scheduled jobs, shared by the daemon and the one-shot commands.
 
-Each job is a plain function of the app, a :class:`StopSignal` and a clock,
-returning a :class:`JobResult`. :func:`guarded_run` wraps a run in the job's
-lock (so the same job never runs twice at once, wherever it was started) and
-records it in ``job_runs`` (so ``status`` shows the last run).
+Each job is a plain function of the app, a :class:`StopSignal` and a clock
+(:data:`roundup_bot.core.clock.Clock`), returning a :class:`JobResult`.
+:func:`guarded_run` wraps a run in the job's lock (so the same job never runs
+twice at once, wherever it was started) and records it in ``job_runs`` (so
+``status`` shows the last run).
 
 Jobs:
   poll      poll the feeds that are due (the daemon; ``poll`` polls all healthy feeds)
@@ -23,9 +24,9 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.records import FeedForUpdate, PollOutcome
 from roundup_bot.core.weeks import week_to_draft
 from roundup_bot.services.app import App
@@ -38,12 +39,7 @@ JOB_MENTIONS = "mentions"
 JOB_DRAFT = "draft"
 JOB_NAMES = (JOB_POLL, JOB_MENTIONS, JOB_DRAFT)
 
-Clock = Callable[[], datetime]
 T = TypeVar("T")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,9 +227,12 @@ def poll_mentions_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> Job
     """Read suggestions from every enabled source; skipped when none is enabled."""
     if not app.settings.twitter.enabled:
         return JobResult(None, "skipped: no suggestion source is enabled (see [twitter] enabled)")
-    from roundup_bot.services.mentions import run_mentions  # tweepy is only loaded when X is on
+    # Loaded here: the thank-you template's Jinja2 (and, through app.mentions_setup,
+    # tweepy) only when a source is on.
+    from roundup_bot.services.mentions import job_line, run_mentions
 
-    return run_mentions(app, now=clock(), stop=stop)
+    report = run_mentions(app.storage, app.mentions_setup(stop), clock=clock, stop=stop)
+    return JobResult(None if report.outcome == "stopped" else report.ok, job_line(report))
 
 
 def draft_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:

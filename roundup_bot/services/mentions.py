@@ -19,21 +19,21 @@ Cost: every page asks for at most the posts still allowed by
 ``[twitter] max_posts_per_month`` (X bills each post read), and the run stops
 before a page when the month's count has reached it.
 
-The X adapter (and with it tweepy) is imported inside the functions that use
-it, so ``status`` and a daemon with X switched off never load it.
+The parts of a run (the X client, the options, the rules, the thank-you text)
+are wired by ``services/app.py`` (:meth:`App.mentions_setup`), which loads the X
+adapter, and with it tweepy, only when a run is about to happen.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from roundup_bot.config import Settings
+from roundup_bot.core.clock import Clock
 from roundup_bot.core.errors import (
     ConfigError,
     MalformedPage,
@@ -47,17 +47,12 @@ from roundup_bot.core.errors import (
     XUsageCapped,
 )
 from roundup_bot.core.suggestion_rules import PLATFORM, WEEK, AbuseRules, judge, parse_page
-from roundup_bot.services.thanks import ThanksText, thanks_renderer
+from roundup_bot.services.thanks import ThanksText
 from roundup_bot.storage import Storage
-
-if TYPE_CHECKING:
-    from roundup_bot.services.app import App
-    from roundup_bot.services.jobs import JobResult
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["completed", "rate_limited", "usage_capped", "cost_guard", "failed", "stopped"]
-Clock = Callable[[], datetime]
 
 # Keys in source_state under source "x".
 USER_ID = "user_id"
@@ -115,6 +110,8 @@ class MentionsApi(Protocol):
     ) -> dict[str, Any]: ...
 
     def reply(self, in_reply_to: str, text: str) -> str: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,55 +437,36 @@ def check_enabled(settings: Settings) -> None:
         )
 
 
-def mentions_from_settings(
-    settings: Settings,
-    storage: Storage,
-    *,
-    environ: Mapping[str, str] | None = None,
-    clock: Clock | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    stop: Stop | None = None,
+@dataclass(frozen=True, slots=True)
+class MentionsSetup:
+    """The parts of one run, wired by ``services/app.py`` (:meth:`App.mentions_setup`)."""
+
+    api: MentionsApi
+    options: MentionsOptions
+    rules: AbuseRules
+    thanks_text: ThanksText | None = None  # None: no thank-you replies
+
+
+def run_mentions(
+    storage: Storage, setup: MentionsSetup, *, clock: Clock, stop: Stop | None = None
 ) -> MentionsReport:
-    """Wire a run from the config and the environment, and run it.
+    """One run with the wired parts (see :func:`read_mentions`); closes the API client.
 
     Raises:
-        ConfigError: the X source is off, or a credential it needs is not set.
-        TemplateError: the thank-you template is missing or broken.
         StorageError: the database failed.
     """
-    from roundup_bot.adapters.twitter import XApi, XApiOptions, XCredentials
-
-    check_enabled(settings)
-    credentials = XCredentials.from_env(os.environ if environ is None else environ)
-    credentials.require_reading()
-    thanks_text = None
-    if settings.twitter.thank_suggesters:
-        credentials.require_posting()
-        thanks_text = thanks_renderer(settings)
-    twitter = settings.twitter
-    api = XApi(
-        credentials,
-        XApiOptions(
-            base_url=twitter.api_base_url,
-            timeout=twitter.timeout,
-            max_rate_limit_wait=twitter.max_rate_limit_wait,
-            retries=twitter.retries,
-            retry_backoff=twitter.retry_backoff,
-        ),
-        sleep=interruptible_sleep(stop) if stop is not None else sleep,
-    )
     try:
         return read_mentions(
             storage,
-            api,
-            MentionsOptions.from_settings(settings),
-            abuse_rules(settings),
-            clock=clock or _utc_now,
-            thanks_text=thanks_text,
+            setup.api,
+            setup.options,
+            setup.rules,
+            clock=clock,
+            thanks_text=setup.thanks_text,
             stop=stop,
         )
     finally:
-        api.close()
+        setup.api.close()
 
 
 def summary(report: MentionsReport) -> str:
@@ -504,26 +482,11 @@ def summary(report: MentionsReport) -> str:
     return text
 
 
-def run_mentions(app: App, now: datetime | None = None, stop: Stop | None = None) -> JobResult:
-    """The daemon's mentions job (see roundup_bot.services.jobs). Given ``stop``, the run
-    ends promptly when it is set, even while it waits for a rate-limit reset."""
-    from roundup_bot.services.jobs import JobResult
-
-    clock: Clock = _utc_now
-    if now is not None:
-        offset = now - _utc_now()
-
-        def clock() -> datetime:
-            return _utc_now() + offset
-
-    report = mentions_from_settings(app.settings, app.storage, clock=clock, stop=stop)
+def job_line(report: MentionsReport) -> str:
+    """The line the daemon's mentions job records: the summary, after what stopped it."""
     line = summary(report)
     if report.error:
         line = f"{report.outcome}: {report.error} ({line})"
     for problem in report.thank_errors:
         line += f"; thanks failed: {problem}"
-    return JobResult(None if report.outcome == "stopped" else report.ok, line)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
+    return line

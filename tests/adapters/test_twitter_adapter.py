@@ -54,7 +54,9 @@ def api_for(
         retries=retries,
         retry_backoff=0.01,
     )
-    return XApi(credentials, options, sleep=sleeps, clock=lambda: 1_800_000_000.0)
+    return XApi(
+        credentials, options, sleep=sleeps, clock=lambda: datetime.fromtimestamp(1_800_000_000, UTC)
+    )
 
 
 def error_body(corpus: Path, name: str) -> bytes:

@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from roundup_bot.adapters.opml import write_opml
+from roundup_bot.core.clock import utc_now
 from roundup_bot.core.errors import WeekLabelError
 from roundup_bot.core.ranking import score_json
 from roundup_bot.core.records import Candidate, FeedStatus, PollOutcome
@@ -27,7 +28,7 @@ from roundup_bot.entrypoints.cli.mentions import echo_x, x_json
 from roundup_bot.services.drafting import score_candidates
 from roundup_bot.services.health import feed_state, jobs_health, x_health
 from roundup_bot.services.jobs import poll_summary
-from roundup_bot.services.polling import poll_feeds, utc_now
+from roundup_bot.services.polling import poll_feeds
 from roundup_bot.storage.db import current_revision, migrate
 
 
@@ -312,7 +313,7 @@ def feeds() -> None:
 def export_opml(cli: CliContext, output: Path | None, with_passwords: bool) -> None:
     """Write the configured feed list as OPML."""
     app = cli.app
-    configured = app.sync_feeds(datetime.now(UTC))
+    configured = app.sync_feeds(utc_now())
     document = write_opml(
         configured,
         app.storage.feeds.titles(),

@@ -16,7 +16,7 @@ from roundup_bot.services.jobs import JOB_MENTIONS, JobResult, guarded_run
 from roundup_bot.services.mentions import (
     MentionsReport,
     check_enabled,
-    mentions_from_settings,
+    run_mentions,
     summary,
 )
 
@@ -63,7 +63,7 @@ def mentions(cli: CliContext, as_json: bool) -> None:
     check_enabled(settings)
     app = cli.app
     with guarded_run(app.storage, JOB_MENTIONS, wait=settings.schedule.lock_wait_seconds) as record:
-        report = mentions_from_settings(settings, app.storage)
+        report = run_mentions(app.storage, app.mentions_setup(), clock=app.clock)
         record.result = JobResult(report.ok, _job_line(report))
     if as_json:
         echo_json(report_json(report))

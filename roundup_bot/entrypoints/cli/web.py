@@ -8,10 +8,10 @@ import sys
 
 import click
 
+from roundup_bot.core.clock import utc_now
 from roundup_bot.core.errors import EditorExistsError
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._output import echo_json, iso, table
-from roundup_bot.services.polling import utc_now
 
 log = logging.getLogger(__name__)
 
