@@ -43,6 +43,7 @@ HOMES: dict[str, str] = {
     "alembic": "roundup_bot.storage",  # db.py runs the migrations kept in storage/migrations
     "psycopg": "roundup_bot.storage",
     "httpx": "roundup_bot.adapters.http",
+    "httpcore": "roundup_bot.adapters.http",  # httpx's transport (the address pinning)
     "feedparser": "roundup_bot.adapters.feeds",
     "listparser": "roundup_bot.adapters.opml",
     "extruct": "roundup_bot.adapters.pages",
