@@ -35,6 +35,7 @@ nowhere else; the CLI maps them to its exit statuses in one place
     ├── InvalidURL             not an absolute http(s) URL (also a ValueError)
     ├── MalformedPage          an X API page is not a page of posts (also a ValueError)
     ├── WeekLabelError         not an ISO week such as 2026-W48 (also a ValueError)
+    │   └── WeekOutOfRange     an ISO week that is not there, or outside the years allowed
     └── DraftError             a draft operation is not allowed (status rules, stale version)
         ├── DraftNotFound      no draft has that id (also a LookupError)
         └── StaleDraftError    someone else saved the draft since it was read
@@ -205,6 +206,11 @@ class MalformedPage(RoundupError, ValueError):
 
 class WeekLabelError(RoundupError, ValueError):
     """The text is not an ISO week such as 2026-W48."""
+
+
+class WeekOutOfRange(WeekLabelError):
+    """The text is an ISO week, but not one there is (2026-W99), or one outside the
+    years a week may be named in (``core.weeks.FIRST_YEAR`` to ``LAST_YEAR``)."""
 
 
 class DraftError(RoundupError):

@@ -25,6 +25,7 @@ from roundup_bot.core.errors import (
     RoundupError,
     StaleDraftError,
     WeekLabelError,
+    WeekOutOfRange,
 )
 from roundup_bot.core.ranking import Ranked
 from roundup_bot.core.records import Draft
@@ -157,8 +158,10 @@ def create() -> BaseResponse | tuple[str, int]:
     label = (request.form.get("week") or "").strip()
     try:
         week = svc.week(label) if label else svc.current_week(now)
-    except WeekLabelError as exc:
-        return render_template("error.html", code=400, title="No such week", message=str(exc)), 400
+    except WeekLabelError as exc:  # not a week label: 400; a week there is not: 404
+        code = 404 if isinstance(exc, WeekOutOfRange) else 400
+        page = render_template("error.html", code=code, title="No such week", message=str(exc))
+        return page, code
     editor = current_editor()
     try:
         outcome = svc.make_draft(week, now)
