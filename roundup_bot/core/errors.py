@@ -32,6 +32,7 @@ nowhere else; the CLI maps them to its exit statuses in one place
     ├── PublishError           the round-up could not be written to [publish] output_dir
     ├── AccountError           an editor's name or password breaks the rules
     ├── FormProblem            a form post cannot be applied (also a ValueError)
+    ├── FormUnreadable         a draft edited as text cannot be read (also a ValueError)
     ├── InvalidURL             not an absolute http(s) URL (also a ValueError)
     ├── MalformedPage          an X API page is not a page of posts (also a ValueError)
     ├── WeekLabelError         not an ISO week such as 2026-W48 (also a ValueError)
@@ -194,6 +195,10 @@ class FormProblem(RoundupError, ValueError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         self.field = field  # the form field at fault, to mark it on the page
         super().__init__(message)
+
+
+class FormUnreadable(RoundupError, ValueError):
+    """The draft edited as text (``roundup-bot edit``) cannot be read; says where and why."""
 
 
 class InvalidURL(RoundupError, ValueError):
