@@ -19,14 +19,20 @@ nowhere else; the CLI maps them to its exit statuses in one place
     │   └── BlockedAddress     the URL resolves to a private/loopback/link-local address
     ├── FeedParseError         the bytes are not a usable feed (carries the URL)
     ├── SourceError            a suggestion source (X, ...) failed as a whole
-    │   └── XApiError          the X API could not give what was asked (carries status)
-    │       ├── XLimitError    stopped by a limit, not a fault (carries resume_at)  4 *
-    │       │   ├── XRateLimited   a rate limit further away than we wait
-    │       │   └── XUsageCapped   the plan's usage cap or credits are used up
-    │       ├── XAuthError     401/403: credentials, app set-up or plan
-    │       ├── XRequestError  another 4xx (expired pagination token, no such user)
-    │       ├── XUnavailable   5xx or timeouts, still failing after the retries
-    │       └── XBadResponse   the answer is not the JSON the endpoint documents
+    │   └── ChannelError       a suggestion channel's call failed (one line for the operator)
+    │       ├── ChannelLimited         stopped by a limit; the place is kept (resume_at)  4 *
+    │       ├── ChannelAuthError       credentials refused, or the account may not do this
+    │       ├── ChannelRequestError    another refusal (an expired cursor, no such post)
+    │       ├── ChannelUnavailable     5xx answers or timeouts, still failing after retries
+    │       ├── ChannelBadResponse     the answer is not what the API documents
+    │       └── XApiError      the X API's own (each also the matching Channel* error)
+    │           ├── XLimitError        (ChannelLimited)
+    │           │   ├── XRateLimited   a 429 rate limit further away than we wait
+    │           │   └── XUsageCapped   the plan's usage cap or credits are used up
+    │           ├── XAuthError         (ChannelAuthError) 401/403
+    │           ├── XRequestError      (ChannelRequestError) another 4xx
+    │           ├── XUnavailable       (ChannelUnavailable) 5xx or timeouts
+    │           └── XBadResponse       (ChannelBadResponse)
     ├── RunStopped             the daemon asked a run to stop while it waited
     ├── TemplateError          a round-up template is broken (names file and line)
     ├── PublishError           the round-up could not be written to [publish] output_dir
@@ -42,8 +48,8 @@ nowhere else; the CLI maps them to its exit statuses in one place
         └── StaleDraftError    someone else saved the draft since it was read
 
 Any other RoundupError that reaches the command line exits with status 1; a
-bad command line (click's usage errors) exits 2. (*) A mentions run turns an
-XLimitError into a report whose outcome the CLI maps to status 4.
+bad command line (click's usage errors) exits 2. (*) A mentions run turns a
+ChannelLimited into a report whose outcome the CLI maps to status 4.
 """
 
 from __future__ import annotations
@@ -131,22 +137,55 @@ class SourceError(RoundupError):
     """A suggestion source (the X API, later Mastodon or Bluesky) failed as a whole."""
 
 
-class XApiError(SourceError):
-    """The X API could not give what was asked; the message is one line for the operator."""
+class ChannelError(SourceError):
+    """A suggestion channel (X, Mastodon, Bluesky...) could not do what was asked.
+
+    The message is one line for the operator and never holds a credential.
+    """
 
     def __init__(self, message: str, status: int | None = None) -> None:
         self.status = status
         super().__init__(message)
 
 
-class XLimitError(XApiError):
-    """Stopped by a limit, not a fault: run again later (the place is kept)."""
+class ChannelLimited(ChannelError):
+    """Stopped by a limit, not a fault: run again later, the place is kept.
+
+    ``outcome`` names the limit for the run's report ("rate_limited", or
+    "usage_capped" for limits that no waiting clears).
+    """
+
+    outcome = "rate_limited"
 
     def __init__(
         self, message: str, status: int | None = None, resume_at: datetime | None = None
     ) -> None:
         self.resume_at = resume_at
         super().__init__(message, status)
+
+
+class ChannelAuthError(ChannelError):
+    """Credentials refused, or the account or plan may not do this."""
+
+
+class ChannelRequestError(ChannelError):
+    """The request itself was refused (an expired cursor, a deleted post)."""
+
+
+class ChannelUnavailable(ChannelError):
+    """5xx answers or timeouts, still failing after the retries."""
+
+
+class ChannelBadResponse(ChannelError):
+    """The answer is not the JSON the API documents (or too large to be one)."""
+
+
+class XApiError(ChannelError):
+    """The X API could not give what was asked; the message is one line for the operator."""
+
+
+class XLimitError(XApiError, ChannelLimited):
+    """Stopped by a limit, not a fault: run again later (the place is kept)."""
 
 
 class XRateLimited(XLimitError):
@@ -156,20 +195,22 @@ class XRateLimited(XLimitError):
 class XUsageCapped(XLimitError):
     """The plan's usage cap is reached, or the pay-per-use credits are used up."""
 
+    outcome = "usage_capped"
 
-class XAuthError(XApiError):
+
+class XAuthError(XApiError, ChannelAuthError):
     """401 or 403: the credentials, the app's set-up or the plan does not allow this."""
 
 
-class XRequestError(XApiError):
+class XRequestError(XApiError, ChannelRequestError):
     """Another 4xx: the request itself was refused (expired pagination token, no such user)."""
 
 
-class XUnavailable(XApiError):
+class XUnavailable(XApiError, ChannelUnavailable):
     """5xx answers or timeouts, still failing after the retries."""
 
 
-class XBadResponse(XApiError):
+class XBadResponse(XApiError, ChannelBadResponse):
     """The answer is not the JSON object the endpoint documents."""
 
 

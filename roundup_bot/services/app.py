@@ -22,7 +22,7 @@ from roundup_bot.core.records import ConfiguredFeed, HttpPolicy, PollOptions
 from roundup_bot.storage import Storage, open_storage
 
 if TYPE_CHECKING:
-    from roundup_bot.services.mentions import MentionsSetup, Stop
+    from roundup_bot.services.channels import OpenChannel
 
 
 @dataclass
@@ -65,55 +65,24 @@ class App:
             max_backoff_s=polling.max_backoff_seconds,
         )
 
-    def mentions_setup(
-        self, stop: Stop | None = None, sleep: Callable[[float], None] = time.sleep
-    ) -> MentionsSetup:
-        """The parts of a mentions run: the X client (loading tweepy now, and only
-        now), the options, the abuse rules and, when replies are on, the thank-you text.
-        Given ``stop``, the client's waits (rate-limit resets, retry backoff) end at
-        once when it is set.
+    def open_channel(self, name: str, sleep: Callable[[float], None] = time.sleep) -> OpenChannel:
+        """Build one suggestion channel (its adapter, loaded now and only now, with
+        credentials from this app's environment) for a mentions run.
 
         Raises:
-            ConfigError: the X source is off, or a credential it needs is not set.
-            TemplateError: the thank-you template is missing or broken.
+            ConfigError: a credential it needs is not set.
+            TemplateError: its thank-you template is missing or broken.
         """
-        from roundup_bot.adapters.twitter import XApi, XApiOptions, XCredentials
-        from roundup_bot.services.mentions import (
-            MentionsOptions,
-            MentionsSetup,
-            abuse_rules,
-            check_enabled,
-            interruptible_sleep,
-        )
-        from roundup_bot.services.thanks import thanks_renderer
+        from roundup_bot.services.channels import open_channel
 
-        settings = self.settings
-        check_enabled(settings)
-        credentials = XCredentials.from_env(self.environ)
-        credentials.require_reading()
-        thanks_text = None
-        if settings.twitter.thank_suggesters:
-            credentials.require_posting()
-            thanks_text = thanks_renderer(settings)
-        twitter = settings.twitter
-        api = XApi(
-            credentials,
-            XApiOptions(
-                base_url=twitter.api_base_url,
-                timeout=twitter.timeout,
-                max_rate_limit_wait=twitter.max_rate_limit_wait,
-                retries=twitter.retries,
-                retry_backoff=twitter.retry_backoff,
-            ),
-            sleep=interruptible_sleep(stop) if stop is not None else sleep,
-            clock=self.clock,
-        )
-        return MentionsSetup(
-            api=api,
-            options=MentionsOptions.from_settings(settings),
-            rules=abuse_rules(settings),
-            thanks_text=thanks_text,
-        )
+        return open_channel(name, self.settings, self.environ, sleep)
+
+    def check_channel(self, name: str) -> None:
+        """Raise what :meth:`open_channel` would (a missing credential, a broken
+        template) without reading anything."""
+        from roundup_bot.services.channels import check_channel
+
+        check_channel(name, self.settings, self.environ)
 
     def sync_feeds(self, now: datetime) -> list[ConfiguredFeed]:
         feeds = configured_feeds(self.settings)

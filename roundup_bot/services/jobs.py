@@ -9,7 +9,7 @@ twice at once, wherever it was started) and records it in ``job_runs`` (so
 Jobs:
   poll      poll the feeds that are due (the daemon; ``poll`` polls all healthy feeds)
   worker    ``poll --worker``: claim due feeds in leased batches until none are left
-  mentions  read suggestions from the enabled sources (X); skipped when none is enabled
+  mentions  read suggestions from the enabled channels (X, Mastodon, Bluesky); skipped when none is
   draft     make this week's draft round-up
 """
 
@@ -24,13 +24,16 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.records import FeedForUpdate, PollOutcome
 from roundup_bot.core.weeks import week_to_draft
 from roundup_bot.services.app import App
 from roundup_bot.storage import Storage
+
+if TYPE_CHECKING:
+    from roundup_bot.services.mentions import MentionsReport
 
 log = logging.getLogger(__name__)
 
@@ -225,14 +228,34 @@ def poll_worker_job(app: App, stop: StopSignal, owner: str, clock: Clock = utc_n
 
 def poll_mentions_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
     """Read suggestions from every enabled source; skipped when none is enabled."""
-    if not app.settings.twitter.enabled:
-        return JobResult(None, "skipped: no suggestion source is enabled (see [twitter] enabled)")
-    # Loaded here: the thank-you template's Jinja2 (and, through app.mentions_setup,
-    # tweepy) only when a source is on.
-    from roundup_bot.services.mentions import job_line, run_mentions
+    from roundup_bot.services.channels import enabled_channel_names
 
-    report = run_mentions(app.storage, app.mentions_setup(stop), clock=clock, stop=stop)
-    return JobResult(None if report.outcome == "stopped" else report.ok, job_line(report))
+    if not enabled_channel_names(app.settings):
+        return JobResult(
+            None,
+            "skipped: no suggestion source is enabled"
+            " (see [twitter], [mastodon], [bluesky] enabled)",
+        )
+    from roundup_bot.services.mentions import mentions_from_settings
+
+    reports = mentions_from_settings(
+        app.settings, app.storage, opener=app.open_channel, clock=clock, stop=stop
+    )
+    return runs_result(reports)
+
+
+def runs_result(reports: Sequence[MentionsReport]) -> JobResult:
+    """The mentions job's result over every channel: ok only when each one is;
+    "stopped" (None) when the run was asked to stop. One line per channel, "x: ..." first."""
+    from roundup_bot.services.mentions import job_line
+
+    if len(reports) == 1:
+        line = job_line(reports[0])
+    else:
+        line = "; ".join(f"{r.channel}: {job_line(r)}" for r in reports)
+    if any(r.outcome == "stopped" for r in reports):
+        return JobResult(None, line)
+    return JobResult(all(r.ok for r in reports), line)
 
 
 def draft_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:

@@ -13,7 +13,9 @@ Documented in the README (under "Exit statuses")::
 
 from __future__ import annotations
 
-from roundup_bot.core.errors import ConfigError, LockHeldError, RoundupError, XLimitError
+from collections.abc import Iterable
+
+from roundup_bot.core.errors import ChannelLimited, ConfigError, LockHeldError, RoundupError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -30,16 +32,18 @@ def exit_for(exc: RoundupError) -> tuple[int, str]:
         return EXIT_CONFIG, "config error"
     if isinstance(exc, LockHeldError):
         return EXIT_LOCKED, "skipped"
-    if isinstance(exc, XLimitError):
+    if isinstance(exc, ChannelLimited):
         return EXIT_LIMITED, "stopped"
     return EXIT_FAILED, "error"
 
 
-def exit_for_source_run(outcome: str, failures: int = 0) -> int:
-    """The exit status of a suggestion-source run (``mentions``) from its report:
-    1 when it failed (or a thank-you reply did), 4 when a limit or a stop ended it."""
-    if outcome == "failed" or failures:
+def exit_for_channel_runs(runs: Iterable[tuple[str, int]]) -> int:
+    """The exit status of a ``mentions`` run from each channel's (outcome, failed
+    thank-you replies): 1 when one failed (or a reply did), 4 when a limit or a stop
+    ended one, else 0."""
+    runs = list(runs)
+    if any(outcome == "failed" or failures for outcome, failures in runs):
         return EXIT_FAILED
-    if outcome != "completed":
+    if any(outcome != "completed" for outcome, _failures in runs):
         return EXIT_LIMITED
     return EXIT_OK
