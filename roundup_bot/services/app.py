@@ -11,7 +11,7 @@ from datetime import datetime
 
 from roundup_bot.adapters.opml import read_opml
 from roundup_bot.config import Settings
-from roundup_bot.core.records import ConfiguredFeed, HttpPolicy, PollOptions
+from roundup_bot.core.records import ConfiguredFeed, HttpPolicy, ParseLimits, PollOptions
 from roundup_bot.storage import Storage, open_storage
 
 
@@ -49,6 +49,8 @@ class App:
             concurrency=polling.concurrency,
             interval_s=polling.interval_seconds,
             max_backoff_s=polling.max_backoff_seconds,
+            # One document's parse gets the same limit as its fetch, in CPU seconds.
+            parse_limits=ParseLimits(max_entries=polling.max_entries, cpu_seconds=polling.timeout),
         )
 
     def sync_feeds(self, now: datetime) -> list[ConfiguredFeed]:
