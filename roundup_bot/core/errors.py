@@ -26,7 +26,8 @@ catch these::
     ├── PublishError           the round-up could not be written to [publish] output_dir
     └── DraftError             a draft operation is not allowed (status rules, stale version)
         ├── DraftNotFound      no draft has that id (also a LookupError)
-        └── StaleDraftError    someone else saved the draft since it was read
+        ├── StaleDraftError    someone else saved the draft since it was read
+        └── AlreadyApproved    someone approved it first (carries who and when)
 """
 
 from __future__ import annotations
@@ -195,3 +196,33 @@ class StaleDraftError(DraftError):
             f"draft {draft_id} was changed meanwhile{who}{when} "
             f"(version {current}, you had {expected}): reload it and apply your edits again"
         )
+
+
+class AlreadyApproved(DraftError):
+    """The draft is approved (or published) already: another approval came first,
+    for example two editors pressing Approve at once. Not a failure: the round-up
+    is approved, once; carries who approved it and when, to tell the others."""
+
+    def __init__(
+        self,
+        draft_id: int,
+        week: str,
+        status: str,
+        approved_by: str | None,
+        approved_at: datetime | None,
+        published_path: str | None = None,
+    ) -> None:
+        self.draft_id = draft_id
+        self.week = week
+        self.status = status  # approved | published
+        self.approved_by = approved_by
+        self.approved_at = approved_at
+        self.published_path = published_path
+        who = f" by {approved_by}" if approved_by else ""
+        when = f" at {approved_at:%Y-%m-%d %H:%M} UTC" if approved_at else ""
+        if status == "published":
+            where = f" ({published_path})" if published_path else ""
+            done = f"published{where}, approved{who}{when}; reopen it with --force to change it"
+        else:
+            done = f"approved{who}{when}"
+        super().__init__(f"draft {draft_id} ({week}) is already {done}")

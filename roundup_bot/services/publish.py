@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from roundup_bot.adapters.render import Renderer, clean_text, renderer_for, roundup_view
-from roundup_bot.core.errors import DraftError, PublishError
+from roundup_bot.core.errors import AlreadyApproved, DraftError, PublishError
 from roundup_bot.core.records import Draft
 
 if TYPE_CHECKING:
@@ -161,6 +161,8 @@ def publish(app: App, draft_id: int, *, now: datetime | None = None) -> Publishe
 def _publish(app: App, draft_id: int, now: datetime) -> Published:
     settings = app.settings
     draft = app.storage.drafts.get(draft_id)
+    if draft.status == "published":  # by whoever held the lock while this call waited
+        raise _already_approved(draft)
     if draft.status != "approved":
         raise DraftError(
             f"draft {draft_id} ({draft.week}) is {draft.status}: only an approved one is published"
@@ -196,7 +198,10 @@ def approve(
     Raises:
         DraftNotFound: no such draft.
         StaleDraftError: ``expected_version`` is given and the draft changed since.
-        DraftError: it is already published (reopen it with force first), or has no items.
+        AlreadyApproved: it is published already (reopen it with force first), or
+            another approval came first and published it (editors pressing Approve
+            at once: one publishes, the others learn by whom).
+        DraftError: it has no items.
         TemplateError, PublishError: see :func:`publish`.
     """
     now = now or datetime.now(UTC)
@@ -205,13 +210,21 @@ def approve(
         raise DraftError("say who approves it (--by NAME)")
     draft = app.storage.drafts.get(draft_id)
     if draft.status == "published":
-        raise DraftError(
-            f"draft {draft_id} ({draft.week}) is already published"
-            f" ({draft.published_path}); reopen it with --force to change it"
-        )
+        raise _already_approved(draft)
     if draft.status == "draft":
         app.storage.drafts.approve(draft_id, by=by, now=now, expected_version=expected_version)
     return publish(app, draft_id, now=now)
+
+
+def _already_approved(draft: Draft) -> AlreadyApproved:
+    return AlreadyApproved(
+        draft.id,
+        draft.week,
+        draft.status,
+        draft.approved_by,
+        draft.approved_at,
+        draft.published_path,
+    )
 
 
 def reopen(
