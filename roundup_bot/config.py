@@ -140,9 +140,12 @@ class PollingSettings(_Section):
     """How feeds are fetched."""
 
     opml: str | None = None  # an OPML file of more feeds, relative to the config file
-    timeout: float = 20.0  # overall deadline per feed in seconds, slow bodies included
+    # overall deadline per feed in seconds, slow bodies included; also the CPU seconds
+    # its document's parse may take
+    timeout: float = 20.0
     max_bytes: int = 10 * 1024 * 1024  # body limit after decompression
     max_redirects: int = 5
+    max_entries: int = 500  # entries kept per feed document, the newest by date
     concurrency: int = 16  # feeds fetched at once
     per_host: int = 2  # of those, at most this many to any one host
     interval: str = "2h"  # a feed is due again this long after a successful poll
@@ -155,7 +158,7 @@ class PollingSettings(_Section):
             raise ValueError("must be more than zero")
         return value
 
-    @field_validator("max_bytes", "concurrency", "per_host")
+    @field_validator("max_bytes", "max_entries", "concurrency", "per_host")
     @classmethod
     def _positive_int(cls, value: int) -> int:
         if value < 1:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from roundup_bot.adapters.opml import read_opml
 from roundup_bot.config import Settings
 from roundup_bot.core.clock import Clock, utc_now
-from roundup_bot.core.records import ConfiguredFeed, HttpPolicy, PollOptions
+from roundup_bot.core.records import ConfiguredFeed, HttpPolicy, ParseLimits, PollOptions
 from roundup_bot.storage import Storage, open_storage
 
 if TYPE_CHECKING:
@@ -63,6 +63,8 @@ class App:
             concurrency=polling.concurrency,
             interval_s=polling.interval_seconds,
             max_backoff_s=polling.max_backoff_seconds,
+            # One document's parse gets the same limit as its fetch, in CPU seconds.
+            parse_limits=ParseLimits(max_entries=polling.max_entries, cpu_seconds=polling.timeout),
         )
 
     def open_channel(self, name: str, sleep: Callable[[float], None] = time.sleep) -> OpenChannel:

@@ -226,6 +226,13 @@ def _shown(text: str | None) -> str | None:
     return redact(text) if text is not None else None
 
 
+def _problem(feed: FeedStatus) -> str:
+    """The status table's last column: the error, else what the last poll left
+    out and where the feed moved."""
+    moved = f"moved permanently to {feed.permanent_url}" if feed.permanent_url else None
+    return redact(feed.last_error or "; ".join(part for part in (feed.notice, moved) if part))
+
+
 def feed_status_json(status: FeedStatus) -> dict[str, Any]:
     return {
         "url": redact(status.url),
@@ -233,6 +240,7 @@ def feed_status_json(status: FeedStatus) -> dict[str, Any]:
         "enabled": status.enabled,
         "ok": status.ok,
         "last_error": _shown(status.last_error),
+        "notice": status.notice,
         "consecutive_errors": status.consecutive_errors,
         "last_polled": iso(status.last_polled),
         "next_due": iso(status.next_due),
@@ -280,10 +288,7 @@ def status(cli: CliContext, as_json: bool) -> None:
             when(feed.last_polled),
             when(feed.next_due),
             str(feed.consecutive_errors),
-            redact(
-                feed.last_error
-                or (f"moved permanently to {feed.permanent_url}" if feed.permanent_url else "")
-            ),
+            _problem(feed),
         ]
         for feed in feeds
     ]
