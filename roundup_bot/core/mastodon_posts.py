@@ -22,7 +22,8 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
-from roundup_bot.core.curation import InvalidURL, canonical_url, excerpt, plain_text
+from roundup_bot.core.curation import canonical_url, excerpt, plain_text
+from roundup_bot.core.errors import InvalidURL
 from roundup_bot.core.suggestion_rules import (
     DESCRIPTION_CHARS,
     TEXT_CHARS,
