@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from roundup_bot.adapters.render import Renderer, clean_text, renderer_for, roundup_view
+from roundup_bot.core.clock import utc_now
 from roundup_bot.core.errors import AlreadyApproved, DraftError, PublishError
 from roundup_bot.core.records import Draft
 
@@ -150,7 +151,7 @@ def publish(app: App, draft_id: int, *, now: datetime | None = None) -> Publishe
         PublishError: a file could not be written (the draft stays approved).
         LockHeldError: another publish still runs after a minute.
     """
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     # One publish at a time (across processes and machines): two round-ups approved
     # at once would each write a feed.xml without the other, and one approved twice
     # at once would be published twice.
@@ -204,7 +205,7 @@ def approve(
         DraftError: it has no items.
         TemplateError, PublishError: see :func:`publish`.
     """
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     by = by.strip()
     if not by:
         raise DraftError("say who approves it (--by NAME)")
@@ -247,7 +248,7 @@ def reopen(
     return app.storage.drafts.reopen(
         draft_id,
         by=by,
-        now=now or datetime.now(UTC),
+        now=now or utc_now(),
         allow_published=force,
         expected_version=expected_version,
     )

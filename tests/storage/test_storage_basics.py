@@ -120,6 +120,7 @@ def test_a_database_made_by_an_older_release_is_upgraded_with_its_data(db_url: s
     try:
         assert current_revision(store.engine) == head_revision()
         assert [f.url for f in store.feeds.for_update(NOW)] == ["https://blog.example.gov.uk/feed"]
+        assert [f.notice for f in store.feeds.statuses()] == [None]  # 0005's column
         with store.engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     finally:

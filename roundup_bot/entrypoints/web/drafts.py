@@ -23,12 +23,15 @@ from roundup_bot.core.errors import (
     AlreadyApproved,
     DraftError,
     DraftNotFound,
+    FormProblem,
     RoundupError,
     StaleDraftError,
+    WeekLabelError,
+    WeekOutOfRange,
 )
 from roundup_bot.core.ranking import Ranked
 from roundup_bot.core.records import Draft
-from roundup_bot.core.weeks import WeekLabelError, WeekOutOfRange, previous_week
+from roundup_bot.core.weeks import previous_week
 from roundup_bot.entrypoints.web.auth import current_editor
 from roundup_bot.entrypoints.web.context import web
 from roundup_bot.entrypoints.web.draftform import (
@@ -36,7 +39,6 @@ from roundup_bot.entrypoints.web.draftform import (
     MAX_BLURB,
     MAX_DETAIL,
     MAX_INTRO,
-    FormProblem,
     plan_edits,
     read_form,
 )
