@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from roundup_bot.core.draft_edits import edit_draft
+from roundup_bot.core.errors import FormUnreadable
 from roundup_bot.core.records import (
     DraftItem,
     RemoveItem,
@@ -20,7 +21,7 @@ from roundup_bot.core.records import (
     SetOrder,
     SetOutro,
 )
-from roundup_bot.entrypoints.cli.edit_form import FormUnreadable, read_form, render_form
+from roundup_bot.entrypoints.cli.edit_form import read_form, render_form
 
 
 def item(item_id: int, blurb: str, removed: bool = False) -> DraftItem:
