@@ -12,6 +12,7 @@ import click
 from roundup_bot.adapters.render import FORMATS, renderer_for
 from roundup_bot.core.records import Draft, DraftSummary
 from roundup_bot.core.weeks import WeekLabelError, parse_week_label
+from roundup_bot.core.wording import plural
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock
 from roundup_bot.entrypoints.cli._output import echo_json, iso, table
@@ -109,7 +110,7 @@ def draft(cli: CliContext, week: str | None, link_details: bool | None, as_json:
         click.echo(outcome.left_alone, err=True)
     elif outcome.details_fetched:
         click.echo(
-            f"read {outcome.details_fetched} article pages"
+            f"read {plural(outcome.details_fetched, 'article page')}"
             + (f" ({outcome.details_failed} could not be read)" if outcome.details_failed else ""),
             err=True,
         )
@@ -118,10 +119,8 @@ def draft(cli: CliContext, week: str | None, link_details: bool | None, as_json:
         return
     if not outcome.left_alone:
         verb = "created" if outcome.created else "refreshed"
-        click.echo(
-            f"{verb} the {chosen.label} draft with {len(outcome.draft.shown_items)} items",
-            err=True,
-        )
+        items = plural(len(outcome.draft.shown_items), "item")
+        click.echo(f"{verb} the {chosen.label} draft with {items}", err=True)
     click.echo(str(outcome.draft.id))
 
 

@@ -18,6 +18,7 @@ from roundup_bot.core.ranking import score_json
 from roundup_bot.core.records import Candidate, FeedStatus, PollOutcome
 from roundup_bot.core.redaction import redact, redact_url
 from roundup_bot.core.weeks import RoundupWeek, WeekLabelError, week_by_label
+from roundup_bot.core.wording import plural
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock, poll_as_worker
 from roundup_bot.entrypoints.cli._output import echo_json, iso, parse_when, shorten, table
@@ -46,7 +47,12 @@ def init(cli: CliContext) -> None:
     finally:
         app.close()
     state = ("created" if before is None else "upgraded") if changed else "up to date"
-    click.echo(f"database {state} (schema {revision}); {len(feeds)} feeds from {settings.path}")
+    listed = min(len(settings.feeds), len(feeds))
+    where = f"{plural(listed, 'feed')} from {settings.path}"
+    if settings.polling.opml:
+        opml = settings.resolve_path(settings.polling.opml)
+        where += f" and {len(feeds) - listed} more from the OPML file {opml}"
+    click.echo(f"database {state} (schema {revision}); {where}")
 
 
 @click.command()
@@ -184,7 +190,7 @@ def candidates(
         if since or until or week:
             click.echo("no candidates in that period")
         else:
-            click.echo("no candidates yet: run `roundup-bot poll` first")
+            click.echo(_why_no_candidates(cli.app.storage.feeds.statuses()))
         return
     rows = [
         [
@@ -336,3 +342,13 @@ def export_opml(cli: CliContext, output: Path | None, with_passwords: bool) -> N
 
 
 COMMANDS = [init, poll, candidates, status, feeds]
+
+
+def _why_no_candidates(feeds: Sequence[FeedStatus]) -> str:
+    """The next step depends on why the list is empty: never polled, nothing read, or
+    feeds that had nothing (right after an offline first poll, "run poll" would mislead)."""
+    if not any(feed.last_polled for feed in feeds):
+        return "no candidates yet: run `roundup-bot poll` first"
+    if not any(feed.ok for feed in feeds):
+        return "no candidates yet: no feed could be read (`roundup-bot status` says why)"
+    return "no candidates yet: the feeds read so far had no entries"

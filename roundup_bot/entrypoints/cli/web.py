@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -177,8 +179,16 @@ def editor_list(cli: CliContext, as_json: bool) -> None:
     if not editors:
         click.echo("no editors yet: add one with `roundup-bot editor add NAME`")
         return
-    rows = [[e.name, iso(e.created_at) or "", iso(e.last_sign_in) or "never"] for e in editors]
-    table(["name", "added", "last sign-in"], rows, flexible=0)
+    zone = ZoneInfo(cli.settings.roundup.timezone)
+
+    def local(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%a %d %b %Y %H:%M")
+
+    rows = [
+        [e.name, local(e.created_at), local(e.last_sign_in) if e.last_sign_in else "never"]
+        for e in editors
+    ]
+    table(["name", "added", f"last sign-in ({zone.key} time)"], rows, flexible=0)
 
 
 COMMANDS = [web, editor]
