@@ -18,6 +18,7 @@ catch these::
     ├── SourceError            a suggestion source (X, ...) failed as a whole
     ├── TemplateError          a round-up template is broken (names file and line)
     ├── PublishError           the round-up could not be written to [publish] output_dir
+    ├── NotifyError            an editor's email or the chat webhook could not be sent
     └── DraftError             a draft operation is not allowed (status rules, stale version)
         ├── DraftNotFound      no draft has that id (also a LookupError)
         └── StaleDraftError    someone else saved the draft since it was read
@@ -110,6 +111,10 @@ class TemplateError(RoundupError):
 
 class PublishError(RoundupError):
     """A published file could not be written; nothing half-written is left behind."""
+
+
+class NotifyError(RoundupError):
+    """A notification could not be sent; the message names the server, never a secret."""
 
 
 class DraftError(RoundupError):

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from roundup_bot.core.records import FeedForUpdate, PollOutcome
+from roundup_bot.core.records import Draft, FeedForUpdate, PollOutcome
 from roundup_bot.core.weeks import week_to_draft
+from roundup_bot.core.wording import plural
 from roundup_bot.services.app import App
 from roundup_bot.storage import Storage
 
@@ -154,8 +155,10 @@ def poll_summary(outcomes: Sequence[PollOutcome], skipped: int = 0) -> JobResult
 
 
 def poll_feeds_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
-    """The daemon's poll: only feeds whose next poll time has come."""
+    """The daemon's poll: only feeds whose next poll time has come. News for the
+    editors that could not be sent before is tried again here (every poll)."""
     now = clock()
+    _tell_editors(app, None, now)
     configured = app.sync_feeds(now)
     selected = app.storage.feeds.for_update(now, mode="due")
     if not selected:
@@ -244,14 +247,26 @@ def draft_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
     roundup = app.settings.roundup
     week = week_to_draft(now, roundup.timezone, roundup.week_ends)
     outcome = draft_week(app, week, now=now)
+    told = _tell_editors(app, outcome.draft if outcome.created else None, now)
     if outcome.left_alone:
         return JobResult(None, f"skipped: {outcome.left_alone}")
     verb = "created" if outcome.created else "refreshed"
     return JobResult(
         True,
         f"{verb} the {week.label} draft (draft {outcome.draft.id}) "
-        f"with {len(outcome.draft.shown_items)} items",
+        f"with {plural(len(outcome.draft.shown_items), 'item')}{told}",
     )
+
+
+def _tell_editors(app: App, new_draft: Draft | None, now: datetime) -> str:
+    """Tell the editors about a newly made draft, and send any news still owed from
+    an earlier run; a few words for the job's result, empty when nothing was sent."""
+    from roundup_bot.services.notify import announce_new_draft, send_due
+
+    report = announce_new_draft(app, new_draft, now) if new_draft else send_due(app, now)
+    if not (report.sent or report.failed):
+        return ""
+    return f"; editors told: {report}"
 
 
 JobFunction = Callable[[App, StopSignal, Clock], JobResult]

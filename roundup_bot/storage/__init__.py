@@ -18,6 +18,7 @@ from roundup_bot.storage.job_runs import JobRunRepository
 from roundup_bot.storage.leases import FeedLeases
 from roundup_bot.storage.link_details import LinkDetailsRepository
 from roundup_bot.storage.locks import JobLocks
+from roundup_bot.storage.notifications import NotificationRepository
 from roundup_bot.storage.state import StateRepository
 from roundup_bot.storage.suggestions import SuggestionRepository
 
@@ -38,6 +39,7 @@ class Storage:
         self.job_runs = JobRunRepository(engine)
         self.editors = EditorRepository(engine)
         self.secrets = SecretRepository(engine)
+        self.notifications = NotificationRepository(engine)
 
     @property
     def dialect(self) -> str:

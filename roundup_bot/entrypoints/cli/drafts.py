@@ -16,7 +16,9 @@ from roundup_bot.core.wording import plural
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock
 from roundup_bot.entrypoints.cli._output import RowId, echo_json, iso, table
+from roundup_bot.services.app import App
 from roundup_bot.services.drafting import draft_week, resolve_week
+from roundup_bot.services.notify import SendReport, announce_new_draft, send_due
 from roundup_bot.services.publish import approve as approve_draft
 from roundup_bot.services.publish import reopen as reopen_draft
 
@@ -106,6 +108,9 @@ def draft(cli: CliContext, week: str | None, link_details: bool | None, as_json:
     now = datetime.now(UTC)
     chosen = _week_option(cli, week, now)
     outcome = draft_week(cli.app, chosen, now=now, fetch_details=link_details)
+    report = (announce_new_draft if outcome.created else _send_owed)(cli.app, outcome.draft, now)
+    if report.sent or report.failed:
+        click.echo(f"editors told the draft is ready: {report}", err=True)
     if outcome.left_alone:
         click.echo(outcome.left_alone, err=True)
     elif outcome.details_fetched:
@@ -228,3 +233,8 @@ def _user() -> str:
 
 
 COMMANDS = [draft, show, drafts_command, approve, reopen]
+
+
+def _send_owed(app: App, _draft: Draft, now: datetime) -> SendReport:
+    """A refresh makes no news, but news an earlier run could not send goes now."""
+    return send_due(app, now)

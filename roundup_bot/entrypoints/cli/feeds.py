@@ -29,6 +29,7 @@ from roundup_bot.services.health import feed_state, jobs_health, x_health
 from roundup_bot.services.jobs import poll_summary
 from roundup_bot.services.polling import poll_feeds, utc_now
 from roundup_bot.storage.db import current_revision, migrate
+from roundup_bot.storage.notifications import NotifySummary
 
 
 @click.command()
@@ -257,9 +258,15 @@ def status(cli: CliContext, as_json: bool) -> None:
     feeds = app.storage.feeds.statuses()
     jobs = jobs_health(app.storage)
     x = x_health(app)
+    notify = app.storage.notifications.summary()
     if as_json:
         echo_json(
-            {"feeds": [feed_status_json(f) for f in feeds], "jobs": jobs_json(jobs), "x": x_json(x)}
+            {
+                "feeds": [feed_status_json(f) for f in feeds],
+                "jobs": jobs_json(jobs),
+                "x": x_json(x),
+                "notify": {"messages": notify.counts, "last_error": notify.last_error},
+            }
         )
         return
     zone = ZoneInfo(cli.settings.roundup.timezone)
@@ -285,6 +292,20 @@ def status(cli: CliContext, as_json: bool) -> None:
     click.echo("")
     echo_jobs(jobs, zone)
     echo_x(x, zone)
+    _echo_notify(notify)
+
+
+def _echo_notify(notify: NotifySummary) -> None:
+    """One line on the news for editors, when there has been any."""
+    if not notify.counts:
+        return
+    counts = ", ".join(f"{count} {state}" for state, count in sorted(notify.counts.items()))
+    line = f"\nnews for editors (draft ready): {counts}"
+    if notify.counts.get("failed"):
+        line += f"; last failure: {notify.last_error} (tried again at the next poll)"
+    if notify.counts.get("sending"):
+        line += "; 'sending' ones were cut off mid-send and are not sent again"
+    click.echo(line)
 
 
 _FEED_WORDS = {
