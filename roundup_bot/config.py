@@ -33,26 +33,15 @@ from pydantic import (
 
 from roundup_bot.core.errors import ConfigError
 from roundup_bot.core.notices import is_plain_address
+from roundup_bot.core.ranking import RankingRules
+from roundup_bot.core.redaction import SECRET_ENV
 
 DEFAULT_CONFIG = "config.toml"
 ENV_CONFIG = "ROUNDUP_CONFIG"
 ENV_PREFIX = "ROUNDUP_"
 
 #: Environment variables under ROUNDUP_ that are secrets or switches, not config keys.
-NON_KEY_ENV = frozenset(
-    {
-        "ROUNDUP_CONFIG",
-        "ROUNDUP_TWITTER_BEARER_TOKEN",
-        "ROUNDUP_TWITTER_CONSUMER_KEY",
-        "ROUNDUP_TWITTER_CONSUMER_SECRET",
-        "ROUNDUP_TWITTER_ACCESS_TOKEN",
-        "ROUNDUP_TWITTER_ACCESS_TOKEN_SECRET",
-        "ROUNDUP_WEB_SECRET_KEY",
-        "ROUNDUP_SMTP_PASSWORD",
-        "ROUNDUP_NOTIFY_WEBHOOK_URL",
-        "ROUNDUP_TEST_POSTGRES_URL",
-    }
-)
+NON_KEY_ENV = frozenset({ENV_CONFIG, *SECRET_ENV})
 
 #: Deepest nesting of arrays and tables a config may have; the real keys need 4.
 #: Deeper documents (a hostile or broken file) are refused before anything recurses
@@ -129,7 +118,8 @@ class FeedSettings(_Section):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        from roundup_bot.core.curation import InvalidURL, canonical_url
+        from roundup_bot.core.curation import canonical_url
+        from roundup_bot.core.errors import InvalidURL
 
         value = value.strip()
         if not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):
@@ -152,9 +142,12 @@ class PollingSettings(_Section):
     """How feeds are fetched."""
 
     opml: str | None = None  # an OPML file of more feeds, relative to the config file
-    timeout: float = 20.0  # overall deadline per feed in seconds, slow bodies included
+    # overall deadline per feed in seconds, slow bodies included; also the CPU seconds
+    # its document's parse may take
+    timeout: float = 20.0
     max_bytes: int = 10 * 1024 * 1024  # body limit after decompression
     max_redirects: int = 5
+    max_entries: int = 500  # entries kept per feed document, the newest by date
     concurrency: int = 16  # feeds fetched at once
     per_host: int = 2  # of those, at most this many to any one host
     interval: str = "2h"  # a feed is due again this long after a successful poll
@@ -167,7 +160,7 @@ class PollingSettings(_Section):
             raise ValueError("must be more than zero")
         return value
 
-    @field_validator("max_bytes", "concurrency", "per_host")
+    @field_validator("max_bytes", "max_entries", "concurrency", "per_host")
     @classmethod
     def _positive_int(cls, value: int) -> int:
         if value < 1:
@@ -240,7 +233,7 @@ class TwitterSettings(_Section):
     @field_validator("user_id")
     @classmethod
     def _user_id(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip().isdigit():
+        if value is not None and not (value.strip().isascii() and value.strip().isdecimal()):
             raise ValueError(f"{_shown(value)} is not a numeric X user id")
         return value.strip() if value is not None else None
 
@@ -281,10 +274,130 @@ class TwitterSettings(_Section):
         return value
 
 
+class _ChannelSettings(_Section):
+    """What every suggestion channel other than X shares: reading, limits, replies, announcing."""
+
+    enabled: bool = False
+    first_run_days: int = 7  # the first run reads mentions this many days back
+    timeout: float = 20.0  # seconds for a whole request, a slow answer included
+    max_rate_limit_wait: float = 60.0  # wait for a rate-limit reset at most this many seconds
+    retries: int = 3  # retries after a 5xx answer or a timeout, with backoff
+    retry_backoff: float = 1.0  # first retry after this many seconds, doubling each time
+    thank_suggesters: bool = False  # reply once to each accepted suggestion
+    thank_template: str = "thanks.txt.j2"
+    announce: bool = False  # post once about each published round-up
+    announce_template: str = "announce.txt.j2"
+
+    @field_validator("first_run_days")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be 1 or more")
+        return value
+
+    @field_validator("retries")
+    @classmethod
+    def _retries(cls, value: int) -> int:
+        if not 0 <= value <= 10:
+            raise ValueError("must be between 0 and 10")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than zero")
+        return value
+
+    @field_validator("max_rate_limit_wait", "retry_backoff")
+    @classmethod
+    def _not_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must be zero or more")
+        return value
+
+
+def _https_base_url(value: str) -> str:
+    value = value.strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value, re.IGNORECASE):
+        raise ValueError(f"{value!r} is not an http:// or https:// base URL")
+    return value
+
+
+#: A Bluesky handle is a domain name: "name.bsky.social", "comms.council.gov.uk".
+_HANDLE = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*")
+
+
+class MastodonSettings(_ChannelSettings):
+    """Mastodon: mentions of the bot's account on its own server.
+
+    The access token is never a config key: ROUNDUP_MASTODON_ACCESS_TOKEN (an
+    application's token with read:notifications, read:statuses, read:accounts, and
+    write:statuses for replies and announcements).
+    """
+
+    api_base_url: str = ""  # the bot account's server, e.g. "https://council.social"
+    include_filtered: bool = True  # also read mentions Mastodon 4.3+ files as notification requests
+    visibility: Literal["public", "unlisted"] = "public"  # of announcements (replies: see README)
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _https_base_url(value) if value.strip() else ""
+
+    @model_validator(mode="after")
+    def _needs_server(self) -> MastodonSettings:
+        if self.enabled and not self.api_base_url:
+            raise ValueError("api_base_url: required when enabled (the bot account's server)")
+        return self
+
+    @property
+    def account_hint(self) -> str:
+        return self.api_base_url
+
+
+class BlueskySettings(_ChannelSettings):
+    """Bluesky: mentions of and replies to the bot's account.
+
+    The app password is never a config key: ROUNDUP_BLUESKY_APP_PASSWORD (made
+    under Settings > Privacy and security > App passwords). The session it opens
+    is kept in the database and refreshed, so the bot logs in once, not every run.
+    """
+
+    handle: str = ""  # the bot account, e.g. "welovelocalgov.bsky.social"
+    service: str = "https://bsky.social"  # the account's PDS (or the entryway that finds it)
+
+    @field_validator("handle")
+    @classmethod
+    def _handle(cls, value: str) -> str:
+        value = value.strip().lstrip("@").lower()
+        if value and not re.fullmatch(
+            r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*", value
+        ):
+            raise ValueError(f"{value!r} is not a Bluesky handle such as 'name.bsky.social'")
+        return value
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, value: str) -> str:
+        return _https_base_url(value)
+
+    @model_validator(mode="after")
+    def _needs_handle(self) -> BlueskySettings:
+        if self.enabled and not self.handle:
+            raise ValueError("handle: required when enabled (the bot's Bluesky handle)")
+        return self
+
+    @property
+    def account_hint(self) -> str:
+        return "@" + self.handle if self.handle else ""
+
+
 class SuggestionSettings(_Section):
     """Rules for suggestions from any platform; a rejected one is stored with its reason."""
 
-    blocked_users: list[str] = Field(default_factory=list)  # usernames (with or without @) or ids
+    # handles (with or without @) or account ids; "mastodon:@a@b.social" limits one to a platform
+    blocked_users: list[str] = Field(default_factory=list)
     blocked_domains: list[str] = Field(default_factory=list)  # a domain blocks its subdomains too
     allowed_domains: list[str] = Field(default_factory=list)  # when set, only these domains
     max_per_user_per_week: int = 5  # different links one person may suggest in 7 days; 0: no limit
@@ -353,13 +466,27 @@ class RoundupSettings(_Section):
         return value
 
 
+_RANKING = RankingRules()  # the defaults live with the ranking, in the core
+
+
 class RankingSettings(_Section):
     keyword_boosts: dict[str, float] = Field(default_factory=dict)
     blocked_domains: list[str] = Field(default_factory=list)
-    suggestion_points: float = 3.0  # for each distinct person who suggested it
-    feed_points: float = 1.0  # for each feed that carried it
-    weight_points: float = 2.0  # times (the highest weight of its feeds - 1)
-    recency_points: float = 2.0  # times how far through the week it appeared (0..1)
+    suggestion_points: float = _RANKING.suggestion_points
+    feed_points: float = _RANKING.feed_points
+    weight_points: float = _RANKING.weight_points
+    recency_points: float = _RANKING.recency_points
+
+    def rules(self) -> RankingRules:
+        """The section as the core's ranking reads it."""
+        return RankingRules(
+            keyword_boosts=dict(self.keyword_boosts),
+            blocked_domains=tuple(self.blocked_domains),
+            suggestion_points=self.suggestion_points,
+            feed_points=self.feed_points,
+            weight_points=self.weight_points,
+            recency_points=self.recency_points,
+        )
 
 
 class PublishSettings(_Section):
@@ -480,6 +607,8 @@ class Settings(_Section):
     polling: PollingSettings = Field(default_factory=PollingSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     twitter: TwitterSettings = Field(default_factory=TwitterSettings)
+    mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
+    bluesky: BlueskySettings = Field(default_factory=BlueskySettings)
     suggestions: SuggestionSettings = Field(default_factory=SuggestionSettings)
     roundup: RoundupSettings = Field(default_factory=RoundupSettings)
     ranking: RankingSettings = Field(default_factory=RankingSettings)
@@ -690,11 +819,3 @@ def _resolve_sqlite(settings: Settings) -> None:
     file_part, sep, query = rest.partition("?")
     absolute = settings.resolve_path(file_part)
     object.__setattr__(settings.database, "url", f"{prefix}{absolute}{sep}{query}")
-
-
-def week_end_parts(week_ends: str) -> tuple[int, int, int]:
-    """'friday 09:00' -> (weekday 0=Monday, hour, minute)."""
-    day, clock = week_ends.strip().lower().split()
-    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-    hour, minute = (int(x) for x in clock.split(":"))
-    return days.index(day), hour, minute

@@ -9,9 +9,21 @@ from __future__ import annotations
 import os
 import re
 
-from roundup_bot.config import NON_KEY_ENV
-
-SECRET_ENV = tuple(name for name in NON_KEY_ENV if name != "ROUNDUP_CONFIG")
+#: The environment variables whose values are secrets: never config keys (config.py
+#: skips them), never shown (:func:`redact` hides their values).
+SECRET_ENV = (
+    "ROUNDUP_TWITTER_BEARER_TOKEN",
+    "ROUNDUP_TWITTER_CONSUMER_KEY",
+    "ROUNDUP_TWITTER_CONSUMER_SECRET",
+    "ROUNDUP_TWITTER_ACCESS_TOKEN",
+    "ROUNDUP_TWITTER_ACCESS_TOKEN_SECRET",
+    "ROUNDUP_WEB_SECRET_KEY",
+    "ROUNDUP_MASTODON_ACCESS_TOKEN",
+    "ROUNDUP_BLUESKY_APP_PASSWORD",
+    "ROUNDUP_SMTP_PASSWORD",
+    "ROUNDUP_NOTIFY_WEBHOOK_URL",
+    "ROUNDUP_TEST_POSTGRES_URL",
+)
 
 
 #: The password runs to the *last* "@" of the authority: "user:p@ss@host" has the

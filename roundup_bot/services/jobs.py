@@ -1,14 +1,15 @@
 """The scheduled jobs, shared by the daemon and the one-shot commands.
 
-Each job is a plain function of the app, a :class:`StopSignal` and a clock,
-returning a :class:`JobResult`. :func:`guarded_run` wraps a run in the job's
-lock (so the same job never runs twice at once, wherever it was started) and
-records it in ``job_runs`` (so ``status`` shows the last run).
+Each job is a plain function of the app, a :class:`StopSignal` and a clock
+(:data:`roundup_bot.core.clock.Clock`), returning a :class:`JobResult`.
+:func:`guarded_run` wraps a run in the job's lock (so the same job never runs
+twice at once, wherever it was started) and records it in ``job_runs`` (so
+``status`` shows the last run).
 
 Jobs:
   poll      poll the feeds that are due (the daemon; ``poll`` polls all healthy feeds)
   worker    ``poll --worker``: claim due feeds in leased batches until none are left
-  mentions  read suggestions from the enabled sources (X); skipped when none is enabled
+  mentions  read suggestions from the enabled channels (X, Mastodon, Bluesky); skipped when none is
   draft     make this week's draft round-up
 """
 
@@ -23,14 +24,18 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.records import Draft, FeedForUpdate, PollOutcome
 from roundup_bot.core.weeks import week_to_draft
 from roundup_bot.core.wording import plural
 from roundup_bot.services.app import App
 from roundup_bot.storage import Storage
+
+if TYPE_CHECKING:
+    from roundup_bot.services.mentions import MentionsReport
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +44,7 @@ JOB_MENTIONS = "mentions"
 JOB_DRAFT = "draft"
 JOB_NAMES = (JOB_POLL, JOB_MENTIONS, JOB_DRAFT)
 
-Clock = Callable[[], datetime]
 T = TypeVar("T")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,11 +232,34 @@ def poll_worker_job(app: App, stop: StopSignal, owner: str, clock: Clock = utc_n
 
 def poll_mentions_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
     """Read suggestions from every enabled source; skipped when none is enabled."""
-    if not app.settings.twitter.enabled:
-        return JobResult(None, "skipped: no suggestion source is enabled (see [twitter] enabled)")
-    from roundup_bot.services.mentions import run_mentions  # tweepy is only loaded when X is on
+    from roundup_bot.services.channels import enabled_channel_names
 
-    return run_mentions(app, now=clock(), stop=stop)
+    if not enabled_channel_names(app.settings):
+        return JobResult(
+            None,
+            "skipped: no suggestion source is enabled"
+            " (see [twitter], [mastodon], [bluesky] enabled)",
+        )
+    from roundup_bot.services.mentions import mentions_from_settings
+
+    reports = mentions_from_settings(
+        app.settings, app.storage, opener=app.open_channel, clock=clock, stop=stop
+    )
+    return runs_result(reports)
+
+
+def runs_result(reports: Sequence[MentionsReport]) -> JobResult:
+    """The mentions job's result over every channel: ok only when each one is;
+    "stopped" (None) when the run was asked to stop. One line per channel, "x: ..." first."""
+    from roundup_bot.services.mentions import job_line
+
+    if len(reports) == 1:
+        line = job_line(reports[0])
+    else:
+        line = "; ".join(f"{r.channel}: {job_line(r)}" for r in reports)
+    if any(r.outcome == "stopped" for r in reports):
+        return JobResult(None, line)
+    return JobResult(all(r.ok for r in reports), line)
 
 
 def draft_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:

@@ -50,10 +50,10 @@ def announce_new_draft(app: App, draft: Draft, now: datetime) -> SendReport:
     webhook, then send everything owed. Never raises: the draft is made either way."""
     try:
         owe_news(app, draft, now)
-        return send_due(app, now)
     except RoundupError as exc:
         log.warning("could not tell the editors the draft is ready: %s", exc)
         return SendReport()
+    return send_due(app, now)
 
 
 def owe_news(app: App, draft: Draft, now: datetime) -> None:
@@ -71,8 +71,17 @@ def owe_news(app: App, draft: Draft, now: datetime) -> None:
 
 
 def send_due(app: App, now: datetime) -> SendReport:
-    """Send every owed message once. Never raises for a failed message: it is logged,
-    recorded (``status`` shows it) and tried again on the next run."""
+    """Send every owed message once. Never raises: a failed message is logged,
+    recorded (``status`` shows it) and tried again on the next run; a database
+    that fails meanwhile is logged and left for the next run too."""
+    try:
+        return _send_due(app, now)
+    except RoundupError as exc:
+        log.warning("could not send the news owed to the editors: %s", exc)
+        return SendReport()
+
+
+def _send_due(app: App, now: datetime) -> SendReport:
     sent = failed = 0
     for notification in app.storage.notifications.due():
         if not app.storage.notifications.claim(notification.id, now):

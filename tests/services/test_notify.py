@@ -174,7 +174,9 @@ def test_a_claimed_message_is_never_sent_again_after_a_crash(
         assert storage.notifications.claim(first.id, NOW)  # ...and then the run is killed
         assert send_due(app, NOW).sent == 1  # only the other one
         assert [to for _sender, [to] in mailbox.envelopes] == [
-            "bob@council.gov.uk" if first.recipient == "ann@council.gov.uk" else "ann@council.gov.uk"
+            "bob@council.gov.uk"
+            if first.recipient == "ann@council.gov.uk"
+            else "ann@council.gov.uk"
         ]
         assert storage.notifications.summary().counts == {"sending": 1, "sent": 1}
 
@@ -205,9 +207,7 @@ def test_a_refusing_server_fails_the_message_not_the_draft_and_the_next_run_retr
         assert storage.notifications.summary().counts == {"sent": 1}
 
 
-def test_a_hanging_server_times_out_and_the_draft_is_made(
-    storage: Storage, tmp_path: Path
-) -> None:
+def test_a_hanging_server_times_out_and_the_draft_is_made(storage: Storage, tmp_path: Path) -> None:
     with silent_server() as url:
         app = app_with(storage, tmp_path, smtp_url=url, sender="r@council.gov.uk", timeout=0.5)
         add_editors(storage, "ann@council.gov.uk")

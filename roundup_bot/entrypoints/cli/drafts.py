@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import getpass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 
 from roundup_bot.adapters.render import FORMATS, renderer_for
+from roundup_bot.core.clock import utc_now
+from roundup_bot.core.errors import WeekLabelError
 from roundup_bot.core.records import Draft, DraftSummary
-from roundup_bot.core.weeks import WeekLabelError, parse_week_label
+from roundup_bot.core.weeks import parse_week_label
 from roundup_bot.core.wording import plural
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock
@@ -105,7 +107,7 @@ def draft(cli: CliContext, week: str | None, link_details: bool | None, as_json:
     refreshes the same draft and keeps every change an editor made; an
     approved or published round-up is left alone. Prints the draft's id.
     """
-    now = datetime.now(UTC)
+    now = utc_now()
     chosen = _week_option(cli, week, now)
     outcome = draft_week(cli.app, chosen, now=now, fetch_details=link_details)
     report = (announce_new_draft if outcome.created else _send_owed)(cli.app, outcome.draft, now)
@@ -221,11 +223,12 @@ def reopen(cli: CliContext, draft_id: int, by: str | None, force: bool) -> None:
     A published one needs --force: its files stay as published until it is
     approved again, which republishes it and records that it changed.
     """
-    reopened = reopen_draft(cli.app, draft_id, by=by or _user(), force=force)
+    reopened = reopen_draft(cli.app, draft_id, by=by or user_name(), force=force)
     click.echo(f"draft {reopened.id} ({reopened.week}) is a draft again")
 
 
-def _user() -> str:
+def user_name() -> str:
+    """Who a command records as having made a change, when --by does not say."""
     try:
         return getpass.getuser()
     except (OSError, KeyError):

@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,20 +14,22 @@ from zoneinfo import ZoneInfo
 import click
 
 from roundup_bot.adapters.opml import write_opml
+from roundup_bot.core.clock import utc_now
+from roundup_bot.core.errors import WeekLabelError
 from roundup_bot.core.ranking import score_json
 from roundup_bot.core.records import Candidate, FeedStatus, PollOutcome
 from roundup_bot.core.redaction import redact, redact_url
-from roundup_bot.core.weeks import RoundupWeek, WeekLabelError, week_by_label
+from roundup_bot.core.weeks import RoundupWeek, week_by_label
 from roundup_bot.core.wording import plural
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock, poll_as_worker
 from roundup_bot.entrypoints.cli._output import echo_json, iso, parse_when, shorten, table
 from roundup_bot.entrypoints.cli.daemon import echo_jobs, jobs_json
-from roundup_bot.entrypoints.cli.mentions import echo_x, x_json
+from roundup_bot.entrypoints.cli.mentions import channel_json, echo_x, x_json
 from roundup_bot.services.drafting import score_candidates
-from roundup_bot.services.health import feed_state, jobs_health, x_health
+from roundup_bot.services.health import channels_health, feed_state, jobs_health
 from roundup_bot.services.jobs import poll_summary
-from roundup_bot.services.polling import poll_feeds, utc_now
+from roundup_bot.services.polling import poll_feeds
 from roundup_bot.storage.db import current_revision, migrate
 from roundup_bot.storage.notifications import NotifySummary
 
@@ -231,6 +233,13 @@ def _shown(text: str | None) -> str | None:
     return redact(text) if text is not None else None
 
 
+def _problem(feed: FeedStatus) -> str:
+    """The status table's last column: the error, else what the last poll left
+    out and where the feed moved."""
+    moved = f"moved permanently to {feed.permanent_url}" if feed.permanent_url else None
+    return redact(feed.last_error or "; ".join(part for part in (feed.notice, moved) if part))
+
+
 def feed_status_json(status: FeedStatus) -> dict[str, Any]:
     return {
         "url": redact(status.url),
@@ -238,6 +247,7 @@ def feed_status_json(status: FeedStatus) -> dict[str, Any]:
         "enabled": status.enabled,
         "ok": status.ok,
         "last_error": _shown(status.last_error),
+        "notice": status.notice,
         "consecutive_errors": status.consecutive_errors,
         "last_polled": iso(status.last_polled),
         "next_due": iso(status.next_due),
@@ -248,23 +258,29 @@ def feed_status_json(status: FeedStatus) -> dict[str, Any]:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help='Print {"feeds": [...], "jobs": [...]}.')
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print {"feeds": [...], "jobs": [...], "x": {...}, "channels": [...]}.',
+)
 @pass_cli
 def status(cli: CliContext, as_json: bool) -> None:
-    """Show each feed's health (last poll, errors, when it is next due) and the
-    scheduled jobs' last and next runs."""
+    """Show each feed's health (last poll, errors, when it is next due), the
+    scheduled jobs' last and next runs, and each suggestion channel's state."""
     app = cli.app
     app.sync_feeds(utc_now())
     feeds = app.storage.feeds.statuses()
     jobs = jobs_health(app.storage)
-    x = x_health(app)
+    channels = channels_health(app)
     notify = app.storage.notifications.summary()
     if as_json:
         echo_json(
             {
                 "feeds": [feed_status_json(f) for f in feeds],
                 "jobs": jobs_json(jobs),
-                "x": x_json(x),
+                "x": x_json(channels[0]),
+                "channels": [channel_json(c) for c in channels],
                 "notify": {"messages": notify.counts, "last_error": notify.last_error},
             }
         )
@@ -281,17 +297,15 @@ def status(cli: CliContext, as_json: bool) -> None:
             when(feed.last_polled),
             when(feed.next_due),
             str(feed.consecutive_errors),
-            redact(
-                feed.last_error
-                or (f"moved permanently to {feed.permanent_url}" if feed.permanent_url else "")
-            ),
+            _problem(feed),
         ]
         for feed in feeds
     ]
     table(["health", "feed", "last polled", "next due", "errors", "last error"], rows, flexible=5)
     click.echo("")
     echo_jobs(jobs, zone)
-    echo_x(x, zone)
+    for channel in channels:
+        echo_x(channel, zone)
     _echo_notify(notify)
 
 
@@ -338,7 +352,7 @@ def feeds() -> None:
 def export_opml(cli: CliContext, output: Path | None, with_passwords: bool) -> None:
     """Write the configured feed list as OPML."""
     app = cli.app
-    configured = app.sync_feeds(datetime.now(UTC))
+    configured = app.sync_feeds(utc_now())
     document = write_opml(
         configured,
         app.storage.feeds.titles(),

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from roundup_bot.core.clock import utc_now
+from roundup_bot.core.errors import EditorExistsError
 from roundup_bot.core.notices import is_plain_address
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._output import echo_json, iso, table
-from roundup_bot.services.polling import utc_now
-from roundup_bot.storage.editors import EditorExistsError
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,8 @@ def _address(value: str | None) -> str | None:
 @pass_cli
 def editor_add(cli: CliContext, name: str, email: str | None) -> None:
     """Add an editor. Asks for the password (or reads it from standard input)."""
-    from roundup_bot.entrypoints.web.accounts import AccountError, Accounts, clean_name
+    from roundup_bot.core.errors import AccountError
+    from roundup_bot.entrypoints.web.accounts import Accounts, clean_name
 
     try:
         name = clean_name(name)
@@ -168,7 +169,8 @@ def editor_set(cli: CliContext, name: str, email: str) -> None:
 @pass_cli
 def editor_password(cli: CliContext, name: str) -> None:
     """Set a new password for an editor (and sign them out everywhere)."""
-    from roundup_bot.entrypoints.web.accounts import AccountError, Accounts
+    from roundup_bot.core.errors import AccountError
+    from roundup_bot.entrypoints.web.accounts import Accounts
 
     accounts = Accounts(cli.app.storage.editors)
     found = accounts.editors.credentials(name.strip())

@@ -14,14 +14,24 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from roundup_bot.core.errors import DraftError, DraftNotFound, RoundupError, StaleDraftError
+from roundup_bot.core.errors import (
+    AlreadyApproved,
+    DraftError,
+    DraftNotFound,
+    FormProblem,
+    RoundupError,
+    StaleDraftError,
+    WeekLabelError,
+    WeekOutOfRange,
+)
 from roundup_bot.core.ranking import Ranked
 from roundup_bot.core.records import Draft
-from roundup_bot.core.weeks import WeekLabelError, WeekOutOfRange, previous_week
+from roundup_bot.core.weeks import previous_week
 from roundup_bot.entrypoints.web.auth import current_editor
 from roundup_bot.entrypoints.web.context import web
 from roundup_bot.entrypoints.web.draftform import (
@@ -29,7 +39,6 @@ from roundup_bot.entrypoints.web.draftform import (
     MAX_BLURB,
     MAX_DETAIL,
     MAX_INTRO,
-    FormProblem,
     plan_edits,
     read_form,
 )
@@ -288,7 +297,7 @@ def preview_html(draft_id: int) -> Response:
 
 def _version() -> int | None:
     raw = request.form.get("version", "")
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return int(raw) if raw.isascii() and raw.isdecimal() and len(raw) < 12 else None
 
 
 @bp.post("/drafts/<int:draft_id>/approve")
@@ -311,6 +320,16 @@ def approve(draft_id: int) -> BaseResponse:
         return redirect(url_for("drafts.preview", draft_id=draft.id))
     try:
         result = svc.approve(draft.id, editor.name, web().clock(), version)
+    except AlreadyApproved as done:  # another editor pressed Approve first: nothing failed
+        log.info(
+            "editor %r approved draft %d (%s) after %r had: left as it is",
+            editor.name,
+            draft.id,
+            draft.week,
+            done.approved_by,
+        )
+        flash(already_approved(done), "info")
+        return redirect(url_for("drafts.edit", draft_id=draft.id))
     except StaleDraftError as stale:
         who = f" by {stale.updated_by}" if stale.updated_by else ""
         flash(
@@ -335,6 +354,15 @@ def approve(draft_id: int) -> BaseResponse:
     where = f"{result.html_path}" + (f" ({url})" if url else "")
     flash(f"Approved and published to {where}.", "success")
     return redirect(url_for("drafts.edit", draft_id=draft.id))
+
+
+def already_approved(done: AlreadyApproved) -> str:
+    """What an editor who pressed Approve second is told."""
+    who = f" by {done.approved_by}" if done.approved_by else ""
+    zone = ZoneInfo(service().settings.roundup.timezone)
+    when = f" at {done.approved_at.astimezone(zone):%H:%M}" if done.approved_at else ""
+    state = "is published" if done.status == "published" else "is being published"
+    return f"Already approved{who}{when}: the round-up {state}. Nothing more to do."
 
 
 @bp.post("/drafts/<int:draft_id>/reopen")
