@@ -1,40 +1,25 @@
-"""Posting one message to a Teams or Slack incoming webhook (httpx).
+"""Posting one message to a Teams or Slack incoming webhook.
 
 Both accept ``{"text": ...}``. The webhook's URL is a secret (whoever has it can
-post to the channel), so errors name only its host. The post has a deadline and
-reads at most a few KiB of the answer.
+post to the channel), so errors name only its host. The post goes through the
+bounded HTTP client: a deadline, no redirects, a few KiB of the answer read.
 """
 
 from __future__ import annotations
 
-import httpx
+from urllib.parse import urlsplit
 
-from roundup_bot.core.errors import NotifyError
-
-#: Webhooks answer "1" or "ok"; more than this is not read.
-ANSWER_LIMIT = 16 * 1024
+from roundup_bot.adapters.http import post_json
+from roundup_bot.core.errors import FetchError, NotifyError
 
 
 def post_message(url: str, text: str, *, timeout: float) -> None:
     """Raises NotifyError naming the webhook's host when the post fails."""
-    host = httpx.URL(url).host or "the webhook"
+    host = urlsplit(url).hostname or "the webhook"
     try:
-        with (
-            httpx.Client(timeout=timeout, follow_redirects=False) as client,
-            client.stream("POST", url, json={"text": text}) as answer,
-        ):
-            seen = 0
-            said = b""
-            for chunk in answer.iter_bytes():
-                seen += len(chunk)
-                said = (said + chunk)[:200]
-                if seen > ANSWER_LIMIT:
-                    break
-    except httpx.TimeoutException:
-        raise NotifyError(f"the webhook at {host} did not answer within {timeout:g} s") from None
-    except httpx.HTTPError as exc:
-        problem = str(exc).replace(url, host) or type(exc).__name__
-        raise NotifyError(f"could not reach the webhook at {host}: {problem}") from None
-    if not answer.is_success:
-        detail = " ".join(said.decode("utf-8", "replace").split())[:120]
-        raise NotifyError(f"the webhook at {host} answered HTTP {answer.status_code} {detail}")
+        answer = post_json(url, {"text": text}, timeout=timeout)
+    except FetchError as exc:
+        raise NotifyError(f"the webhook at {host}: {exc}") from None
+    if not answer.ok:
+        detail = " ".join(answer.text.split())[:120]
+        raise NotifyError(f"the webhook at {host} answered HTTP {answer.status} {detail}".rstrip())

@@ -11,7 +11,6 @@ here ever stops or fails the draft itself.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -42,7 +41,7 @@ class SendReport:
 
 def webhook_url(app: App) -> str:
     """The webhook's URL: the environment's (a secret) when set, else the config's."""
-    return os.environ.get(ENV_WEBHOOK_URL, "").strip() or app.settings.notify.webhook_url
+    return app.environ.get(ENV_WEBHOOK_URL, "").strip() or app.settings.notify.webhook_url
 
 
 def announce_new_draft(app: App, draft: Draft, now: datetime) -> SendReport:
@@ -123,7 +122,7 @@ def _send(app: App, notification: Notification, notice: Notice) -> None:
             raise NotifyError("[notify] smtp_url is no longer set")
         send_email(
             SmtpServer.from_url(settings.smtp_url),
-            password=os.environ.get(ENV_SMTP_PASSWORD) or None,
+            password=app.environ.get(ENV_SMTP_PASSWORD) or None,
             sender=settings.sender,
             to=notification.recipient,
             subject=notice.subject,
