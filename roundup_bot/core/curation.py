@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime, timedelta
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 import nh3
 from url_normalize import url_normalize
@@ -89,6 +89,11 @@ def is_tracking_param(name: str) -> bool:
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
 
 
+def _is_tracking_piece(piece: str) -> bool:
+    """True for one ``name=value`` of a query whose name only tracks the reader."""
+    return is_tracking_param(unquote_plus(piece.partition("=")[0]))
+
+
 def absolute_url(link: str, base: str | None) -> str:
     """Resolve a possibly relative link against its base (xml:base or the feed URL)."""
     link = link.strip()
@@ -151,17 +156,12 @@ def canonical_url(url: str) -> str:
     host = host.partition("]")[0] + "]" if host.startswith("[") else host.rsplit(":", 1)[0]
     if not parts.hostname or not _HOST.match(host.lower()):
         raise InvalidURL(f"no valid host in URL {url[:200]!r}")
-    query = [
-        (key, value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if not is_tracking_param(key)
-    ]
-    # Only re-encode when something was dropped, so that unusual but meaningful
-    # query strings (no '=' at all, odd separators) are kept byte for byte.
-    if len(query) != len(parse_qsl(parts.query, keep_blank_values=True)):
-        new_query = urlencode(query, doseq=True)
-    else:
-        new_query = parts.query
+    pieces = parts.query.split("&")
+    kept = [piece for piece in pieces if piece and not _is_tracking_piece(piece)]
+    # The remaining parameters are kept as url_normalize wrote them, byte for byte:
+    # re-encoding them (urlencode writes ":" as "%3A", which url_normalize then
+    # decodes again) would give the same link two keys, with and without a tracker.
+    new_query = "&".join(kept) if len(kept) != len([p for p in pieces if p]) else parts.query
     path = parts.path or "/"
     netloc = parts.netloc.rpartition("@")[2]
     return urlunsplit((parts.scheme, netloc, path, new_query, ""))
