@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from roundup_bot.exceptions import ConfigError
+from roundup_bot.core.errors import ConfigError
 
 DEFAULT_CONFIG = "config.toml"
 ENV_CONFIG = "ROUNDUP_CONFIG"
@@ -115,7 +115,7 @@ class FeedSettings(_Section):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        from roundup_bot.curation import InvalidURL, canonical_url
+        from roundup_bot.core.curation import InvalidURL, canonical_url
 
         value = value.strip()
         if not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):

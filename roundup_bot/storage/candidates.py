@@ -8,9 +8,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, Select, bindparam, func, select, update
 
+from roundup_bot.core.records import Candidate, CandidateSource, ParsedEntry
 from roundup_bot.storage._sql import read, upsert
 from roundup_bot.storage.schema import candidate_sources, candidates, feeds, suggestions
-from roundup_bot.types import Candidate, CandidateSource, ParsedEntry
 
 _BATCH = 500
 _LISTED = (

@@ -26,19 +26,8 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from roundup_bot.exceptions import DraftError, DraftNotFound, StaleDraftError, StorageError
-from roundup_bot.storage._sql import read, write
-from roundup_bot.storage.candidates import sources_for, suggesters_for
-from roundup_bot.storage.schema import (
-    candidate_sources,
-    candidates,
-    draft_items,
-    drafts,
-    feeds,
-    link_details,
-    suggestions,
-)
-from roundup_bot.types import (
+from roundup_bot.core.errors import DraftError, DraftNotFound, StaleDraftError, StorageError
+from roundup_bot.core.records import (
     AddItem,
     CandidateSource,
     Draft,
@@ -57,6 +46,17 @@ from roundup_bot.types import (
     SetItemDetails,
     SetOrder,
     SetOutro,
+)
+from roundup_bot.storage._sql import read, write
+from roundup_bot.storage.candidates import sources_for, suggesters_for
+from roundup_bot.storage.schema import (
+    candidate_sources,
+    candidates,
+    draft_items,
+    drafts,
+    feeds,
+    link_details,
+    suggestions,
 )
 
 #: Longest text an editor may save, in characters.
