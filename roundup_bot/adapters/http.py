@@ -263,7 +263,7 @@ class HttpFetcher:
         coding = response.headers.get("content-encoding", "identity").strip().lower()
         if declared and declared.isdigit() and coding == "identity" and int(declared) > limit:
             raise ResponseTooLarge(original, f"body of {int(declared)} bytes is over {limit}")
-        decoder = _BoundedDecoder(original, coding, limit)
+        decoder = BoundedDecoder(original, coding, limit)
         try:
             async for chunk in response.aiter_raw():
                 decoder.feed(chunk)
@@ -274,7 +274,7 @@ class HttpFetcher:
         return decoder.finish()
 
 
-class _BoundedDecoder:
+class BoundedDecoder:
     """Incremental identity/gzip/deflate decoding that stops at ``limit`` output bytes."""
 
     def __init__(self, url: str, coding: str, limit: int) -> None:

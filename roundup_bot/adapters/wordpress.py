@@ -23,15 +23,15 @@ import asyncio
 import base64
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from roundup_bot.adapters.http import USER_AGENT, BoundedDecoder, parse_retry_after
+from roundup_bot.adapters.http import BoundedDecoder, parse_retry_after
 from roundup_bot.core.curation import clean_line
 from roundup_bot.core.errors import (
     ConfigError,
@@ -41,6 +41,7 @@ from roundup_bot.core.errors import (
     WordPressError,
     WordPressUnavailable,
 )
+from roundup_bot.core.records import USER_AGENT
 from roundup_bot.core.wordpress import (
     LOOKUP_STATUSES,
     WPCOM_ROOT,
@@ -61,6 +62,7 @@ from roundup_bot.core.wordpress import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 USERNAME_ENV = "ROUNDUP_WORDPRESS_USERNAME"
 APP_PASSWORD_ENV = "ROUNDUP_WORDPRESS_APP_PASSWORD"  # noqa: S105 - a variable's name
@@ -68,6 +70,7 @@ TOKEN_ENV = "ROUNDUP_WORDPRESS_TOKEN"  # noqa: S105 - a variable's name
 API_LINK_REL = "https://api.w.org/"
 #: Comments pages read in one run at most (100 comments a page).
 MAX_COMMENT_PAGES = 20
+_PAST_LAST_PAGE = "rest_post_invalid_page_number"
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +296,10 @@ class WordPressApi:
                 "order": "asc",
             }
             answer = await self._call("GET", "comments", params)
-            if answer.status == 400 and error_code(answer.data)[0] == "rest_post_invalid_page_number":
+            if (
+                answer.status == 400
+                and error_code(answer.data)[0] == "rest_post_invalid_page_number"
+            ):
                 break
             if not answer.ok:
                 raise answer.failure("reading comments")
@@ -308,7 +314,7 @@ class WordPressApi:
     # --- one request -------------------------------------------------------------------------
 
     @staticmethod
-    def _parsed(read: Any, what: str) -> Any:
+    def _parsed(read: Callable[[], T], what: str) -> T:
         try:
             return read()
         except MalformedAnswer as exc:
@@ -425,4 +431,3 @@ def _where(url: str) -> str:
         route = next((p for p in query.split("&") if p.startswith("rest_route=")), "")
         return f"{parts.scheme}://{parts.netloc}{parts.path}?{route}"
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
-

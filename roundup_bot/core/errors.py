@@ -18,6 +18,10 @@ catch these::
     ├── SourceError            a suggestion source (X, ...) failed as a whole
     ├── TemplateError          a round-up template is broken (names file and line)
     ├── PublishError           the round-up could not be written to [publish] output_dir
+    ├── WordPressError         the blog's REST API refused or failed (one line)
+    │   ├── WordPressAuthError     credentials refused (401/403); names the likely cause
+    │   ├── WordPressUnavailable   down, a timeout, 429 or 5xx (carries Retry-After): try later
+    │   └── WordPressBadAnswer     an answer that is not the REST API's
     └── DraftError             a draft operation is not allowed (status rules, stale version)
         ├── DraftNotFound      no draft has that id (also a LookupError)
         └── StaleDraftError    someone else saved the draft since it was read
@@ -110,6 +114,26 @@ class TemplateError(RoundupError):
 
 class PublishError(RoundupError):
     """A published file could not be written; nothing half-written is left behind."""
+
+
+class WordPressError(RoundupError):
+    """Publishing to, or reading comments from, the WordPress blog failed."""
+
+
+class WordPressAuthError(WordPressError):
+    """The blog refused the credentials (401/403); the message names the likely cause."""
+
+
+class WordPressUnavailable(WordPressError):
+    """The blog is down, slow, rate-limiting or failing (5xx): worth trying again later."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class WordPressBadAnswer(WordPressError):
+    """The answer is not what the WordPress REST API sends (not JSON, a wrong shape)."""
 
 
 class DraftError(RoundupError):

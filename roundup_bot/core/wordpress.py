@@ -134,7 +134,9 @@ def first_status(configured: PostStatus, scheduled: datetime | None) -> PostStat
     return configured
 
 
-def status_on_update(configured: PostStatus, scheduled: datetime | None, existing: str) -> str | None:
+def status_on_update(
+    configured: PostStatus, scheduled: datetime | None, existing: str
+) -> str | None:
     """The status an update sends, or None to leave the post's own.
 
     A post that is already out (published or private, by us or by an editor in
@@ -355,7 +357,7 @@ def next_try(attempts: int, now: datetime, retry_after_s: float | None = None) -
     """When the daemon tries a failed step again: 5 min after the first failure,
     doubling up to 6 h; a server's Retry-After wins when it asks for longer (up to a
     day). ``attempts`` counts this failure too."""
-    delay = min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
+    delay = min(FIRST_RETRY * (1 << min(max(attempts - 1, 0), 16)), MAX_RETRY)
     if retry_after_s is not None and retry_after_s > 0:
         delay = max(delay, min(timedelta(seconds=retry_after_s), MAX_RETRY_AFTER))
     return now + delay

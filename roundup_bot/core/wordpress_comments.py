@@ -48,7 +48,7 @@ class CommentsReading:
     """What one page of comments holds."""
 
     suggestions: tuple[SuggestedLink, ...]
-    comment_ids: tuple[int, ...]  # every comment on the page, links or not: each read once
+    comments: tuple[tuple[int, int], ...]  # (comment id, post id) of every comment, links or not
     skipped: tuple[str, ...] = ()
 
 
@@ -93,14 +93,15 @@ def read_comments(comments: Any, *, own_hosts: Iterable[str]) -> CommentsReading
         raise MalformedAnswer("expected a list of comments")
     hosts = tuple(h for h in own_hosts if h)
     suggestions: list[SuggestedLink] = []
-    ids: list[int] = []
+    ids: list[tuple[int, int]] = []
     skipped: list[str] = []
     for comment in comments:
         if not isinstance(comment, Mapping) or not _is_id(comment.get("id")):
             skipped.append("a comment without an id")
             continue
         comment_id = int(comment["id"])
-        ids.append(comment_id)
+        post = comment.get("post")
+        ids.append((comment_id, post if isinstance(post, int) and _is_id(post) else 0))
         content = comment.get("content")
         rendered = content.get("rendered") if isinstance(content, Mapping) else None
         if not isinstance(rendered, str):

@@ -58,6 +58,7 @@ from roundup_bot.storage.schema import (
     link_details,
     suggestions,
 )
+from roundup_bot.storage.wordpress import mark_pending
 
 #: Longest text an editor may save, in characters.
 MAX_BLURB = 2000
@@ -363,8 +364,11 @@ class DraftRepository:
             )
             return _load(conn, draft_id)
 
-    def mark_published(self, draft_id: int, *, path: str, now: datetime) -> Draft:
-        """approved -> published, once its files are written.
+    def mark_published(
+        self, draft_id: int, *, path: str, now: datetime, wordpress_slug: str | None = None
+    ) -> Draft:
+        """approved -> published, once its files are written. With ``wordpress_slug``
+        its WordPress step is marked to do in the same transaction, so it is never lost.
 
         Raises:
             DraftNotFound, DraftError (not approved).
@@ -390,6 +394,8 @@ class DraftRepository:
                 },
                 status="approved",
             )
+            if wordpress_slug is not None:
+                mark_pending(conn, draft_id, wordpress_slug, now)
             return _load(conn, draft_id)
 
     def reopen(

@@ -226,6 +226,16 @@ class SuggestionRepository:
         return SuggestionCounts(int(accepted or 0), int(rejected or 0), int(thanked or 0))
 
 
+def store_judged(
+    conn: Connection, platform: str, judged: Sequence[JudgedSuggestion], now: datetime
+) -> StoredPage:
+    """Store judged suggestions inside the caller's transaction (another source's
+    reading position goes in the same one): accepted ones as candidates, rejected
+    ones with their reason, none twice."""
+    accepted, rejected, duplicates, new_candidates = _store(conn, platform, judged, now)
+    return StoredPage(accepted, rejected, duplicates, new_candidates)
+
+
 def _store(
     conn: Connection, platform: str, judged: Sequence[JudgedSuggestion], now: datetime
 ) -> tuple[int, int, int, int]:
@@ -363,4 +373,5 @@ __all__ = [
     "SuggestionCounts",
     "SuggestionRepository",
     "ThankTarget",
+    "store_judged",
 ]

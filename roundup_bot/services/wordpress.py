@@ -1,0 +1,292 @@
+"""The WordPress step of publishing: one round-up becomes exactly one post.
+
+:func:`roundup_bot.services.publish.publish` writes the files, then marks the
+round-up published and its WordPress step ``pending`` in one transaction, then
+(still holding the publish lock) calls :func:`push`::
+
+    the post's id is stored?   GET posts/<id>        (gone or trashed: as if not)
+    else                       GET posts?slug=<the round-up's slug>&status=<every status>
+    categories and tags        looked up by name, created when missing
+    a post was found           POST posts/<id>       update it (a live post stays live)
+    else                       POST posts            create it
+    then, in ONE transaction   its id, link and status, and the step "done"
+
+An answer lost after WordPress created the post, or a crash before the id was
+stored, leaves a post with the round-up's slug: the next try finds it and
+updates it. Two publishers never run at once (the publish lock). A failure
+(WordPress down, a timeout, 429, 5xx, a malformed answer, refused
+credentials) is stored with its reason and the time of the next try
+(:func:`roundup_bot.core.wordpress.next_try`, honouring Retry-After); the
+files and the approval stand. ``roundup-bot publish DRAFT_ID`` and the
+daemon's ``wordpress`` job (:func:`push_due`) try again.
+
+The adapter is async (one deadline per request, like every fetch); each use
+case here runs it on its own event loop, so callers stay synchronous.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from roundup_bot.core.errors import RoundupError, WordPressError
+from roundup_bot.core.wordpress import (
+    PostFacts,
+    WordPressPost,
+    edit_link,
+    first_status,
+    is_whole_page,
+    next_try,
+    post_fields,
+    post_slug,
+    post_title,
+    scheduled_moment,
+    status_on_update,
+)
+
+if TYPE_CHECKING:
+    from roundup_bot.adapters.wordpress import Credentials, WordPressApi
+    from roundup_bot.config import Settings
+    from roundup_bot.core.records import Draft
+    from roundup_bot.services.app import App
+
+log = logging.getLogger(__name__)
+
+#: Makes the API for a run (tests hand in one bound to a fake server's client).
+ApiFactory = Callable[["Settings", "Credentials"], "WordPressApi"]
+
+
+def enabled(settings: Settings) -> bool:
+    return settings.wordpress.enabled
+
+
+def credentials(environ: Mapping[str, str] | None = None) -> Credentials:
+    """The credentials from the environment; checked before anything is approved.
+
+    Raises:
+        ConfigError: none set, half a pair, or both kinds.
+    """
+    from roundup_bot.adapters.wordpress import credentials_from_env
+
+    return credentials_from_env(os.environ if environ is None else environ)
+
+
+def open_api(settings: Settings, creds: Credentials) -> WordPressApi:
+    from roundup_bot.adapters.wordpress import WordPressApi, WordPressPolicy
+
+    wp = settings.wordpress
+    return WordPressApi(
+        wp.site_url,
+        creds,
+        WordPressPolicy(timeout=wp.timeout),
+        api_url=wp.api_url,
+    )
+
+
+def slug_of(settings: Settings, draft: Draft) -> str:
+    return post_slug(settings.roundup.name, draft.week)
+
+
+def edit_url(settings: Settings, post: WordPressPost, creds_style: str | None = None) -> str | None:
+    """The post's edit screen in WordPress, once its id is known."""
+    if post.post_id is None or not settings.wordpress.site_url:
+        return None
+    style = creds_style or _style_from_env()
+    return edit_link(settings.wordpress.site_url, post.post_id, style)  # type: ignore[arg-type]
+
+
+def _style_from_env() -> str:
+    from roundup_bot.adapters.wordpress import TOKEN_ENV
+
+    return "wpcom-token" if os.environ.get(TOKEN_ENV, "").strip() else "application-password"
+
+
+@dataclass(frozen=True, slots=True)
+class PostContent:
+    """What the post says, rendered from the round-up (the same for a create and an update)."""
+
+    title: str
+    content: str
+    excerpt: str
+    scheduled: datetime | None
+
+
+def post_content(settings: Settings, draft: Draft, now: datetime) -> PostContent:
+    """The post's title, content ([wordpress] template), excerpt (the intro) and, for
+    ``future``, when it goes out.
+
+    Raises:
+        TemplateError: the template is broken.
+        WordPressError: the template renders a whole page, not a fragment.
+    """
+    from roundup_bot.adapters.render import renderer_for, roundup_view
+
+    wp = settings.wordpress
+    roundup = settings.roundup
+    view = roundup_view(draft, roundup.timezone, settings.publish.base_url)
+    content = renderer_for(settings).render(draft, "html", template=wp.template)
+    if is_whole_page(content):
+        raise WordPressError(
+            f"[wordpress] template {wp.template!r} renders a whole HTML page; a post needs"
+            " the round-up alone (like roundup_article.html.j2)"
+        )
+    scheduled = None
+    if wp.status == "future" and wp.publish_at:
+        scheduled = scheduled_moment(draft.period_end, wp.publish_at, roundup.timezone, now)
+    return PostContent(
+        title=post_title(view.title, view.date),
+        content=content,
+        excerpt=view.intro,
+        scheduled=scheduled,
+    )
+
+
+def push(
+    app: App,
+    draft: Draft,
+    now: datetime,
+    *,
+    environ: Mapping[str, str] | None = None,
+    api_factory: ApiFactory | None = None,
+) -> WordPressPost:
+    """Make or update the round-up's one post and record the outcome. The caller
+    holds the publish lock and has marked the step pending.
+
+    WordPress faults never raise: they are recorded (``state`` "failed", ``error``)
+    and returned. Raises StorageError (nothing more can be done then) and
+    ConfigError (credentials missing).
+    """
+    storage = app.storage
+    row = storage.wordpress.get(draft.id)
+    if row is None:
+        raise RoundupError(f"draft {draft.id} ({draft.week}) has no WordPress step to do")
+    creds = credentials(environ)
+    try:
+        content = post_content(app.settings, draft, now)
+        facts = asyncio.run(_push(app.settings, creds, row, content, api_factory))
+    except WordPressError as exc:
+        retry_after = getattr(exc, "retry_after", None)
+        when = next_try(row.attempts + 1, now, retry_after)
+        log.warning("WordPress: draft %d (%s) not posted: %s", draft.id, draft.week, exc)
+        return storage.wordpress.record_failure(draft.id, str(exc), next_try=when, now=now)
+    except RoundupError as exc:  # a broken template
+        when = next_try(row.attempts + 1, now)
+        return storage.wordpress.record_failure(draft.id, str(exc), next_try=when, now=now)
+    stored = storage.wordpress.record_success(draft.id, facts, now)
+    log.info(
+        "WordPress: draft %d (%s) is post %d (%s) %s",
+        draft.id,
+        draft.week,
+        facts.id,
+        facts.status,
+        facts.link or "",
+    )
+    return stored
+
+
+async def _push(
+    settings: Settings,
+    creds: Credentials,
+    row: WordPressPost,
+    content: PostContent,
+    api_factory: ApiFactory | None,
+) -> PostFacts:
+    wp = settings.wordpress
+    api = (api_factory or open_api)(settings, creds)
+    async with api:
+        existing = await api.get_post(row.post_id) if row.post_id is not None else None
+        if existing is None:
+            existing = await api.find_post(row.slug)
+        categories = tuple([await api.term_id("categories", name) for name in wp.categories])
+        tags = tuple([await api.term_id("tags", name) for name in wp.tags])
+        if existing is None:
+            status: str | None = first_status(wp.status, content.scheduled)
+        else:
+            status = status_on_update(wp.status, content.scheduled, existing.status)
+        fields = post_fields(
+            title=content.title,
+            content=content.content,
+            excerpt=content.excerpt,
+            slug=row.slug,
+            status=status,
+            categories=categories,
+            tags=tags,
+            date_gmt=content.scheduled,
+        )
+        saved = await api.save_post(existing.id if existing else None, fields)
+        if saved.slug and saved.slug != row.slug:
+            log.warning(
+                "WordPress gave post %d the slug %r, not %r: another post (perhaps in the"
+                " trash) holds it",
+                saved.id,
+                saved.slug,
+                row.slug,
+            )
+        return saved
+
+
+@dataclass(frozen=True, slots=True)
+class RetryReport:
+    tried: int
+    done: int
+    failed: tuple[str, ...]
+
+
+def push_due(
+    app: App,
+    now: datetime,
+    *,
+    lock_wait: float = 0.0,
+    environ: Mapping[str, str] | None = None,
+    api_factory: ApiFactory | None = None,
+) -> RetryReport:
+    """The daemon's retry: every failed or pending step whose next try has come.
+
+    Holds the publish lock, so it never races an editor's approval; when
+    another publish holds it, it raises LockHeldError (the next run retries).
+    """
+    from roundup_bot.services.publish import PUBLISH_LOCK
+
+    due = app.storage.wordpress.due(app.settings.roundup.name, now)
+    if not due:
+        return RetryReport(0, 0, ())
+    done = 0
+    failed: list[str] = []
+    with app.storage.locks.hold(PUBLISH_LOCK, wait=lock_wait):
+        for row in app.storage.wordpress.due(app.settings.roundup.name, now):
+            draft = app.storage.drafts.get(row.draft_id)
+            result = push(app, draft, now, environ=environ, api_factory=api_factory)
+            if result.done:
+                done += 1
+            else:
+                failed.append(f"{draft.week}: {result.error}")
+    return RetryReport(len(due), done, tuple(failed))
+
+
+def retry_summary(report: RetryReport) -> tuple[bool | None, str]:
+    """The daemon job's result: (ok, one line)."""
+    if not report.tried:
+        return None, "no WordPress post to retry"
+    text = f"WordPress: {report.done} of {report.tried} posts done"
+    if report.failed:
+        text += "; failed: " + "; ".join(report.failed)
+    return not report.failed, text
+
+
+__all__ = [
+    "PostContent",
+    "RetryReport",
+    "credentials",
+    "edit_url",
+    "enabled",
+    "post_content",
+    "push",
+    "push_due",
+    "retry_summary",
+    "slug_of",
+]
