@@ -73,7 +73,9 @@ def test_approval_makes_one_post_with_an_application_password(
 
     assert (tmp_path / "public" / "2026-W48.html").exists()  # the files first
     step = done.wordpress
-    assert step is not None and step.done and step.error is None
+    assert step is not None
+    assert step.done
+    assert step.error is None
     assert list(wp.posts) == [step.post_id]
     post = wp.posts[step.post_id]
     assert post["slug"] == SLUG
@@ -83,15 +85,18 @@ def test_approval_makes_one_post_with_an_application_password(
         == "That was the local government week that was – week ending 27 November 2026"
     )
     assert post["excerpt"] == "Here's our round-up of some of our favourite blog posts of the week."
-    assert "<h1>" in post["content"] and "<html" not in post["content"]
+    assert "<h1>" in post["content"]
+    assert "<html" not in post["content"]
     assert "thanks to @ann for the tip" in post["content"]
     assert [wp.terms["categories"][i] for i in post["categories"]] == ["Round-ups"]
     assert [wp.terms["tags"][i] for i in post["tags"]] == ["local gov", "weekly"]
-    assert step.link == f"{wp.url}/{SLUG}/" and step.status == "draft"
+    assert step.link == f"{wp.url}/{SLUG}/"
+    assert step.status == "draft"
     assert storage.wordpress.get(draft_id) == step
     # The slug was looked up, in every status, before the one create.
     lookups = wp.requests("GET", "posts")
-    assert lookups and lookups[0].query["slug"] == SLUG
+    assert lookups
+    assert lookups[0].query["slug"] == SLUG
     assert set(lookups[0].query["status"].split(",")) >= {"publish", "draft", "future", "private"}
     assert len(wp.requests("POST", "posts")) == 1
 
@@ -111,13 +116,15 @@ def test_a_wordpress_com_token_reaches_the_sites_api(
         },
     )
     done = approve(app, drafted(app), by="ann", now=NOW, environ=token_env())
-    assert done.wordpress is not None and done.wordpress.done
+    assert done.wordpress is not None
+    assert done.wordpress.done
     assert [p["status"] for p in wp.posts.values()] == ["publish"]
     assert {s.authorization for s in wp.requests()} == {f"Bearer {TOKEN}"}
     wrong = approve(
         app, drafted_again(app, storage), by="ann", now=NOW, environ=token_env("nope-nope-nope")
     )
-    assert wrong.wordpress is not None and not wrong.wordpress.done
+    assert wrong.wordpress is not None
+    assert not wrong.wordpress.done
     assert "WordPress.com token was refused" in (wrong.wordpress.error or "")
 
 
@@ -135,7 +142,8 @@ def test_approving_again_after_reopen_updates_the_same_post(
     app = wp_app(storage, tmp_path, wp)
     draft_id = drafted(app)
     first = approve(app, draft_id, by="ann", now=NOW, environ=basic_env()).wordpress
-    assert first is not None and first.post_id is not None
+    assert first is not None
+    assert first.post_id is not None
     wp.posts[first.post_id]["status"] = "publish"  # an editor published it in WordPress
     reopened = reopen(app, draft_id, by="bob", now=NOW, force=True)
     item = reopened.shown_items[0]
@@ -147,7 +155,8 @@ def test_approving_again_after_reopen_updates_the_same_post(
         now=NOW,
     )
     again = approve(app, draft_id, by="bob", now=NOW + timedelta(hours=1), environ=basic_env())
-    assert again.wordpress is not None and again.wordpress.post_id == first.post_id
+    assert again.wordpress is not None
+    assert again.wordpress.post_id == first.post_id
     assert list(wp.posts) == [first.post_id]
     assert "Corrected." in wp.posts[first.post_id]["content"]
     assert wp.posts[first.post_id]["status"] == "publish"  # never taken back to a draft
@@ -164,7 +173,9 @@ def test_an_answer_lost_after_the_create_never_makes_a_second_post(
     done = approve(app, draft_id, by="ann", now=NOW, environ=basic_env())
     assert done.draft.status == "published"  # the approval and the files stand
     step = done.wordpress
-    assert step is not None and step.state == "failed" and step.post_id is None
+    assert step is not None
+    assert step.state == "failed"
+    assert step.post_id is None
     assert "WordPress" in (step.error or "")
     assert step.next_try == NOW + timedelta(minutes=5)
     assert len(wp.posts) == 1  # made, but the answer never arrived
@@ -172,7 +183,8 @@ def test_an_answer_lost_after_the_create_never_makes_a_second_post(
     retried = publish(
         app, draft_id, now=NOW + timedelta(minutes=1), retry=True, environ=basic_env()
     )
-    assert retried.wordpress is not None and retried.wordpress.done
+    assert retried.wordpress is not None
+    assert retried.wordpress.done
     assert list(wp.posts) == [retried.wordpress.post_id]  # found by its slug, not made again
     assert len(wp.requests("POST", "posts")) == 1
     assert wp.posts[retried.wordpress.post_id]["slug"] == SLUG
@@ -213,14 +225,17 @@ def test_wordpress_down_then_back_is_retried_by_the_daemon_with_backoff(
     draft_id = drafted(app)
     wp.fail_next("GET", "posts", "drop", times=2)  # the connection drops: down
     down = approve(app, draft_id, by="ann", now=NOW, environ=basic_env()).wordpress
-    assert down is not None and down.state == "failed" and down.attempts == 1
+    assert down is not None
+    assert down.state == "failed"
+    assert down.attempts == 1
     assert not wp.posts
     # Not due yet: the daemon leaves it alone.
     assert push_due(app, NOW + timedelta(minutes=4), environ=basic_env()).tried == 0
     still = push_due(app, NOW + timedelta(minutes=5), environ=basic_env())
     assert (still.tried, still.done) == (1, 0)
     again = storage.wordpress.get(draft_id)
-    assert again is not None and again.attempts == 2
+    assert again is not None
+    assert again.attempts == 2
     assert again.next_try == NOW + timedelta(minutes=15)  # 10 minutes after the second try
     back = push_due(app, NOW + timedelta(minutes=15), environ=basic_env())
     assert (back.tried, back.done) == (1, 1)
@@ -255,12 +270,15 @@ def test_faults_are_recorded_with_their_reason_and_next_try(
     draft_id = drafted(app)
     wp.fail_next("POST", "posts", fault, **options)
     step = approve(app, draft_id, by="ann", now=NOW, environ=basic_env()).wordpress
-    assert step is not None and step.state == "failed"
+    assert step is not None
+    assert step.state == "failed"
     assert expected in (step.error or "")
     assert step.next_try == NOW + wait
     assert storage.drafts.get(draft_id).status == "published"
     fixed = publish(app, draft_id, now=NOW, retry=True, environ=basic_env()).wordpress
-    assert fixed is not None and fixed.done and len(wp.posts) == 1
+    assert fixed is not None
+    assert fixed.done
+    assert len(wp.posts) == 1
 
 
 def test_a_request_that_never_answers_stops_at_the_deadline(
@@ -270,8 +288,10 @@ def test_a_request_that_never_answers_stops_at_the_deadline(
     draft_id = drafted(app)
     wp.fail_next("GET", "posts", "hang")
     step = approve(app, draft_id, by="ann", now=NOW, environ=basic_env()).wordpress
-    assert step is not None and step.state == "failed"
-    assert "did not answer" in (step.error or "") and "0.5 s" in (step.error or "")
+    assert step is not None
+    assert step.state == "failed"
+    assert "did not answer" in (step.error or "")
+    assert "0.5 s" in (step.error or "")
 
 
 @pytest.mark.parametrize(
@@ -292,10 +312,13 @@ def test_a_wrong_password_is_one_line_naming_the_cause_and_no_post(
     caplog.set_level(logging.DEBUG)
     app = wp_app(storage, tmp_path, wp)
     step = approve(app, drafted(app), by="ann", now=NOW, environ=environ).wordpress
-    assert step is not None and step.state == "failed"
+    assert step is not None
+    assert step.state == "failed"
     assert "credentials refused (HTTP 401)" in (step.error or "")
-    assert cause in (step.error or "") and "\n" not in (step.error or "")
-    assert not wp.posts and not wp.requests("POST")
+    assert cause in (step.error or "")
+    assert "\n" not in (step.error or "")
+    assert not wp.posts
+    assert not wp.requests("POST")
     for secret in (ACCOUNT_PASSWORD, APP_PASSWORD):
         assert secret not in caplog.text
 
@@ -308,7 +331,8 @@ def test_missing_credentials_are_a_config_error_before_anything_changes(
     with pytest.raises(ConfigError, match="ROUNDUP_WORDPRESS_APP_PASSWORD: not set"):
         approve(app, draft_id, by="ann", now=NOW, environ={"ROUNDUP_WORDPRESS_USERNAME": "ed"})
     assert storage.drafts.get(draft_id).status == "draft"
-    assert not (tmp_path / "public").exists() and not wp.seen
+    assert not (tmp_path / "public").exists()
+    assert not wp.seen
 
 
 def test_a_scheduled_post_goes_out_at_publish_at_after_the_week_end(
@@ -316,7 +340,8 @@ def test_a_scheduled_post_goes_out_at_publish_at_after_the_week_end(
 ) -> None:
     app = wp_app(storage, tmp_path, wp, status="future", publish_at="friday 12:00")
     step = approve(app, drafted(app), by="ann", now=NOW, environ=basic_env()).wordpress
-    assert step is not None and step.done
+    assert step is not None
+    assert step.done
     post = wp.posts[step.post_id or 0]
     assert post["status"] == "future"
     assert post["date_gmt"] == "2026-11-27T12:00:00"  # Friday noon in London is noon UTC
