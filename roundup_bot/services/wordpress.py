@@ -231,6 +231,48 @@ async def _push(
 
 
 @dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What ``roundup-bot wordpress check`` found."""
+
+    api: str  # the wp/v2 base the requests go to
+    style: str  # "an Application Password" or "a WordPress.com token"
+    user: str  # the user the credentials belong to
+
+
+def check(
+    settings: Settings,
+    *,
+    environ: Mapping[str, str] | None = None,
+    api_factory: ApiFactory | None = None,
+) -> CheckReport:
+    """Try the credentials (``users/me``).
+
+    Raises:
+        ConfigError: no site_url, or no credentials.
+        WordPressError: refused (naming the likely cause) or unreachable.
+    """
+    from roundup_bot.core.errors import ConfigError
+
+    if not settings.wordpress.site_url:
+        raise ConfigError(settings.path, "wordpress.site_url", "required key is missing")
+    creds = credentials(environ)
+
+    async def run() -> CheckReport:
+        api = (api_factory or open_api)(settings, creds)
+        async with api:
+            me = await api.me()
+            base = await api.base()
+        name = str(me.get("name") or "?")
+        login = me.get("slug")
+        style = (
+            "a WordPress.com token" if creds.style == "wpcom-token" else "an Application Password"
+        )
+        return CheckReport(base, style, f"{name} ({login})" if login else name)
+
+    return asyncio.run(run())
+
+
+@dataclass(frozen=True, slots=True)
 class RetryReport:
     tried: int
     done: int
@@ -279,8 +321,10 @@ def retry_summary(report: RetryReport) -> tuple[bool | None, str]:
 
 
 __all__ = [
+    "CheckReport",
     "PostContent",
     "RetryReport",
+    "check",
     "credentials",
     "edit_url",
     "enabled",

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, and_, func, select, tuple_, update
 
-from roundup_bot.core.suggestion_rules import JudgedSuggestion, PriorSuggestion
+from roundup_bot.core.suggestion_rules import JudgedSuggestion, PriorSuggestion, credit
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.schema import candidate_sources, candidates, suggestions
 from roundup_bot.storage.state import get_state, set_state
@@ -260,7 +260,7 @@ def _store(
                     candidate_id=candidate_id,
                     kind=platform,
                     source_ref=s.post_id,
-                    name="@" + s.author_username.lstrip("@"),
+                    name=credit(platform, s.author_username),
                     url=s.post_url,
                     first_seen=now,
                 )

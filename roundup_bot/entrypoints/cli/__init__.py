@@ -40,6 +40,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "drafts": ("roundup_bot.entrypoints.cli.drafts", "drafts_command"),
     "approve": ("roundup_bot.entrypoints.cli.drafts", "approve"),
     "reopen": ("roundup_bot.entrypoints.cli.drafts", "reopen"),
+    "publish": ("roundup_bot.entrypoints.cli.wordpress", "publish"),
+    "wordpress": ("roundup_bot.entrypoints.cli.wordpress", "wordpress"),
     "run": ("roundup_bot.entrypoints.cli.daemon", "run"),
     "web": ("roundup_bot.entrypoints.cli.web", "web"),
     "editor": ("roundup_bot.entrypoints.cli.web", "editor"),

@@ -23,6 +23,8 @@ from roundup_bot.entrypoints.cli._jobs import job_lock, poll_as_worker
 from roundup_bot.entrypoints.cli._output import echo_json, iso, parse_when, shorten, table
 from roundup_bot.entrypoints.cli.daemon import echo_jobs, jobs_json
 from roundup_bot.entrypoints.cli.mentions import echo_x, x_json
+from roundup_bot.entrypoints.cli.wordpress import echo_status as echo_wordpress_status
+from roundup_bot.entrypoints.cli.wordpress import status_json as wordpress_status_json
 from roundup_bot.services.drafting import score_candidates
 from roundup_bot.services.health import feed_state, jobs_health, x_health
 from roundup_bot.services.jobs import poll_summary
@@ -253,7 +255,12 @@ def status(cli: CliContext, as_json: bool) -> None:
     x = x_health(app)
     if as_json:
         echo_json(
-            {"feeds": [feed_status_json(f) for f in feeds], "jobs": jobs_json(jobs), "x": x_json(x)}
+            {
+                "feeds": [feed_status_json(f) for f in feeds],
+                "jobs": jobs_json(jobs),
+                "x": x_json(x),
+                "wordpress": wordpress_status_json(cli),
+            }
         )
         return
     zone = ZoneInfo(cli.settings.roundup.timezone)
@@ -279,6 +286,7 @@ def status(cli: CliContext, as_json: bool) -> None:
     click.echo("")
     echo_jobs(jobs, zone)
     echo_x(x, zone)
+    echo_wordpress_status(cli)
 
 
 _FEED_WORDS = {
