@@ -8,8 +8,10 @@ records it in ``job_runs`` (so ``status`` shows the last run).
 Jobs:
   poll      poll the feeds that are due (the daemon; ``poll`` polls all healthy feeds)
   worker    ``poll --worker``: claim due feeds in leased batches until none are left
-  mentions  read suggestions from the enabled sources (X); skipped when none is enabled
+  mentions  read suggestions from the enabled sources (X, WordPress comments); skipped
+            when none is enabled
   draft     make this week's draft round-up
+  wordpress retry the WordPress posts that failed, with backoff (while [wordpress] enabled)
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 JOB_POLL = "poll"
 JOB_MENTIONS = "mentions"
 JOB_DRAFT = "draft"
+JOB_WORDPRESS = "wordpress"
+#: The jobs ``status`` always lists; the wordpress job shows once it has run.
 JOB_NAMES = (JOB_POLL, JOB_MENTIONS, JOB_DRAFT)
 
 Clock = Callable[[], datetime]
@@ -228,12 +232,52 @@ def poll_worker_job(app: App, stop: StopSignal, owner: str, clock: Clock = utc_n
 
 
 def poll_mentions_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
-    """Read suggestions from every enabled source; skipped when none is enabled."""
-    if not app.settings.twitter.enabled:
-        return JobResult(None, "skipped: no suggestion source is enabled (see [twitter] enabled)")
-    from roundup_bot.services.mentions import run_mentions  # tweepy is only loaded when X is on
+    """Read suggestions from every enabled channel (X mentions, WordPress comments);
+    skipped when none is enabled. One channel failing never stops the other."""
+    results: list[JobResult] = []
+    if app.settings.twitter.enabled:
+        from roundup_bot.services.mentions import run_mentions  # tweepy only when X is on
 
-    return run_mentions(app, now=clock(), stop=stop)
+        results.append(run_mentions(app, now=clock(), stop=stop))
+    if app.settings.wordpress.comments_on and not stop.is_set():
+        results.append(_wordpress_comments(app, clock()))
+    if not results:
+        return JobResult(
+            None,
+            "skipped: no suggestion source is enabled"
+            " (see [twitter] enabled, [wordpress] read_comments)",
+        )
+    if len(results) == 1:
+        return results[0]
+    verdicts = [r.ok for r in results if r.ok is not None]
+    ok = all(verdicts) if verdicts else None
+    return JobResult(ok, "; ".join(r.summary for r in results))
+
+
+def _wordpress_comments(app: App, now: datetime) -> JobResult:
+    from roundup_bot.core.errors import RoundupError
+    from roundup_bot.services.wordpress_comments import read_new_comments
+
+    try:
+        report = read_new_comments(app, now)
+    except RoundupError as exc:  # missing credentials: the other channels still run
+        return JobResult(False, f"WordPress comments FAILED: {exc}")
+    return JobResult(report.ok, report.line)
+
+
+def wordpress_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
+    """Retry the WordPress posts that failed, once their backoff has passed."""
+    from roundup_bot.core.errors import LockHeldError
+    from roundup_bot.services.wordpress import push_due, retry_summary
+
+    if not app.settings.wordpress.enabled:
+        return JobResult(None, "skipped: [wordpress] enabled is false")
+    try:
+        report = push_due(app, clock())
+    except LockHeldError:
+        return JobResult(None, "skipped: a publish is running; the next run retries")
+    ok, line = retry_summary(report)
+    return JobResult(ok, line)
 
 
 def draft_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
@@ -261,4 +305,5 @@ JOBS: dict[str, JobFunction] = {
     JOB_POLL: poll_feeds_job,
     JOB_MENTIONS: poll_mentions_job,
     JOB_DRAFT: draft_job,
+    JOB_WORDPRESS: wordpress_job,
 }
