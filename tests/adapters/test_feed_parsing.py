@@ -251,6 +251,43 @@ def test_relative_links_resolve_against_the_feed_url() -> None:
     ]
 
 
+def test_a_private_feeds_password_never_reaches_a_link() -> None:
+    """Relative links, a relative permalink guid, a relative xml:base and the
+    site's home page resolve against the feed URL without its user name and
+    password; a link that names credentials itself loses them too."""
+    private = "https://reader:s3cret@blog.example.gov.uk/feed/"
+    rss = parse_feed(
+        rss_doc(
+            item("/posts/1", more='<guid isPermaLink="true">/posts/1</guid>')
+            + "<item><title>Guid only</title><guid>guid-only</guid></item>"
+            + item("https://jo:pw@other.example.org/p")
+        ).replace(b"<link>https://blog.example.gov.uk/</link>", b"<link>/</link>"),
+        private,
+        {"content-type": "application/rss+xml"},
+    )
+    atom = parse_feed(
+        b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="/blog/">
+  <title>Atom</title><id>/blog/</id><link href="./"/><updated>2026-11-18T09:00:00Z</updated>
+  <entry><title>One</title><id>one</id><link href="one"/><updated>2026-11-18T09:00:00Z</updated>
+  </entry></feed>""",
+        private,
+        {"content-type": "application/atom+xml"},
+    )
+    assert rss.site_url == "https://blog.example.gov.uk/"
+    assert [(e.link, e.entry_id) for e in rss.entries] == [
+        ("https://blog.example.gov.uk/posts/1", "https://blog.example.gov.uk/posts/1"),
+        (
+            "https://blog.example.gov.uk/feed/guid-only",
+            "https://blog.example.gov.uk/feed/guid-only",
+        ),
+        ("https://other.example.org/p", None),
+    ]
+    assert atom.site_url == "https://blog.example.gov.uk/blog/"
+    assert [(e.link, e.entry_id) for e in atom.entries] == [
+        ("https://blog.example.gov.uk/blog/one", "https://blog.example.gov.uk/blog/one")
+    ]
+
+
 def test_xml_base_wins_over_the_feed_url() -> None:
     atom = b"""<?xml version="1.0"?>
 <feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://other.example.org/blog/">

@@ -12,6 +12,7 @@ returns one. Every request is recorded (method, path, headers) for asserts.
 from __future__ import annotations
 
 import gzip
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -74,11 +75,23 @@ class LocalServer:
     """A threaded HTTP/1.0 server on an ephemeral loopback port. Use as a context manager.
 
     ``host`` may be any 127.x.y.z address: each is a different host to the client,
-    which is how tests get several "hosts" on one machine.
+    which is how tests get several "hosts" on one machine. ``port`` (default: any
+    free one) lets two servers share a port on different addresses. ``tls`` serves
+    HTTPS with that context; ``keep_alive`` answers in HTTP/1.1 and keeps the
+    connection open when the reply has a length.
     """
 
-    def __init__(self, host: str = "127.0.0.1", shared: InFlight | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        shared: InFlight | None = None,
+        *,
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+        keep_alive: bool = False,
+    ) -> None:
         self.host = host
+        self.scheme = "https" if tls else "http"
         self.shared = shared
         self.routes: dict[str, Reply | Handler] = {}
         self.requests: list[SeenRequest] = []
@@ -89,14 +102,19 @@ class LocalServer:
         outer = self
 
         class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_GET(self) -> None:
                 outer._handle(self)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer((host, 0), _Handler)
+        self._httpd = ThreadingHTTPServer((host, port), _Handler)
         self._httpd.daemon_threads = True
+        if tls is not None:
+            # The handshake runs in accept(); one that fails drops only that connection.
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
     @property
@@ -104,7 +122,7 @@ class LocalServer:
         return int(self._httpd.server_address[1])
 
     def url(self, path: str = "/") -> str:
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def route(self, path: str, reply: Reply | Handler) -> str:
         """Serve ``reply`` at ``path``; returns the full URL."""

@@ -122,3 +122,86 @@ def test_a_database_made_by_an_older_release_is_upgraded_with_its_data(db_url: s
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     finally:
         store.close()
+
+
+def test_upgrading_to_0003_takes_feed_passwords_out_of_stored_links(db_url: str) -> None:
+    """Rows stored before 0003 from a private feed (``user:secret@host``) lose the
+    user name and password in every copy of, or link resolved against, the feed's
+    URL; the feed row keeps them (it is fetched with them), and links without any
+    are untouched."""
+    from alembic import command
+    from sqlalchemy import select
+
+    from roundup_bot.storage.schema import candidate_sources, candidates
+
+    private = "https://reader:p%40ss:w@rd@blog.example.gov.uk/feed"
+    engine = create_db_engine(db_url)
+    try:
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0002")
+            feed_id = conn.execute(
+                insert(feeds)
+                .values(
+                    url=private,
+                    fetch_url="https://reader:secret@blog.example.gov.uk/moved",
+                    site_url="https://reader:secret@blog.example.gov.uk/",
+                    in_config=True,
+                    created_at=NOW,
+                )
+                .returning(feeds.c.id)
+            ).scalar_one()
+            links = {
+                "https://reader:secret@blog.example.gov.uk/posts/1": (
+                    "https://blog.example.gov.uk/posts/1"
+                ),
+                "https://other.example/a@b?q=x@y": "https://other.example/a@b?q=x@y",
+            }
+            for n, link in enumerate(links):
+                candidate_id = conn.execute(
+                    insert(candidates)
+                    .values(
+                        url=f"https://blog.example.gov.uk/posts/{n}",
+                        link=link,
+                        first_seen=NOW,
+                        updated_at=NOW,
+                        placed_at=NOW,
+                    )
+                    .returning(candidates.c.id)
+                ).scalar_one()
+                conn.execute(
+                    insert(candidate_sources).values(
+                        candidate_id=candidate_id,
+                        kind="feed",
+                        source_ref=str(feed_id),
+                        feed_id=feed_id,
+                        name=private,
+                        url=private,
+                        entry_id=link if n == 0 else "tag:blog.example.gov.uk,2026:a@b",
+                        first_seen=NOW,
+                    )
+                )
+    finally:
+        engine.dispose()
+    store = open_storage(db_url)  # migrates on first use
+    try:
+        assert current_revision(store.engine) == head_revision()
+        with store.engine.connect() as conn:
+            feed = conn.execute(select(feeds)).one()
+            found = conn.execute(select(candidates.c.link).order_by(candidates.c.id)).all()
+            sources = conn.execute(select(candidate_sources).order_by(candidate_sources.c.id))
+            source_rows = sources.all()
+    finally:
+        store.close()
+    assert (feed.url, feed.fetch_url) == (
+        private,
+        "https://reader:secret@blog.example.gov.uk/moved",
+    )
+    assert feed.site_url == "https://blog.example.gov.uk/"
+    assert [row.link for row in found] == list(links.values())
+    public = "https://blog.example.gov.uk/feed"
+    assert [(s.name, s.url, s.entry_id) for s in source_rows] == [
+        (public, public, "https://blog.example.gov.uk/posts/1"),
+        (public, public, "tag:blog.example.gov.uk,2026:a@b"),
+    ]

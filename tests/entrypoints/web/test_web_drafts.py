@@ -12,10 +12,10 @@ from helpers.web import EDITOR, NOW, WEEK, Site, csrf_of, make_draft, make_site,
 from markupsafe import escape
 
 from roundup_bot.adapters.render import renderer_for
+from roundup_bot.core.draft_edits import MAX_BLURB
 from roundup_bot.core.records import Draft
 from roundup_bot.entrypoints.web.accounts import Accounts
 from roundup_bot.services.publish import approve as cli_approve
-from roundup_bot.storage.drafts import MAX_BLURB
 
 
 def draft(site: Site) -> Draft:
