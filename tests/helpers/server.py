@@ -54,21 +54,33 @@ Handler = Callable[[SeenRequest], Reply]
 
 
 class InFlight:
-    """Counts requests being answered across several servers (for concurrency bounds)."""
+    """Counts requests being answered across several servers (for concurrency bounds).
+
+    A request is in flight from its arrival until its answer starts: a client that
+    waits for each answer before sending the next request is never seen with two.
+    """
 
     def __init__(self) -> None:
         self.now = 0
         self.max = 0
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
 
     def enter(self) -> None:
-        with self._lock:
+        with self._changed:
             self.now += 1
             self.max = max(self.max, self.now)
+            self._changed.notify_all()
 
     def leave(self) -> None:
-        with self._lock:
+        with self._changed:
             self.now -= 1
+            self._changed.notify_all()
+
+    def wait_for_max(self, count: int, timeout: float = 30.0) -> bool:
+        """Block until ``count`` requests have been in flight at once (an answer held
+        here proves concurrency without timing it); False after ``timeout``."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.max >= count, timeout)
 
 
 class LocalServer:
@@ -156,27 +168,39 @@ class LocalServer:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         if self.shared is not None:
             self.shared.enter()
+        left = threading.Event()
+
+        def answering() -> None:
+            """The answer starts (or the request ends): no longer in flight."""
+            if left.is_set():
+                return
+            left.set()
+            if self.shared is not None:
+                self.shared.leave()
+            with self._lock:
+                self.in_flight -= 1
+
         try:
             route = self.routes.get(handler.path) or self.routes.get(handler.path.split("?")[0])
             if route is None:
                 reply = Reply(404, {"Content-Type": "text/plain"}, b"not found")
             else:
                 reply = route(seen) if callable(route) else route
-            self._send(handler, reply)
+            self._send(handler, reply, answering)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up, as it should when a limit is hit
         finally:
-            if self.shared is not None:
-                self.shared.leave()
-            with self._lock:
-                self.in_flight -= 1
+            answering()
 
-    def _send(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    def _send(
+        self, handler: BaseHTTPRequestHandler, reply: Reply, answering: Callable[[], None]
+    ) -> None:
         if reply.hang:
             self.closing.wait(120)
             return
         if reply.delay and self.closing.wait(reply.delay):
             return
+        answering()
         handler.send_response(reply.status)
         body = reply.body
         headers = dict(reply.headers)
