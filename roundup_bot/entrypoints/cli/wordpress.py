@@ -166,3 +166,6 @@ def echo_status(cli: CliContext) -> None:
         return
     week, post = latest
     click.echo(f"last publish ({week}): " + wordpress_line(cli.settings, post))
+
+
+COMMANDS = [publish, wordpress]
