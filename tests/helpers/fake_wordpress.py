@@ -68,6 +68,7 @@ class FakeWordPress:
         self.seen: list[Seen] = []
         self.faults: list[Fault] = []
         self.advertise = True  # send the Link header on /
+        self.advertised_root: str | None = None  # another REST root to advertise
         self.released = threading.Event()  # lets a "hold_after" answer go
         self.holding = threading.Event()  # set while an answer is held
         self.closing = threading.Event()
@@ -167,7 +168,8 @@ class FakeWordPress:
         if parts.path == "/" and handler.command in ("HEAD", "GET"):
             headers = {"Content-Type": "text/html"}
             if self.advertise:
-                headers["Link"] = f'<{self.url}/wp-json/>; rel="https://api.w.org/"'
+                root = self.advertised_root or f"{self.url}/wp-json/"
+                headers["Link"] = f'<{root}>; rel="https://api.w.org/"'
             self._answer(handler, 200, b"<html>a blog</html>", headers)
             return
         style, route = self._route(parts.path)
