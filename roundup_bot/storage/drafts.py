@@ -51,6 +51,7 @@ from roundup_bot.storage.schema import (
     draft_items,
     drafts,
     feeds,
+    is_row_id,
     link_details,
     suggestions,
 )
@@ -485,7 +486,12 @@ def _create(conn: Connection, plan: DraftPlan, now: datetime, by: str) -> int:
 
 
 def _head(conn: Connection, draft_id: int) -> dict[str, Any]:
-    row = conn.execute(select(drafts).where(drafts.c.id == draft_id)).first()
+    # An id no row can have is not asked for: the database would refuse the number itself.
+    row = (
+        conn.execute(select(drafts).where(drafts.c.id == draft_id)).first()
+        if is_row_id(draft_id)
+        else None
+    )
     if row is None:
         raise DraftNotFound(f"no draft with id {draft_id} (see `roundup-bot drafts`)")
     return dict(row._mapping)

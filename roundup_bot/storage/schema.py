@@ -29,6 +29,17 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+#: The largest id a row can have: ``Integer`` columns are 32-bit on PostgreSQL. An id
+#: from outside (a URL, a command line) above it names no row; asking the database
+#: would fail ("integer out of range", or OverflowError on SQLite past 64 bits).
+MAX_ID = 2**31 - 1
+
+
+def is_row_id(value: int) -> bool:
+    """Could ``value`` be the id of a row? (1 to :data:`MAX_ID`)"""
+    return 1 <= value <= MAX_ID
+
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",

@@ -101,6 +101,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except click.BadParameter as exc:
+        # A bad value: one line naming the option and the problem; the usage text
+        # would only repeat what --help says.
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_CONFIG)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_CONFIG if exc.exit_code == 2 else exc.exit_code)
