@@ -162,7 +162,7 @@ def test_0004_upgrades_a_populated_0003_database(db_url: str) -> None:
     store = open_storage(db_url)  # migrates 0003 -> 0004
     try:
         assert current_revision(store.engine) == "0004"
-        assert [f.url for f in store.feeds.for_update(NOW)] == ["https://b.example/feed"]
+        assert [f.url for f in store.feeds.for_update(NOW)] == ["https://blog.example/feed"]
         assert store.drafts.get(draft_id).status == "published"
         assert store.suggestions.counts("x").accepted == 1
         step = store.wordpress.ensure_pending(draft_id, "welovelocalgov-2026-w48", NOW)
