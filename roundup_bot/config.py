@@ -49,6 +49,8 @@ NON_KEY_ENV = frozenset(
         "ROUNDUP_WORDPRESS_USERNAME",
         "ROUNDUP_WORDPRESS_APP_PASSWORD",
         "ROUNDUP_WORDPRESS_TOKEN",
+        "ROUNDUP_MASTODON_ACCESS_TOKEN",
+        "ROUNDUP_BLUESKY_APP_PASSWORD",
         "ROUNDUP_TEST_POSTGRES_URL",
     }
 )
@@ -280,10 +282,130 @@ class TwitterSettings(_Section):
         return value
 
 
+class _ChannelSettings(_Section):
+    """What every suggestion channel other than X shares: reading, limits, replies, announcing."""
+
+    enabled: bool = False
+    first_run_days: int = 7  # the first run reads mentions this many days back
+    timeout: float = 20.0  # seconds for a whole request, a slow answer included
+    max_rate_limit_wait: float = 60.0  # wait for a rate-limit reset at most this many seconds
+    retries: int = 3  # retries after a 5xx answer or a timeout, with backoff
+    retry_backoff: float = 1.0  # first retry after this many seconds, doubling each time
+    thank_suggesters: bool = False  # reply once to each accepted suggestion
+    thank_template: str = "thanks.txt.j2"
+    announce: bool = False  # post once about each published round-up
+    announce_template: str = "announce.txt.j2"
+
+    @field_validator("first_run_days")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be 1 or more")
+        return value
+
+    @field_validator("retries")
+    @classmethod
+    def _retries(cls, value: int) -> int:
+        if not 0 <= value <= 10:
+            raise ValueError("must be between 0 and 10")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than zero")
+        return value
+
+    @field_validator("max_rate_limit_wait", "retry_backoff")
+    @classmethod
+    def _not_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must be zero or more")
+        return value
+
+
+def _https_base_url(value: str) -> str:
+    value = value.strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value, re.IGNORECASE):
+        raise ValueError(f"{value!r} is not an http:// or https:// base URL")
+    return value
+
+
+#: A Bluesky handle is a domain name: "name.bsky.social", "comms.council.gov.uk".
+_HANDLE = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*")
+
+
+class MastodonSettings(_ChannelSettings):
+    """Mastodon: mentions of the bot's account on its own server.
+
+    The access token is never a config key: ROUNDUP_MASTODON_ACCESS_TOKEN (an
+    application's token with read:notifications, read:statuses, and
+    write:statuses for replies and announcements).
+    """
+
+    api_base_url: str = ""  # the bot account's server, e.g. "https://council.social"
+    include_filtered: bool = True  # also read mentions Mastodon 4.3+ files as notification requests
+    visibility: Literal["public", "unlisted"] = "public"  # of announcements (replies: see README)
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _https_base_url(value) if value.strip() else ""
+
+    @model_validator(mode="after")
+    def _needs_server(self) -> MastodonSettings:
+        if self.enabled and not self.api_base_url:
+            raise ValueError("api_base_url: required when enabled (the bot account's server)")
+        return self
+
+    @property
+    def account_hint(self) -> str:
+        return self.api_base_url
+
+
+class BlueskySettings(_ChannelSettings):
+    """Bluesky: mentions of and replies to the bot's account.
+
+    The app password is never a config key: ROUNDUP_BLUESKY_APP_PASSWORD (made
+    under Settings > Privacy and security > App passwords). The session it opens
+    is kept in the database and refreshed, so the bot logs in once, not every run.
+    """
+
+    handle: str = ""  # the bot account, e.g. "welovelocalgov.bsky.social"
+    service: str = "https://bsky.social"  # the account's PDS (or the entryway that finds it)
+
+    @field_validator("handle")
+    @classmethod
+    def _handle(cls, value: str) -> str:
+        value = value.strip().lstrip("@").lower()
+        if value and not re.fullmatch(
+            r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*", value
+        ):
+            raise ValueError(f"{value!r} is not a Bluesky handle such as 'name.bsky.social'")
+        return value
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, value: str) -> str:
+        return _https_base_url(value)
+
+    @model_validator(mode="after")
+    def _needs_handle(self) -> BlueskySettings:
+        if self.enabled and not self.handle:
+            raise ValueError("handle: required when enabled (the bot's Bluesky handle)")
+        return self
+
+    @property
+    def account_hint(self) -> str:
+        return "@" + self.handle if self.handle else ""
+
+
 class SuggestionSettings(_Section):
     """Rules for suggestions from any platform; a rejected one is stored with its reason."""
 
-    blocked_users: list[str] = Field(default_factory=list)  # usernames (with or without @) or ids
+    # handles (with or without @) or account ids; "mastodon:@a@b.social" limits one to a platform
+    blocked_users: list[str] = Field(default_factory=list)
     blocked_domains: list[str] = Field(default_factory=list)  # a domain blocks its subdomains too
     allowed_domains: list[str] = Field(default_factory=list)  # when set, only these domains
     max_per_user_per_week: int = 5  # different links one person may suggest in 7 days; 0: no limit
@@ -505,6 +627,8 @@ class Settings(_Section):
     polling: PollingSettings = Field(default_factory=PollingSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     twitter: TwitterSettings = Field(default_factory=TwitterSettings)
+    mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
+    bluesky: BlueskySettings = Field(default_factory=BlueskySettings)
     suggestions: SuggestionSettings = Field(default_factory=SuggestionSettings)
     roundup: RoundupSettings = Field(default_factory=RoundupSettings)
     ranking: RankingSettings = Field(default_factory=RankingSettings)

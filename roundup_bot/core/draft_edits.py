@@ -106,7 +106,8 @@ def edit_draft(
 
     ``addable`` holds the candidates an :class:`AddItem` may name: the draft's
     week's candidates (storage or the caller looks them up; an id not in it is
-    refused). An edit with a problem is skipped and the problem reported: the
+    refused). Only a draft (not an approved or published round-up) can be
+    edited. An edit with a problem is skipped and the problem reported: the
     callers apply all the edits or, when there is any problem, none.
 
     The new draft lists its shown items in order and then the removed ones,
@@ -115,6 +116,13 @@ def edit_draft(
     bumping it is storage's job.
     """
     work = _Work(draft, addable or {})
+    if draft.status != "draft":
+        work.problem(
+            None,
+            "not_editable",
+            f"draft {draft.id} ({draft.week}) is {draft.status}: reopen it before changing it",
+        )
+        return EditOutcome(draft=draft, problems=tuple(work.problems))
     for edit in edits:
         work.apply(edit)
     items = tuple(
@@ -184,7 +192,7 @@ class _Work:
         self.items = [item if old.id == item.id else old for old in self.items]
 
     def problem(
-        self, edit: DraftEdit, kind: ProblemKind, message: str, field: str | None = None
+        self, edit: DraftEdit | None, kind: ProblemKind, message: str, field: str | None = None
     ) -> None:
         self.problems.append(EditProblem(kind=kind, message=message, edit=edit, field=field))
 

@@ -364,6 +364,7 @@ ProblemKind = Literal[
     "already_shown",  # AddItem for a candidate the draft already shows
     "no_candidate",  # AddItem for a candidate not of the draft's week
     "bad_edit",  # not an edit at all
+    "not_editable",  # the draft is approved or published
 ]
 
 
@@ -373,7 +374,7 @@ class EditProblem:
 
     kind: ProblemKind
     message: str  # one line, lower case first, e.g. "the intro is 4100 characters; ..."
-    edit: DraftEdit  # the edit at fault
+    edit: DraftEdit | None  # the edit at fault (None: the draft as a whole)
     field: str | None = None  # the web form's field: "intro", "blurb-42", "title-42" ...
 
 

@@ -8,8 +8,8 @@ records it in ``job_runs`` (so ``status`` shows the last run).
 Jobs:
   poll      poll the feeds that are due (the daemon; ``poll`` polls all healthy feeds)
   worker    ``poll --worker``: claim due feeds in leased batches until none are left
-  mentions  read suggestions from the enabled sources (X, WordPress comments); skipped
-            when none is enabled
+  mentions  read suggestions from the enabled channels (X, Mastodon, Bluesky, WordPress
+            comments); skipped when none is enabled
   draft     make this week's draft round-up
   wordpress retry the WordPress posts that failed, with backoff (while [wordpress] enabled)
 """
@@ -232,11 +232,13 @@ def poll_worker_job(app: App, stop: StopSignal, owner: str, clock: Clock = utc_n
 
 
 def poll_mentions_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
-    """Read suggestions from every enabled channel (X mentions, WordPress comments);
-    skipped when none is enabled. One channel failing never stops the other."""
+    """Read suggestions from every enabled channel (X, Mastodon, Bluesky mentions, then
+    WordPress comments); skipped when none is enabled. One failing never stops another."""
+    from roundup_bot.services.channels import enabled_channel_names
+
     results: list[JobResult] = []
-    if app.settings.twitter.enabled:
-        from roundup_bot.services.mentions import run_mentions  # tweepy only when X is on
+    if enabled_channel_names(app.settings):
+        from roundup_bot.services.mentions import run_mentions
 
         results.append(run_mentions(app, now=clock(), stop=stop))
     if app.settings.wordpress.comments_on and not stop.is_set():
@@ -245,7 +247,7 @@ def poll_mentions_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> Job
         return JobResult(
             None,
             "skipped: no suggestion source is enabled"
-            " (see [twitter] enabled, [wordpress] read_comments)",
+            " (see [twitter], [mastodon], [bluesky] enabled, [wordpress] read_comments)",
         )
     if len(results) == 1:
         return results[0]

@@ -336,7 +336,11 @@ class DraftRepository:
 
     def _addable(self, draft_id: int, edits: Sequence[DraftEdit]) -> list[Candidate]:
         """The candidates the AddItem edits name that belong to the draft's week."""
-        wanted = [edit.candidate_id for edit in edits if isinstance(edit, AddItem)]
+        wanted = [
+            edit.candidate_id
+            for edit in edits
+            if isinstance(edit, AddItem) and is_row_id(edit.candidate_id)
+        ]
         if not wanted:
             return []
         with read(self.engine) as conn:

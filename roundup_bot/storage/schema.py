@@ -145,10 +145,13 @@ suggestions = Table(
     "suggestions",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("platform", String(20), nullable=False),  # x | mastodon | bluesky
-    Column("post_id", String(64), nullable=False),
+    Column("platform", String(20), nullable=False),  # x | mastodon | bluesky | wordpress
+    # The post's id on its platform: a number on X and Mastodon, an at:// URI on Bluesky.
+    Column("post_id", Text, nullable=False),
     Column("post_url", Text, nullable=False),
-    Column("author_id", String(64)),
+    # The author's stable id (X/Mastodon account id, Bluesky DID) and handle
+    # ("ann", "ann@council.social", "ann.bsky.social"): the handle is the credit.
+    Column("author_id", Text),
     Column("author_username", Text, nullable=False),
     Column("text", Text),
     Column("posted_at", UTCDateTime),
@@ -161,6 +164,9 @@ suggestions = Table(
     Column("reason", Text),  # why it was rejected
     Column("created_at", UTCDateTime, nullable=False),
     Column("thanked_at", UTCDateTime),
+    # What a reply needs beyond post_id (JSON): Bluesky's record cids and thread
+    # root, Mastodon's visibility. NULL for X.
+    Column("reply_ref", Text),
     UniqueConstraint("platform", "post_id", "canonical_url", name="uq_suggestions_post_link"),
 )
 Index("ix_suggestions_candidate_id", suggestions.c.candidate_id)

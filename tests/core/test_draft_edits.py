@@ -315,6 +315,16 @@ def test_only_the_weeks_candidates_not_shown_can_be_added() -> None:
     assert long.kind == "too_long"
 
 
+def test_an_approved_or_published_round_up_cannot_be_edited() -> None:
+    for status in ("approved", "published"):
+        approved = replace(DRAFT, status=status)  # type: ignore[arg-type]
+        outcome = edit_draft(approved, [SetIntro("Changed.")])
+        (problem,) = outcome.problems
+        assert problem.kind == "not_editable"
+        assert problem.message == f"draft 7 (2026-W48) is {status}: reopen it before changing it"
+        assert outcome.draft == approved
+
+
 # --- together -----------------------------------------------------------------------------------
 
 

@@ -205,3 +205,87 @@ def test_upgrading_to_0003_takes_feed_passwords_out_of_stored_links(db_url: str)
         (public, public, "https://blog.example.gov.uk/posts/1"),
         (public, public, "tag:blog.example.gov.uk,2026:a@b"),
     ]
+
+
+def test_migration_0004_keeps_stored_suggestions_and_takes_long_post_ids(db_url: str) -> None:
+    """A populated 0003 database (an X suggestion with its candidate) upgrades; the row is
+    intact, and a Bluesky post (an at:// URI over 64 characters, a DID) can then be stored."""
+    from alembic import command
+    from sqlalchemy import select
+
+    from roundup_bot.core.suggestion_rules import JudgedSuggestion, SuggestedLink
+    from roundup_bot.storage.schema import candidates, suggestions
+
+    engine = create_db_engine(db_url)
+    try:
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0003")
+            conn.execute(
+                insert(candidates).values(
+                    id=1,
+                    url="https://blog.example.gov.uk/a",
+                    link="https://blog.example.gov.uk/a",
+                    first_seen=NOW,
+                    updated_at=NOW,
+                    placed_at=NOW,
+                )
+            )
+            conn.execute(
+                insert(suggestions).values(
+                    platform="x",
+                    post_id="1859000000000000001",
+                    post_url="https://x.com/ann/status/1859000000000000001",
+                    author_id="42",
+                    author_username="ann",
+                    link="https://blog.example.gov.uk/a",
+                    canonical_url="https://blog.example.gov.uk/a",
+                    candidate_id=1,
+                    status="accepted",
+                    created_at=NOW,
+                )
+            )
+        assert current_revision(engine) == "0003"
+    finally:
+        engine.dispose()
+    store = open_storage(db_url)
+    try:
+        assert current_revision(store.engine) == head_revision()
+        uri = "at://did:plc:ewvi7nxzyoun6zhxrhs64oiz/app.bsky.feed.post/3lmicbemya22g"
+        assert len(uri) > 64
+        bluesky = SuggestedLink(
+            post_id=uri,
+            post_url="https://bsky.app/profile/ann.bsky.social/post/3lmicbemya22g",
+            author_id="did:web:comms.an-unusually-long-council-domain-name.gov.uk:people:ann",
+            author_username="ann.bsky.social",
+            text="look",
+            posted_at=NOW,
+            link="https://blog.example.gov.uk/a",
+            canonical_url="https://blog.example.gov.uk/a",
+            link_title=None,
+            link_description=None,
+            reply_ref='{"cid":"bafy"}',
+        )
+        stored = store.suggestions.store_page(
+            "bluesky",
+            [JudgedSuggestion(bluesky, "accepted")],
+            posts_read=1,
+            month="2026-11",
+            state={},
+            now=NOW,
+        )
+        assert stored.accepted == 1
+        with store.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    suggestions.c.platform, suggestions.c.post_id, suggestions.c.reply_ref
+                ).order_by(suggestions.c.id)
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("x", "1859000000000000001", None),
+            ("bluesky", uri, '{"cid":"bafy"}'),
+        ]
+        assert sorted(store.candidates.list()[0].suggested_by) == ["@ann", "@ann.bsky.social"]
+    finally:
+        store.close()

@@ -42,6 +42,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "reopen": ("roundup_bot.entrypoints.cli.drafts", "reopen"),
     "publish": ("roundup_bot.entrypoints.cli.wordpress", "publish"),
     "wordpress": ("roundup_bot.entrypoints.cli.wordpress", "wordpress"),
+    "edit": ("roundup_bot.entrypoints.cli.edit", "edit"),
     "run": ("roundup_bot.entrypoints.cli.daemon", "run"),
     "web": ("roundup_bot.entrypoints.cli.web", "web"),
     "editor": ("roundup_bot.entrypoints.cli.web", "editor"),

@@ -232,11 +232,12 @@ def reopen(cli: CliContext, draft_id: int, by: str | None, force: bool) -> None:
     A published one needs --force: its files stay as published until it is
     approved again, which republishes it and records that it changed.
     """
-    reopened = reopen_draft(cli.app, draft_id, by=by or _user(), force=force)
+    reopened = reopen_draft(cli.app, draft_id, by=by or user_name(), force=force)
     click.echo(f"draft {reopened.id} ({reopened.week}) is a draft again")
 
 
-def _user() -> str:
+def user_name() -> str:
+    """Who a command records as having made a change, when --by does not say."""
     try:
         return getpass.getuser()
     except (OSError, KeyError):
