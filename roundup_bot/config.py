@@ -31,29 +31,15 @@ from pydantic import (
 )
 
 from roundup_bot.core.errors import ConfigError
+from roundup_bot.core.ranking import RankingRules
+from roundup_bot.core.redaction import SECRET_ENV
 
 DEFAULT_CONFIG = "config.toml"
 ENV_CONFIG = "ROUNDUP_CONFIG"
 ENV_PREFIX = "ROUNDUP_"
 
 #: Environment variables under ROUNDUP_ that are secrets or switches, not config keys.
-NON_KEY_ENV = frozenset(
-    {
-        "ROUNDUP_CONFIG",
-        "ROUNDUP_TWITTER_BEARER_TOKEN",
-        "ROUNDUP_TWITTER_CONSUMER_KEY",
-        "ROUNDUP_TWITTER_CONSUMER_SECRET",
-        "ROUNDUP_TWITTER_ACCESS_TOKEN",
-        "ROUNDUP_TWITTER_ACCESS_TOKEN_SECRET",
-        "ROUNDUP_WEB_SECRET_KEY",
-        "ROUNDUP_WORDPRESS_USERNAME",
-        "ROUNDUP_WORDPRESS_APP_PASSWORD",
-        "ROUNDUP_WORDPRESS_TOKEN",
-        "ROUNDUP_MASTODON_ACCESS_TOKEN",
-        "ROUNDUP_BLUESKY_APP_PASSWORD",
-        "ROUNDUP_TEST_POSTGRES_URL",
-    }
-)
+NON_KEY_ENV = frozenset({ENV_CONFIG, *SECRET_ENV, "ROUNDUP_WORDPRESS_USERNAME"})
 
 #: Deepest nesting of arrays and tables a config may have; the real keys need 4.
 #: Deeper documents (a hostile or broken file) are refused before anything recurses
@@ -130,7 +116,8 @@ class FeedSettings(_Section):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        from roundup_bot.core.curation import InvalidURL, canonical_url
+        from roundup_bot.core.curation import canonical_url
+        from roundup_bot.core.errors import InvalidURL
 
         value = value.strip()
         if not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):
@@ -153,9 +140,12 @@ class PollingSettings(_Section):
     """How feeds are fetched."""
 
     opml: str | None = None  # an OPML file of more feeds, relative to the config file
-    timeout: float = 20.0  # overall deadline per feed in seconds, slow bodies included
+    # overall deadline per feed in seconds, slow bodies included; also the CPU seconds
+    # its document's parse may take
+    timeout: float = 20.0
     max_bytes: int = 10 * 1024 * 1024  # body limit after decompression
     max_redirects: int = 5
+    max_entries: int = 500  # entries kept per feed document, the newest by date
     concurrency: int = 16  # feeds fetched at once
     per_host: int = 2  # of those, at most this many to any one host
     interval: str = "2h"  # a feed is due again this long after a successful poll
@@ -168,7 +158,7 @@ class PollingSettings(_Section):
             raise ValueError("must be more than zero")
         return value
 
-    @field_validator("max_bytes", "concurrency", "per_host")
+    @field_validator("max_bytes", "max_entries", "concurrency", "per_host")
     @classmethod
     def _positive_int(cls, value: int) -> int:
         if value < 1:
@@ -474,13 +464,27 @@ class RoundupSettings(_Section):
         return value
 
 
+_RANKING = RankingRules()  # the defaults live with the ranking, in the core
+
+
 class RankingSettings(_Section):
     keyword_boosts: dict[str, float] = Field(default_factory=dict)
     blocked_domains: list[str] = Field(default_factory=list)
-    suggestion_points: float = 3.0  # for each distinct person who suggested it
-    feed_points: float = 1.0  # for each feed that carried it
-    weight_points: float = 2.0  # times (the highest weight of its feeds - 1)
-    recency_points: float = 2.0  # times how far through the week it appeared (0..1)
+    suggestion_points: float = _RANKING.suggestion_points
+    feed_points: float = _RANKING.feed_points
+    weight_points: float = _RANKING.weight_points
+    recency_points: float = _RANKING.recency_points
+
+    def rules(self) -> RankingRules:
+        """The section as the core's ranking reads it."""
+        return RankingRules(
+            keyword_boosts=dict(self.keyword_boosts),
+            blocked_domains=tuple(self.blocked_domains),
+            suggestion_points=self.suggestion_points,
+            feed_points=self.feed_points,
+            weight_points=self.weight_points,
+            recency_points=self.recency_points,
+        )
 
 
 class PublishSettings(_Section):
@@ -839,11 +843,3 @@ def _resolve_sqlite(settings: Settings) -> None:
     file_part, sep, query = rest.partition("?")
     absolute = settings.resolve_path(file_part)
     object.__setattr__(settings.database, "url", f"{prefix}{absolute}{sep}{query}")
-
-
-def week_end_parts(week_ends: str) -> tuple[int, int, int]:
-    """'friday 09:00' -> (weekday 0=Monday, hour, minute)."""
-    day, clock = week_ends.strip().lower().split()
-    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-    hour, minute = (int(x) for x in clock.split(":"))
-    return days.index(day), hour, minute

@@ -34,6 +34,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from roundup_bot.core.clock import utc_now
 from roundup_bot.core.errors import (
     BlockedAddress,
     FetchError,
@@ -403,9 +404,7 @@ class HttpFetcher:
                     permanent_redirect=None,
                 )
             if not 200 <= status < 300:
-                retry_after = parse_retry_after(
-                    response.headers.get("retry-after"), datetime.now(UTC)
-                )
+                retry_after = parse_retry_after(response.headers.get("retry-after"), utc_now())
                 reason = response.reason_phrase or ""
                 raise HTTPStatusError(
                     original, status, f"HTTP {status} {reason}".strip(), retry_after

@@ -16,12 +16,13 @@ an unattended, pay-per-use job:
 
 Server errors and timeouts are retried a few times with exponential backoff
 (tenacity); everything else becomes one of the :class:`XApiError` subclasses
-below, each with a one-line message naming the likely cause. Credentials come
-only from the environment and never appear in messages or logs.
+drawn below (defined with the rest of the tree in roundup_bot.core.errors),
+each with a one-line message naming the likely cause. Credentials come only
+from the environment and never appear in messages or logs.
 
 Errors::
 
-    ChannelError (roundup_bot.core.errors; each X error is also the matching Channel* error)
+    ChannelError (each X error is also the matching Channel* error)
     └── XApiError
         ├── XLimitError         stopped by a limit; the place is kept (exit status 4)
         │   ├── XRateLimited    a 429 rate limit with a reset too far away
@@ -53,16 +54,19 @@ from tweepy.errors import HTTPException, TooManyRequests, TwitterServerError
 
 from roundup_bot import __version__
 from roundup_bot.core.channels import ChannelPage, ReadPlace, ReplyTarget
+from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.errors import (
-    ChannelAuthError,
-    ChannelBadResponse,
-    ChannelError,
-    ChannelLimited,
-    ChannelRequestError,
-    ChannelUnavailable,
     ConfigError,
+    MalformedPage,
+    XApiError,
+    XAuthError,
+    XBadResponse,
+    XRateLimited,
+    XRequestError,
+    XUnavailable,
+    XUsageCapped,
 )
-from roundup_bot.core.suggestion_rules import MalformedPage, parse_page
+from roundup_bot.core.suggestion_rules import parse_page
 
 log = logging.getLogger(__name__)
 
@@ -89,40 +93,6 @@ MENTION_TWEET_FIELDS = (
 )
 MENTION_USER_FIELDS = ("username", "name")
 MAX_RATE_LIMIT_WAITS = 2  # per request: after that the run stops and keeps its place
-
-
-class XApiError(ChannelError):
-    """The X API could not give what was asked; the message is one line for the operator."""
-
-
-class XLimitError(XApiError, ChannelLimited):
-    """Stopped by a limit, not a fault: run again later (the place is kept)."""
-
-
-class XRateLimited(XLimitError):
-    """A 429 rate limit whose reset is further away than we are willing to wait."""
-
-
-class XUsageCapped(XLimitError):
-    """The plan's usage cap is reached, or the pay-per-use credits are used up."""
-
-    outcome = "usage_capped"
-
-
-class XAuthError(XApiError, ChannelAuthError):
-    """401 or 403: the credentials, the app's set-up or the plan does not allow this."""
-
-
-class XRequestError(XApiError, ChannelRequestError):
-    """Another 4xx: the request itself was refused (expired pagination token, no such user)."""
-
-
-class XUnavailable(XApiError, ChannelUnavailable):
-    """5xx answers or timeouts, still failing after the retries."""
-
-
-class XBadResponse(XApiError, ChannelBadResponse):
-    """The answer is not the JSON object the endpoint documents."""
 
 
 @dataclass(frozen=True)
@@ -310,7 +280,7 @@ class XApi:
         options: XApiOptions,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = utc_now,
     ) -> None:
         self.options = options
         self._sleep = sleep
@@ -464,7 +434,7 @@ class XApi:
                 429,
             )
         reset = _reset_time(exc.response)
-        now = self._clock()
+        now = self._clock().timestamp()
         resume_at = datetime.fromtimestamp(reset, UTC) if reset is not None else None
         if reset is not None and waits < MAX_RATE_LIMIT_WAITS:
             wait = max(reset - now, 0.0) + 1.0

@@ -9,11 +9,20 @@ from __future__ import annotations
 import os
 import re
 
-from roundup_bot.config import NON_KEY_ENV
-
-#: A login name is not a secret (``wordpress check`` names it); the rest are.
-SECRET_ENV = tuple(
-    name for name in NON_KEY_ENV if name not in ("ROUNDUP_CONFIG", "ROUNDUP_WORDPRESS_USERNAME")
+#: The environment variables whose values are secrets: never config keys (config.py
+#: skips them), never shown (:func:`redact` hides their values).
+SECRET_ENV = (
+    "ROUNDUP_TWITTER_BEARER_TOKEN",
+    "ROUNDUP_TWITTER_CONSUMER_KEY",
+    "ROUNDUP_TWITTER_CONSUMER_SECRET",
+    "ROUNDUP_TWITTER_ACCESS_TOKEN",
+    "ROUNDUP_TWITTER_ACCESS_TOKEN_SECRET",
+    "ROUNDUP_WEB_SECRET_KEY",
+    "ROUNDUP_MASTODON_ACCESS_TOKEN",
+    "ROUNDUP_BLUESKY_APP_PASSWORD",
+    "ROUNDUP_WORDPRESS_APP_PASSWORD",
+    "ROUNDUP_WORDPRESS_TOKEN",
+    "ROUNDUP_TEST_POSTGRES_URL",
 )
 
 

@@ -29,7 +29,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from roundup_bot.core.curation import (
-    InvalidURL,
     ascii_host,
     canonical_url,
     domain_matches,
@@ -37,6 +36,7 @@ from roundup_bot.core.curation import (
     host_of,
     plain_text,
 )
+from roundup_bot.core.errors import InvalidURL, MalformedPage
 
 PLATFORM = "x"
 #: Hosts that belong to X itself: links to them are never suggestions.
@@ -57,10 +57,6 @@ TEXT_CHARS = 4000
 WEEK = timedelta(days=7)
 
 Status = Literal["accepted", "rejected"]
-
-
-class MalformedPage(ValueError):
-    """The page is JSON but not the shape of an X API v2 tweets page."""
 
 
 @dataclass(frozen=True, slots=True)

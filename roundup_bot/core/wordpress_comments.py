@@ -23,13 +23,13 @@ from html.parser import HTMLParser
 from typing import Any
 
 from roundup_bot.core.curation import (
-    InvalidURL,
     canonical_url,
     domain_matches,
     excerpt,
     host_of,
     plain_text,
 )
+from roundup_bot.core.errors import InvalidURL
 from roundup_bot.core.suggestion_rules import SuggestedLink, parse_time
 from roundup_bot.core.wordpress import MalformedAnswer
 

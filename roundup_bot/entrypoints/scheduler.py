@@ -49,8 +49,10 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from roundup_bot.config import Settings, parse_duration, week_end_parts
+from roundup_bot.config import Settings, parse_duration
+from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.errors import LockHeldError, RoundupError
+from roundup_bot.core.weeks import week_end_parts
 from roundup_bot.services.app import App
 from roundup_bot.services.jobs import (
     JOB_DRAFT,
@@ -58,12 +60,10 @@ from roundup_bot.services.jobs import (
     JOB_POLL,
     JOB_WORDPRESS,
     JOBS,
-    Clock,
     JobFunction,
     JobResult,
     StopSignal,
     guarded_run,
-    utc_now,
 )
 
 log = logging.getLogger(__name__)

@@ -1,9 +1,10 @@
 """The scheduled jobs, shared by the daemon and the one-shot commands.
 
-Each job is a plain function of the app, a :class:`StopSignal` and a clock,
-returning a :class:`JobResult`. :func:`guarded_run` wraps a run in the job's
-lock (so the same job never runs twice at once, wherever it was started) and
-records it in ``job_runs`` (so ``status`` shows the last run).
+Each job is a plain function of the app, a :class:`StopSignal` and a clock
+(:data:`roundup_bot.core.clock.Clock`), returning a :class:`JobResult`.
+:func:`guarded_run` wraps a run in the job's lock (so the same job never runs
+twice at once, wherever it was started) and records it in ``job_runs`` (so
+``status`` shows the last run).
 
 Jobs:
   poll      poll the feeds that are due (the daemon; ``poll`` polls all healthy feeds)
@@ -25,13 +26,17 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.records import FeedForUpdate, PollOutcome
 from roundup_bot.core.weeks import week_to_draft
 from roundup_bot.services.app import App
 from roundup_bot.storage import Storage
+
+if TYPE_CHECKING:
+    from roundup_bot.services.mentions import MentionsReport
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +47,7 @@ JOB_WORDPRESS = "wordpress"
 #: The jobs ``status`` always lists; the wordpress job shows once it has run.
 JOB_NAMES = (JOB_POLL, JOB_MENTIONS, JOB_DRAFT)
 
-Clock = Callable[[], datetime]
 T = TypeVar("T")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,9 +238,12 @@ def poll_mentions_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> Job
 
     results: list[JobResult] = []
     if enabled_channel_names(app.settings):
-        from roundup_bot.services.mentions import run_mentions
+        from roundup_bot.services.mentions import mentions_from_settings
 
-        results.append(run_mentions(app, now=clock(), stop=stop))
+        reports = mentions_from_settings(
+            app.settings, app.storage, opener=app.open_channel, clock=clock, stop=stop
+        )
+        results.append(runs_result(reports))
     if app.settings.wordpress.comments_on and not stop.is_set():
         results.append(_wordpress_comments(app, clock()))
     if not results:
@@ -254,6 +257,20 @@ def poll_mentions_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> Job
     verdicts = [r.ok for r in results if r.ok is not None]
     ok = all(verdicts) if verdicts else None
     return JobResult(ok, "; ".join(r.summary for r in results))
+
+
+def runs_result(reports: Sequence[MentionsReport]) -> JobResult:
+    """The mentions job's result over every channel: ok only when each one is;
+    "stopped" (None) when the run was asked to stop. One line per channel, "x: ..." first."""
+    from roundup_bot.services.mentions import job_line
+
+    if len(reports) == 1:
+        line = job_line(reports[0])
+    else:
+        line = "; ".join(f"{r.channel}: {job_line(r)}" for r in reports)
+    if any(r.outcome == "stopped" for r in reports):
+        return JobResult(None, line)
+    return JobResult(all(r.ok for r in reports), line)
 
 
 def _wordpress_comments(app: App, now: datetime) -> JobResult:

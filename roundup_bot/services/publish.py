@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from roundup_bot.adapters.render import Renderer, clean_text, renderer_for, roundup_view
-from roundup_bot.core.errors import DraftError, PublishError
+from roundup_bot.core.clock import utc_now
+from roundup_bot.core.errors import AlreadyApproved, DraftError, PublishError
 from roundup_bot.core.records import Draft
 from roundup_bot.core.wordpress import WordPressPost
 from roundup_bot.services import wordpress
@@ -181,7 +182,7 @@ def publish(
         PublishError: a file could not be written (the draft stays approved).
         LockHeldError: another publish still runs after a minute.
     """
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     on_wordpress = wordpress.enabled(app.settings)
     if on_wordpress:
         wordpress.credentials(environ)  # a config error changes nothing
@@ -216,6 +217,8 @@ def _already_published(app: App, draft: Draft) -> Published:
 def _publish(app: App, draft_id: int, now: datetime, on_wordpress: bool) -> Published:
     settings = app.settings
     draft = app.storage.drafts.get(draft_id)
+    if draft.status == "published":  # by whoever held the lock while this call waited
+        raise _already_approved(draft)
     if draft.status != "approved":
         raise DraftError(
             f"draft {draft_id} ({draft.week}) is {draft.status}: only an approved one is published"
@@ -256,10 +259,13 @@ def approve(
     Raises:
         DraftNotFound: no such draft.
         StaleDraftError: ``expected_version`` is given and the draft changed since.
-        DraftError: it is already published (reopen it with force first), or has no items.
+        AlreadyApproved: it is published already (reopen it with force first), or
+            another approval came first and published it (editors pressing Approve
+            at once: one publishes, the others learn by whom).
+        DraftError: it has no items.
         TemplateError, PublishError: see :func:`publish`.
     """
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     by = by.strip()
     if not by:
         raise DraftError("say who approves it (--by NAME)")
@@ -267,13 +273,21 @@ def approve(
         wordpress.credentials(environ)  # before approving: a config error changes nothing
     draft = app.storage.drafts.get(draft_id)
     if draft.status == "published":
-        raise DraftError(
-            f"draft {draft_id} ({draft.week}) is already published"
-            f" ({draft.published_path}); reopen it with --force to change it"
-        )
+        raise _already_approved(draft)
     if draft.status == "draft":
         app.storage.drafts.approve(draft_id, by=by, now=now, expected_version=expected_version)
     return publish(app, draft_id, now=now, environ=environ, api_factory=api_factory)
+
+
+def _already_approved(draft: Draft) -> AlreadyApproved:
+    return AlreadyApproved(
+        draft.id,
+        draft.week,
+        draft.status,
+        draft.approved_by,
+        draft.approved_at,
+        draft.published_path,
+    )
 
 
 def reopen(
@@ -296,7 +310,7 @@ def reopen(
     return app.storage.drafts.reopen(
         draft_id,
         by=by,
-        now=now or datetime.now(UTC),
+        now=now or utc_now(),
         allow_published=force,
         expected_version=expected_version,
     )

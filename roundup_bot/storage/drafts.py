@@ -27,7 +27,13 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, u
 from sqlalchemy.exc import IntegrityError
 
 from roundup_bot.core.draft_edits import edit_draft, feed_site_name
-from roundup_bot.core.errors import DraftError, DraftNotFound, StaleDraftError, StorageError
+from roundup_bot.core.errors import (
+    AlreadyApproved,
+    DraftError,
+    DraftNotFound,
+    StaleDraftError,
+    StorageError,
+)
 from roundup_bot.core.records import (
     AddItem,
     Candidate,
@@ -357,12 +363,14 @@ class DraftRepository:
         """draft -> approved, recording who and when.
 
         Raises:
-            DraftNotFound, StaleDraftError, DraftError (not a draft, or no items).
+            DraftNotFound, StaleDraftError, DraftError (no items),
+            AlreadyApproved: it is approved or published already (another approval
+            came first, perhaps at the same moment).
         """
         with write(self.engine) as conn:
             head = _head(conn, draft_id)
             if head["status"] != "draft":
-                raise DraftError(f"draft {draft_id} ({head['week']}) is already {head['status']}")
+                raise _already_approved(head)
             shown = conn.execute(
                 select(func.count())
                 .select_from(draft_items)
@@ -370,15 +378,23 @@ class DraftRepository:
             ).scalar_one()
             if not shown:
                 raise DraftError(f"draft {draft_id} ({head['week']}) has no items to approve")
-            _bump(
-                conn,
-                draft_id,
-                expected_version,
-                by,
-                now,
-                {"status": "approved", "approved_by": by, "approved_at": now},
-                status="draft",
-            )
+            try:
+                _bump(
+                    conn,
+                    draft_id,
+                    expected_version,
+                    by,
+                    now,
+                    {"status": "approved", "approved_by": by, "approved_at": now},
+                    status="draft",
+                )
+            except DraftError:
+                # On PostgreSQL a rival approval can commit between the read above and
+                # the update, which then finds the status changed.
+                head = _head(conn, draft_id)
+                if head["status"] != "draft":
+                    raise _already_approved(head) from None
+                raise
             return _load(conn, draft_id)
 
     def mark_published(
@@ -487,6 +503,17 @@ def _create(conn: Connection, plan: DraftPlan, now: datetime, by: str) -> int:
         .returning(drafts.c.id)
     )
     return int(result.scalar_one())
+
+
+def _already_approved(head: dict[str, Any]) -> AlreadyApproved:
+    return AlreadyApproved(
+        head["id"],
+        head["week"],
+        head["status"],
+        head["approved_by"],
+        head["approved_at"],
+        head["published_path"],
+    )
 
 
 def _head(conn: Connection, draft_id: int) -> dict[str, Any]:

@@ -92,6 +92,8 @@ feeds = Table(
     Column("next_due", UTCDateTime),
     Column("ok", Boolean),
     Column("last_error", Text),
+    # What the last good poll left out (entries beyond [polling] max_entries)
+    Column("notice", Text),
     Column("consecutive_errors", Integer, nullable=False, default=0),
     Column("gone", Boolean, nullable=False, default=False),
     Column("lease_owner", String(200)),

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import getpass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 
 from roundup_bot.adapters.render import FORMATS, renderer_for
+from roundup_bot.core.clock import utc_now
+from roundup_bot.core.errors import WeekLabelError
 from roundup_bot.core.records import Draft, DraftSummary
-from roundup_bot.core.weeks import WeekLabelError, parse_week_label
+from roundup_bot.core.weeks import parse_week_label
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock
 from roundup_bot.entrypoints.cli._output import RowId, echo_json, iso, table
@@ -102,7 +104,7 @@ def draft(cli: CliContext, week: str | None, link_details: bool | None, as_json:
     refreshes the same draft and keeps every change an editor made; an
     approved or published round-up is left alone. Prints the draft's id.
     """
-    now = datetime.now(UTC)
+    now = utc_now()
     chosen = _week_option(cli, week, now)
     outcome = draft_week(cli.app, chosen, now=now, fetch_details=link_details)
     if outcome.left_alone:

@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,10 +14,12 @@ from zoneinfo import ZoneInfo
 import click
 
 from roundup_bot.adapters.opml import write_opml
+from roundup_bot.core.clock import utc_now
+from roundup_bot.core.errors import WeekLabelError
 from roundup_bot.core.ranking import score_json
 from roundup_bot.core.records import Candidate, FeedStatus, PollOutcome
 from roundup_bot.core.redaction import redact, redact_url
-from roundup_bot.core.weeks import RoundupWeek, WeekLabelError, week_by_label
+from roundup_bot.core.weeks import RoundupWeek, week_by_label
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock, poll_as_worker
 from roundup_bot.entrypoints.cli._output import echo_json, iso, parse_when, shorten, table
@@ -28,7 +30,7 @@ from roundup_bot.entrypoints.cli.wordpress import status_json as wordpress_statu
 from roundup_bot.services.drafting import score_candidates
 from roundup_bot.services.health import channels_health, feed_state, jobs_health
 from roundup_bot.services.jobs import poll_summary
-from roundup_bot.services.polling import poll_feeds, utc_now
+from roundup_bot.services.polling import poll_feeds
 from roundup_bot.storage.db import current_revision, migrate
 
 
@@ -226,6 +228,13 @@ def _shown(text: str | None) -> str | None:
     return redact(text) if text is not None else None
 
 
+def _problem(feed: FeedStatus) -> str:
+    """The status table's last column: the error, else what the last poll left
+    out and where the feed moved."""
+    moved = f"moved permanently to {feed.permanent_url}" if feed.permanent_url else None
+    return redact(feed.last_error or "; ".join(part for part in (feed.notice, moved) if part))
+
+
 def feed_status_json(status: FeedStatus) -> dict[str, Any]:
     return {
         "url": redact(status.url),
@@ -233,6 +242,7 @@ def feed_status_json(status: FeedStatus) -> dict[str, Any]:
         "enabled": status.enabled,
         "ok": status.ok,
         "last_error": _shown(status.last_error),
+        "notice": status.notice,
         "consecutive_errors": status.consecutive_errors,
         "last_polled": iso(status.last_polled),
         "next_due": iso(status.next_due),
@@ -281,10 +291,7 @@ def status(cli: CliContext, as_json: bool) -> None:
             when(feed.last_polled),
             when(feed.next_due),
             str(feed.consecutive_errors),
-            redact(
-                feed.last_error
-                or (f"moved permanently to {feed.permanent_url}" if feed.permanent_url else "")
-            ),
+            _problem(feed),
         ]
         for feed in feeds
     ]
@@ -326,7 +333,7 @@ def feeds() -> None:
 def export_opml(cli: CliContext, output: Path | None, with_passwords: bool) -> None:
     """Write the configured feed list as OPML."""
     app = cli.app
-    configured = app.sync_feeds(datetime.now(UTC))
+    configured = app.sync_feeds(utc_now())
     document = write_opml(
         configured,
         app.storage.feeds.titles(),

@@ -27,6 +27,7 @@ from roundup_bot.core.draft_edits import (  # the one set of limits and text cle
     clean_text,
     too_long,
 )
+from roundup_bot.core.errors import FormProblem
 from roundup_bot.core.records import (
     AddItem,
     Draft,
@@ -66,14 +67,6 @@ DETAILS = {
 }
 
 _WITH_ID = frozenset({"up", "down", "remove", "restore", "add"})
-
-
-class FormProblem(ValueError):
-    """The form cannot be applied; ``str()`` is a message for the editor."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        self.field = field  # the form field at fault, to mark it on the page
-        super().__init__(message)
 
 
 @dataclass(frozen=True, slots=True)

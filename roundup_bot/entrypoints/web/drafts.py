@@ -15,14 +15,24 @@ import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from roundup_bot.core.errors import DraftError, DraftNotFound, RoundupError, StaleDraftError
+from roundup_bot.core.errors import (
+    AlreadyApproved,
+    DraftError,
+    DraftNotFound,
+    FormProblem,
+    RoundupError,
+    StaleDraftError,
+    WeekLabelError,
+    WeekOutOfRange,
+)
 from roundup_bot.core.ranking import Ranked
 from roundup_bot.core.records import Draft
-from roundup_bot.core.weeks import WeekLabelError, WeekOutOfRange, previous_week
+from roundup_bot.core.weeks import previous_week
 from roundup_bot.entrypoints.web.auth import current_editor
 from roundup_bot.entrypoints.web.context import web
 from roundup_bot.entrypoints.web.draftform import (
@@ -30,7 +40,6 @@ from roundup_bot.entrypoints.web.draftform import (
     MAX_BLURB,
     MAX_DETAIL,
     MAX_INTRO,
-    FormProblem,
     plan_edits,
     read_form,
 )
@@ -326,6 +335,16 @@ def approve(draft_id: int) -> BaseResponse:
         return redirect(url_for("drafts.preview", draft_id=draft.id))
     try:
         result = svc.approve(draft.id, editor.name, web().clock(), version)
+    except AlreadyApproved as done:  # another editor pressed Approve first: nothing failed
+        log.info(
+            "editor %r approved draft %d (%s) after %r had: left as it is",
+            editor.name,
+            draft.id,
+            draft.week,
+            done.approved_by,
+        )
+        flash(already_approved(done), "info")
+        return redirect(url_for("drafts.edit", draft_id=draft.id))
     except StaleDraftError as stale:
         who = f" by {stale.updated_by}" if stale.updated_by else ""
         flash(
@@ -390,6 +409,15 @@ def publish_again(draft_id: int) -> BaseResponse:
     log.info("editor %r retried publishing draft %d (%s)", editor.name, draft.id, draft.week)
     _flash_wordpress(result)
     return redirect(url_for("drafts.edit", draft_id=draft.id))
+
+
+def already_approved(done: AlreadyApproved) -> str:
+    """What an editor who pressed Approve second is told."""
+    who = f" by {done.approved_by}" if done.approved_by else ""
+    zone = ZoneInfo(service().settings.roundup.timezone)
+    when = f" at {done.approved_at.astimezone(zone):%H:%M}" if done.approved_at else ""
+    state = "is published" if done.status == "published" else "is being published"
+    return f"Already approved{who}{when}: the round-up {state}. Nothing more to do."
 
 
 @bp.post("/drafts/<int:draft_id>/reopen")

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from roundup_bot.core.draft_edits import edit_draft
+from roundup_bot.core.errors import FormUnreadable
 from roundup_bot.core.records import (
     Draft,
     DraftItem,
@@ -21,7 +22,7 @@ from roundup_bot.core.records import (
     SetOrder,
     SetOutro,
 )
-from roundup_bot.entrypoints.cli.edit_form import FormUnreadable, read_form, render_form
+from roundup_bot.entrypoints.cli.edit_form import read_form, render_form
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

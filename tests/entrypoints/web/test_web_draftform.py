@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from roundup_bot.core.errors import FormProblem
 from roundup_bot.core.ranking import Ranked
 from roundup_bot.core.records import (
     AddItem,
@@ -18,7 +19,7 @@ from roundup_bot.core.records import (
     SetIntro,
     SetOrder,
 )
-from roundup_bot.entrypoints.web.draftform import FormProblem, plan_edits, read_form
+from roundup_bot.entrypoints.web.draftform import plan_edits, read_form
 from roundup_bot.entrypoints.web.service import RankingCache
 
 WHEN = datetime(2026, 11, 25, tzinfo=UTC)
