@@ -1,4 +1,5 @@
-"""The WordPress REST API (``wp/v2``) over httpx: the only code that talks to the blog.
+"""The WordPress REST API (``wp/v2``) over the bounded HTTP client: the code that talks to
+the blog.
 
 Two ways in, chosen by which credentials the environment holds (never the config):
 
@@ -19,39 +20,39 @@ its subclasses); the credentials never appear in a message or a log line.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-
-from roundup_bot.adapters.http import BoundedDecoder, parse_retry_after
+from roundup_bot.adapters.http import HttpFetcher, parse_retry_after
+from roundup_bot.core.clock import utc_now
 from roundup_bot.core.curation import clean_line
 from roundup_bot.core.errors import (
     ConfigError,
     FetchError,
+    FetchTimeout,
+    MalformedAnswer,
+    ResponseTooLarge,
     WordPressAuthError,
     WordPressBadAnswer,
     WordPressError,
     WordPressUnavailable,
 )
-from roundup_bot.core.records import USER_AGENT
+from roundup_bot.core.records import USER_AGENT, FetchResult, HttpPolicy
 from roundup_bot.core.wordpress import (
     LOOKUP_STATUSES,
     WPCOM_ROOT,
     AuthStyle,
-    MalformedAnswer,
     PostFacts,
     credentials_allowed,
     default_rest_root,
     error_code,
     is_retryable_status,
+    link_with_rel,
     post_facts,
     post_with_slug,
     refusal_cause,
@@ -126,12 +127,24 @@ class WordPressPolicy:
     max_redirects: int = 5  # for finding the REST root only (no credentials sent)
     user_agent: str = USER_AGENT
 
+    def http(self) -> HttpPolicy:
+        """The bounded client's limits: the blog is the operator's choice, so a
+        WordPress on the local network is allowed (like a configured feed)."""
+        return HttpPolicy(
+            timeout=self.timeout,
+            max_bytes=self.max_bytes,
+            max_redirects=self.max_redirects,
+            per_host=2,
+            allow_private=True,
+            user_agent=self.user_agent,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class _Answer:
     url: str
     status: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]  # lower-case names
     data: Any  # the parsed JSON (None for an empty body)
 
     @property
@@ -162,23 +175,18 @@ class WordPressApi:
         policy: WordPressPolicy,
         *,
         api_url: str | None = None,
-        client: httpx.AsyncClient | None = None,
+        fetcher: HttpFetcher | None = None,
     ) -> None:
+        """``fetcher`` is a seam for tests (the bounded client, already built)."""
         self.site_url = site_url.rstrip("/")
         self.credentials = credentials
         self.policy = policy
         self.api_url = api_url
         self._base: str | None = None
-        self._client = client or httpx.AsyncClient(
-            follow_redirects=False,
-            max_redirects=policy.max_redirects,
-            timeout=httpx.Timeout(policy.timeout),
-            headers={"User-Agent": policy.user_agent, "Accept-Encoding": "gzip, deflate"},
-            trust_env=False,
-        )
+        self._http = fetcher or HttpFetcher(policy.http())
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._http.aclose()
 
     async def __aenter__(self) -> WordPressApi:
         return self
@@ -202,19 +210,21 @@ class WordPressApi:
     async def discover_root(self) -> str:
         """The REST root the site advertises (``Link: <…>; rel="https://api.w.org/"``),
         else ``<site_url>/wp-json/``. Asked without credentials; redirects are followed."""
+        url = self.site_url + "/"
         try:
-            async with asyncio.timeout(self.policy.timeout):
-                request = self._client.build_request("HEAD", self.site_url + "/")
-                response = await self._client.send(request, follow_redirects=True)
-                await response.aclose()
-        except (TimeoutError, httpx.HTTPError) as exc:
+            for _hop in range(self.policy.max_redirects + 1):
+                answer = await self._http.request("HEAD", url)
+                location = answer.headers.get("location")
+                if answer.status in (301, 302, 303, 307, 308) and location:
+                    url = urljoin(url, location)
+                    continue
+                link = link_with_rel(answer.headers.get("link", ""), API_LINK_REL, url)
+                if link:
+                    log.debug("WordPress: the REST root is %s", link)
+                    return link
+                break
+        except FetchError as exc:
             log.info("WordPress: could not ask %s for its REST root (%s)", self.site_url, exc)
-            return default_rest_root(self.site_url)
-        link = response.links.get(API_LINK_REL, {}).get("url")
-        if link:
-            root = urljoin(str(response.url), link)
-            log.debug("WordPress: the REST root is %s", root)
-            return root
         return default_rest_root(self.site_url)
 
     # --- posts ------------------------------------------------------------------------------
@@ -342,84 +352,61 @@ class WordPressApi:
             )
         headers = {"Authorization": self.credentials.header(), "Accept": "application/json"}
         try:
-            async with asyncio.timeout(self.policy.timeout):
-                return await self._send(method, url, headers, body)
-        except TimeoutError:
+            result = await self._http.request(method, url, headers=headers, json_body=body)
+        except FetchTimeout:
             raise WordPressUnavailable(
                 f"WordPress did not answer {method} {_where(url)} within {self.policy.timeout:g} s"
             ) from None
+        except ResponseTooLarge as exc:
+            raise WordPressBadAnswer(f"WordPress answer at {_where(url)}: {exc}") from exc
+        except FetchError as exc:
+            raise WordPressUnavailable(
+                f"WordPress unreachable at {_where(url)}: {clean_line(str(exc), 200)}"
+            ) from exc
+        return self._judge(method, url, result)
 
-    async def _send(
-        self, method: str, url: str, headers: Mapping[str, str], body: Mapping[str, Any] | None
-    ) -> _Answer:
-        try:
-            request = self._client.build_request(method, url, headers=headers, json=body)
-            response = await self._client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise WordPressUnavailable(
-                f"WordPress timed out ({type(exc).__name__}) at {_where(url)}"
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise WordPressUnavailable(
-                f"WordPress unreachable at {_where(url)}: {type(exc).__name__}"
-                + (f": {clean_line(str(exc), 200)}" if str(exc) else "")
-            ) from exc
-        try:
-            status = response.status_code
-            log.debug("WordPress %s %s -> %d", method, _where(url), status)
-            if 300 <= status < 400:
-                target = response.headers.get("location", "?")
-                raise WordPressError(
-                    f"WordPress answered {method} {_where(url)} with a redirect (HTTP {status}) to"
-                    f" {_where(urljoin(url, target))}: set [wordpress] site_url to the address"
-                    " WordPress answers at (https://, with or without www. as the site uses)"
-                )
-            data = await self._read_json(url, response)
-        finally:
-            await response.aclose()
+    def _judge(self, method: str, url: str, result: FetchResult) -> _Answer:
+        """Turn an answer into one, or into the error it means."""
+        status = result.status
+        log.debug("WordPress %s %s -> %d", method, _where(url), status)
+        if 300 <= status < 400:
+            target = result.headers.get("location", "?")
+            raise WordPressError(
+                f"WordPress answered {method} {_where(url)} with a redirect (HTTP {status}) to"
+                f" {_where(urljoin(url, target))}: set [wordpress] site_url to the address"
+                " WordPress answers at (https://, with or without www. as the site uses)"
+            )
+        data = _json(result.content or b"")
         if status in (401, 403):
             code, _message = error_code(data)
             raise WordPressAuthError(refusal_cause(status, code, self.credentials.style))
         if is_retryable_status(status):
-            retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
+            retry_after = parse_retry_after(result.headers.get("retry-after"), utc_now())
             wait = f"; it asked to wait {retry_after:g} s" if retry_after else ""
             raise WordPressUnavailable(
                 f"WordPress answered HTTP {status} at {_where(url)}{wait}", retry_after
             )
+        if 200 <= status < 300 and data is _NOT_JSON:
+            raise WordPressBadAnswer(
+                f"WordPress answered {_where(url)} with something that is not JSON"
+                " (is [wordpress] site_url a WordPress site with its REST API on?)"
+            )
         if 200 <= status < 300 and data is None:
             raise WordPressBadAnswer(f"WordPress answered {_where(url)} with an empty body")
-        return _Answer(url, status, response.headers, data)
+        return _Answer(url, status, result.headers, None if data is _NOT_JSON else data)
 
-    async def _read_json(self, url: str, response: httpx.Response) -> Any:
-        limit = self.policy.max_bytes
-        declared = response.headers.get("content-length", "")
-        coding = response.headers.get("content-encoding", "identity").strip().lower()
-        if declared.isdigit() and coding == "identity" and int(declared) > limit:
-            raise WordPressBadAnswer(f"WordPress answer of {declared} bytes is over {limit}")
-        decoder = BoundedDecoder(url, coding, limit)
-        try:
-            async for chunk in response.aiter_raw():
-                decoder.feed(chunk)
-            raw = decoder.finish()
-        except httpx.TimeoutException as exc:
-            raise WordPressUnavailable(f"WordPress timed out sending {_where(url)}") from exc
-        except httpx.HTTPError as exc:
-            raise WordPressUnavailable(
-                f"WordPress broke off the answer at {_where(url)}: {type(exc).__name__}"
-            ) from exc
-        except FetchError as exc:  # over the size limit, or not decompressible
-            raise WordPressBadAnswer(f"WordPress answer at {_where(url)}: {exc}") from exc
-        if not raw.strip():
-            return None
-        try:
-            return json.loads(raw)
-        except (ValueError, RecursionError) as exc:
-            if 200 <= response.status_code < 300:
-                raise WordPressBadAnswer(
-                    f"WordPress answered {_where(url)} with something that is not JSON"
-                    " (is [wordpress] site_url a WordPress site with its REST API on?)"
-                ) from exc
-            return None
+
+_NOT_JSON = object()
+
+
+def _json(raw: bytes) -> Any:
+    """The parsed body: None when empty, :data:`_NOT_JSON` when it is not JSON."""
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
 
 
 def _where(url: str) -> str:

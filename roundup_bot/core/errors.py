@@ -40,6 +40,7 @@ nowhere else; the CLI maps them to its exit statuses in one place
     │   ├── WordPressAuthError     credentials refused (401/403); names the likely cause
     │   ├── WordPressUnavailable   down, a timeout, 429 or 5xx (carries Retry-After): try later
     │   └── WordPressBadAnswer     an answer that is not the REST API's
+    ├── MalformedAnswer        a WordPress answer is not the REST API's shape (a ValueError)
     ├── AccountError           an editor's name or password breaks the rules
     ├── FormProblem            a form post cannot be applied (also a ValueError)
     ├── FormUnreadable         a draft edited as text cannot be read (also a ValueError)
@@ -249,6 +250,11 @@ class WordPressUnavailable(WordPressError):
 
 class WordPressBadAnswer(WordPressError):
     """The answer is not what the WordPress REST API sends (not JSON, a wrong shape)."""
+
+
+class MalformedAnswer(RoundupError, ValueError):
+    """The JSON is not the shape the WordPress REST API answers with (the pure readers
+    raise it; the adapter turns it into WordPressBadAnswer)."""
 
 
 class AccountError(RoundupError):

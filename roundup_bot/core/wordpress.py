@@ -26,8 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
+
+from roundup_bot.core.errors import MalformedAnswer
 
 #: WordPress keeps post_name in 200 characters; stay well inside it.
 SLUG_CHARS = 190
@@ -47,10 +49,6 @@ MAX_RETRY_AFTER = timedelta(days=1)
 StepState = Literal["pending", "failed", "done"]
 PostStatus = Literal["draft", "publish", "future"]
 AuthStyle = Literal["application-password", "wpcom-token"]
-
-
-class MalformedAnswer(ValueError):
-    """The JSON is not the shape the WordPress REST API answers with."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +199,20 @@ def credentials_allowed(url: str) -> bool:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     return scheme == "https" or (scheme == "http" and is_loopback_host(parts.hostname))
+
+
+_LINK = re.compile(r"<([^>]*)>([^<]*)")
+_REL = re.compile(r"""\brel\s*=\s*(?:"([^"]*)"|([^\s;,]+))""", re.IGNORECASE)
+
+
+def link_with_rel(header: str, rel: str, base: str) -> str | None:
+    """The target of the first link with relation ``rel`` in an HTTP ``Link`` header
+    (``<https://blog/wp-json/>; rel="https://api.w.org/"``), resolved against ``base``."""
+    for match in _LINK.finditer(header[:8000]):
+        params = _REL.search(match.group(2))
+        if params and rel in (params.group(1) or params.group(2) or "").split():
+            return str(urljoin(base, match.group(1).strip()))
+    return None
 
 
 def default_rest_root(site_url: str) -> str:

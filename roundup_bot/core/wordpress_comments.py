@@ -29,9 +29,8 @@ from roundup_bot.core.curation import (
     host_of,
     plain_text,
 )
-from roundup_bot.core.errors import InvalidURL
+from roundup_bot.core.errors import InvalidURL, MalformedAnswer
 from roundup_bot.core.suggestion_rules import SuggestedLink, parse_time
-from roundup_bot.core.wordpress import MalformedAnswer
 
 PLATFORM = "wordpress"
 #: Comment HTML read at most (a longer comment is cut before parsing).

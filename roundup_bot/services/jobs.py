@@ -287,15 +287,15 @@ def _wordpress_comments(app: App, now: datetime) -> JobResult:
 def wordpress_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
     """Retry the WordPress posts that failed, once their backoff has passed."""
     from roundup_bot.core.errors import LockHeldError
-    from roundup_bot.services.wordpress import push_due, retry_summary
+    from roundup_bot.services.publish import retry_posts
 
     if not app.settings.wordpress.enabled:
         return JobResult(None, "skipped: [wordpress] enabled is false")
     try:
-        report = push_due(app, clock())
+        report = retry_posts(app, clock())
     except LockHeldError:
         return JobResult(None, "skipped: a publish is running; the next run retries")
-    ok, line = retry_summary(report)
+    ok, line = report.summary()
     return JobResult(ok, line)
 
 

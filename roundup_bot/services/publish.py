@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,7 +163,6 @@ def publish(
     *,
     now: datetime | None = None,
     retry: bool = False,
-    environ: Mapping[str, str] | None = None,
     api_factory: ApiFactory | None = None,
 ) -> Published:
     """Write an approved round-up's files and the feed, mark it published, then (with
@@ -185,7 +184,7 @@ def publish(
     now = now or utc_now()
     on_wordpress = wordpress.enabled(app.settings)
     if on_wordpress:
-        wordpress.credentials(environ)  # a config error changes nothing
+        wordpress.credentials(app.environ)  # a config error changes nothing
     # One publish at a time (across processes and machines): two round-ups approved
     # at once would each write a feed.xml without the other, one approved twice at
     # once would be published twice, and two WordPress steps could both create a post.
@@ -203,7 +202,7 @@ def publish(
                 draft_id, wordpress.slug_of(app.settings, done.draft), now
             )
         if not step.done:
-            step = wordpress.push(app, done.draft, now, environ=environ, api_factory=api_factory)
+            step = wordpress.push(app, done.draft, now, api_factory=api_factory)
         return replace(done, wordpress=step)
 
 
@@ -250,7 +249,6 @@ def approve(
     by: str,
     now: datetime | None = None,
     expected_version: int | None = None,
-    environ: Mapping[str, str] | None = None,
     api_factory: ApiFactory | None = None,
 ) -> Published:
     """Approve a draft as ``by`` and publish it. An approved draft whose publishing
@@ -270,13 +268,13 @@ def approve(
     if not by:
         raise DraftError("say who approves it (--by NAME)")
     if wordpress.enabled(app.settings):
-        wordpress.credentials(environ)  # before approving: a config error changes nothing
+        wordpress.credentials(app.environ)  # before approving: a config error changes nothing
     draft = app.storage.drafts.get(draft_id)
     if draft.status == "published":
         raise _already_approved(draft)
     if draft.status == "draft":
         app.storage.drafts.approve(draft_id, by=by, now=now, expected_version=expected_version)
-    return publish(app, draft_id, now=now, environ=environ, api_factory=api_factory)
+    return publish(app, draft_id, now=now, api_factory=api_factory)
 
 
 def _already_approved(draft: Draft) -> AlreadyApproved:
@@ -288,6 +286,56 @@ def _already_approved(draft: Draft) -> AlreadyApproved:
         draft.approved_at,
         draft.published_path,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RetryReport:
+    """What one retry of the failed WordPress posts did."""
+
+    tried: int
+    done: int
+    failed: tuple[str, ...]  # "2026-W48: why", one per post still failing
+
+    def summary(self) -> tuple[bool | None, str]:
+        """The daemon job's result: (ok, one line); ok is None when there was nothing to do."""
+        if not self.tried:
+            return None, "no WordPress post to retry"
+        text = f"WordPress: {self.done} of {self.tried} posts done"
+        if self.failed:
+            text += "; failed: " + "; ".join(self.failed)
+        return not self.failed, text
+
+
+def retry_posts(
+    app: App,
+    now: datetime,
+    *,
+    lock_wait: float = 0.0,
+    api_factory: ApiFactory | None = None,
+) -> RetryReport:
+    """The daemon's retry: every failed or pending WordPress post whose next try has
+    come (its backoff passed).
+
+    Holds the publish lock, so it never races an editor's approval.
+
+    Raises:
+        LockHeldError: another publish holds the lock (the next run retries).
+    """
+    name = app.settings.roundup.name
+    if not app.storage.wordpress.due(name, now):
+        return RetryReport(0, 0, ())
+    done = 0
+    failed: list[str] = []
+    with app.storage.locks.hold(PUBLISH_LOCK, wait=lock_wait):
+        due = app.storage.wordpress.due(name, now)  # again, now that the lock is ours
+        for row in due:
+            draft = app.storage.drafts.get(row.draft_id)
+            result = wordpress.push(app, draft, now, api_factory=api_factory)
+            if result.done:
+                done += 1
+            else:
+                failed.append(f"{draft.week}: {result.error}")
+    return RetryReport(len(due), done, tuple(failed))
 
 
 def reopen(

@@ -18,7 +18,8 @@ updates it. Two publishers never run at once (the publish lock). A failure
 credentials) is stored with its reason and the time of the next try
 (:func:`roundup_bot.core.wordpress.next_try`, honouring Retry-After); the
 files and the approval stand. ``roundup-bot publish DRAFT_ID`` and the
-daemon's ``wordpress`` job (:func:`push_due`) try again.
+daemon's ``wordpress`` job (``services.publish.retry_posts``) try again.
+Credentials come from the environment the app was wired with (``App.environ``).
 
 The adapter is async (one deadline per request, like every fetch); each use
 case here runs it on its own event loop, so callers stay synchronous.
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from roundup_bot.core.errors import RoundupError, WordPressError
 from roundup_bot.core.wordpress import (
+    AuthStyle,
     PostFacts,
     WordPressPost,
     edit_link,
@@ -65,15 +66,16 @@ def enabled(settings: Settings) -> bool:
     return settings.wordpress.enabled
 
 
-def credentials(environ: Mapping[str, str] | None = None) -> Credentials:
-    """The credentials from the environment; checked before anything is approved.
+def credentials(environ: Mapping[str, str]) -> Credentials:
+    """The credentials from the environment the app was wired with (``App.environ``);
+    checked before anything is approved.
 
     Raises:
         ConfigError: none set, half a pair, or both kinds.
     """
     from roundup_bot.adapters.wordpress import credentials_from_env
 
-    return credentials_from_env(os.environ if environ is None else environ)
+    return credentials_from_env(environ)
 
 
 def open_api(settings: Settings, creds: Credentials) -> WordPressApi:
@@ -92,18 +94,17 @@ def slug_of(settings: Settings, draft: Draft) -> str:
     return post_slug(settings.roundup.name, draft.week)
 
 
-def edit_url(settings: Settings, post: WordPressPost, creds_style: str | None = None) -> str | None:
-    """The post's edit screen in WordPress, once its id is known."""
-    if post.post_id is None or not settings.wordpress.site_url:
-        return None
-    style = creds_style or _style_from_env()
-    return edit_link(settings.wordpress.site_url, post.post_id, style)  # type: ignore[arg-type]
-
-
-def _style_from_env() -> str:
+def edit_url(settings: Settings, post: WordPressPost, environ: Mapping[str, str]) -> str | None:
+    """The post's edit screen in WordPress (wp-admin, or wordpress.com's editor when
+    a WordPress.com token is set), once its id is known."""
     from roundup_bot.adapters.wordpress import TOKEN_ENV
 
-    return "wpcom-token" if os.environ.get(TOKEN_ENV, "").strip() else "application-password"
+    if post.post_id is None or not settings.wordpress.site_url:
+        return None
+    style: AuthStyle = (
+        "wpcom-token" if environ.get(TOKEN_ENV, "").strip() else "application-password"
+    )
+    return edit_link(settings.wordpress.site_url, post.post_id, style)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +152,6 @@ def push(
     draft: Draft,
     now: datetime,
     *,
-    environ: Mapping[str, str] | None = None,
     api_factory: ApiFactory | None = None,
 ) -> WordPressPost:
     """Make or update the round-up's one post and record the outcome. The caller
@@ -165,7 +165,7 @@ def push(
     row = storage.wordpress.get(draft.id)
     if row is None:
         raise RoundupError(f"draft {draft.id} ({draft.week}) has no WordPress step to do")
-    creds = credentials(environ)
+    creds = credentials(app.environ)
     try:
         content = post_content(app.settings, draft, now)
         facts = asyncio.run(_push(app.settings, creds, row, content, api_factory))
@@ -241,8 +241,8 @@ class CheckReport:
 
 def check(
     settings: Settings,
+    environ: Mapping[str, str],
     *,
-    environ: Mapping[str, str] | None = None,
     api_factory: ApiFactory | None = None,
 ) -> CheckReport:
     """Try the credentials (``users/me``).
@@ -272,65 +272,14 @@ def check(
     return asyncio.run(run())
 
 
-@dataclass(frozen=True, slots=True)
-class RetryReport:
-    tried: int
-    done: int
-    failed: tuple[str, ...]
-
-
-def push_due(
-    app: App,
-    now: datetime,
-    *,
-    lock_wait: float = 0.0,
-    environ: Mapping[str, str] | None = None,
-    api_factory: ApiFactory | None = None,
-) -> RetryReport:
-    """The daemon's retry: every failed or pending step whose next try has come.
-
-    Holds the publish lock, so it never races an editor's approval; when
-    another publish holds it, it raises LockHeldError (the next run retries).
-    """
-    from roundup_bot.services.publish import PUBLISH_LOCK
-
-    due = app.storage.wordpress.due(app.settings.roundup.name, now)
-    if not due:
-        return RetryReport(0, 0, ())
-    done = 0
-    failed: list[str] = []
-    with app.storage.locks.hold(PUBLISH_LOCK, wait=lock_wait):
-        for row in app.storage.wordpress.due(app.settings.roundup.name, now):
-            draft = app.storage.drafts.get(row.draft_id)
-            result = push(app, draft, now, environ=environ, api_factory=api_factory)
-            if result.done:
-                done += 1
-            else:
-                failed.append(f"{draft.week}: {result.error}")
-    return RetryReport(len(due), done, tuple(failed))
-
-
-def retry_summary(report: RetryReport) -> tuple[bool | None, str]:
-    """The daemon job's result: (ok, one line)."""
-    if not report.tried:
-        return None, "no WordPress post to retry"
-    text = f"WordPress: {report.done} of {report.tried} posts done"
-    if report.failed:
-        text += "; failed: " + "; ".join(report.failed)
-    return not report.failed, text
-
-
 __all__ = [
     "CheckReport",
     "PostContent",
-    "RetryReport",
     "check",
     "credentials",
     "edit_url",
     "enabled",
     "post_content",
     "push",
-    "push_due",
-    "retry_summary",
     "slug_of",
 ]

@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from roundup_bot.core.curation import host_of
-from roundup_bot.core.errors import WordPressError
+from roundup_bot.core.errors import MalformedAnswer, WordPressError
 from roundup_bot.core.suggestion_rules import WEEK, judge
-from roundup_bot.core.wordpress import MalformedAnswer
 from roundup_bot.core.wordpress_comments import PLATFORM, read_comments
 
 if TYPE_CHECKING:
@@ -67,7 +65,6 @@ def read_new_comments(
     app: App,
     now: datetime,
     *,
-    environ: Mapping[str, str] | None = None,
     api_factory: ApiFactory | None = None,
 ) -> CommentsReport:
     """Read the approved comments not read before and store their suggestions.
@@ -85,7 +82,7 @@ def read_new_comments(
     posts = storage.wordpress.posts_since(settings.roundup.name, now - COMMENT_WINDOW)
     if not posts:
         return CommentsReport(True)
-    creds = wordpress.credentials(environ)
+    creds = wordpress.credentials(app.environ)
     site = host_of(settings.wordpress.site_url)
 
     async def fetch() -> list[object]:

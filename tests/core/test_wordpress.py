@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from roundup_bot.core.errors import MalformedAnswer
 from roundup_bot.core.wordpress import (
-    MalformedAnswer,
     credentials_allowed,
     is_whole_page,
     next_try,

@@ -53,8 +53,9 @@ def published(
         wordpress={"enabled": True, "site_url": wp.url},
         suggestions=suggestion_rules,
     )
+    app.environ = basic_env()
     draft = draft_week(app, W48, now=NOW).draft
-    step = approve(app, draft.id, by="ann", now=NOW, environ=basic_env()).wordpress
+    step = approve(app, draft.id, by="ann", now=NOW).wordpress
     assert step is not None
     assert step.post_id is not None
     return app, step.post_id
@@ -86,7 +87,7 @@ def test_links_in_approved_comments_become_suggestions_credited_by_name(
     )
     wp.add_comment(post, f'<p>Me again: <a href="{wp.url}/older-roundup/">last week</a></p>')
     wp.add_comment(post, '<p><a href="https://spam.example/">buy</a></p>', status="hold")
-    report = read_new_comments(app, LATER, environ=basic_env())
+    report = read_new_comments(app, LATER)
     assert (report.ok, report.comments, report.accepted, report.new_candidates) == (True, 2, 1, 1)
     assert stored(storage) == [
         ("Jo Bloggs", "https://www.council.example.gov.uk/news", "accepted", None)
@@ -97,7 +98,7 @@ def test_links_in_approved_comments_become_suggestions_credited_by_name(
     )
     assert candidate.suggested_by == ("Jo Bloggs",)
     assert [(s.kind, s.name) for s in candidate.sources] == [("wordpress", "Jo Bloggs")]
-    again = read_new_comments(app, LATER, environ=basic_env())
+    again = read_new_comments(app, LATER)
     assert (again.ok, again.comments, again.accepted) == (True, 0, 0)  # each comment read once
     query = wp.requests("GET", "comments")[0].query
     assert (query["post"], query["status"]) == (str(post), "approve")
@@ -118,7 +119,7 @@ def test_the_same_rules_limits_and_rejections_as_x(
     wp.add_comment(post, '<a href="https://blocked.example/2">2</a>', name="Ann")
     links = "".join(f'<a href="https://many.example/{n}">{n}</a>' for n in range(3))
     wp.add_comment(post, links, name="Bob")
-    report = read_new_comments(app, LATER, environ=basic_env())
+    report = read_new_comments(app, LATER)
     assert (report.accepted, report.rejected) == (2, 3)
     assert stored(storage) == [
         (
@@ -147,7 +148,7 @@ def test_the_same_rules_limits_and_rejections_as_x(
 def test_a_comment_with_a_hostile_link(storage: Storage, tmp_path: Path, wp: FakeWordPress) -> None:
     app, post = published(storage, tmp_path, wp)
     wp.add_comment(post, HOSTILE, name='<img src=x onerror="alert(5)">Eve')
-    report = read_new_comments(app, LATER, environ=basic_env())
+    report = read_new_comments(app, LATER)
     assert report.ok is True
     urls = sorted(url for _name, url, _status, _reason in stored(storage))
     assert urls == [
@@ -191,7 +192,7 @@ def test_read_comments_false_switches_it_off(
         tmp_path,
         wordpress={"enabled": True, "site_url": wp.url, "read_comments": False},
     )
-    report = read_new_comments(app, LATER, environ=basic_env())
+    report = read_new_comments(app, LATER)
     assert report.ok is None
     assert not wp.seen
     assert poll_mentions_job(app, StopSignal(), clock=lambda: LATER).ok is None

@@ -27,8 +27,7 @@ from roundup_bot.core.records import SetBlurb
 from roundup_bot.core.weeks import week_by_label
 from roundup_bot.services.app import App
 from roundup_bot.services.drafting import draft_week
-from roundup_bot.services.publish import approve, publish, reopen
-from roundup_bot.services.wordpress import push_due
+from roundup_bot.services.publish import approve, publish, reopen, retry_posts
 from roundup_bot.storage import Storage
 
 W48 = week_by_label("2026-W48", "Europe/London", "friday 09:00")
@@ -52,12 +51,14 @@ def articles() -> list[Article]:
 def wp_app(storage: Storage, tmp_path: Path, wp: FakeWordPress, **options: Any) -> App:
     seed(storage, articles(), NOW)
     settings = {"enabled": True, "site_url": wp.url, **options}
-    return make_app(
+    app = make_app(
         storage,
         tmp_path,
         wordpress=settings,
         publish={"base_url": "https://roundup.example"},
     )
+    app.environ = basic_env()  # the credentials the wiring hands the use cases
+    return app
 
 
 def drafted(app: App) -> int:
@@ -69,7 +70,7 @@ def test_approval_makes_one_post_with_an_application_password(
 ) -> None:
     app = wp_app(storage, tmp_path, wp, categories=["Round-ups"], tags=["local gov", "weekly"])
     draft_id = drafted(app)
-    done = approve(app, draft_id, by="ann", now=NOW, environ=basic_env())
+    done = approve(app, draft_id, by="ann", now=NOW)
 
     assert (tmp_path / "public" / "2026-W48.html").exists()  # the files first
     step = done.wordpress
@@ -115,14 +116,14 @@ def test_a_wordpress_com_token_reaches_the_sites_api(
             "status": "publish",
         },
     )
-    done = approve(app, drafted(app), by="ann", now=NOW, environ=token_env())
+    app.environ = token_env()
+    done = approve(app, drafted(app), by="ann", now=NOW)
     assert done.wordpress is not None
     assert done.wordpress.done
     assert [p["status"] for p in wp.posts.values()] == ["publish"]
     assert {s.authorization for s in wp.requests()} == {f"Bearer {TOKEN}"}
-    wrong = approve(
-        app, drafted_again(app, storage), by="ann", now=NOW, environ=token_env("nope-nope-nope")
-    )
+    app.environ = token_env("nope-nope-nope")
+    wrong = approve(app, drafted_again(app, storage), by="ann", now=NOW)
     assert wrong.wordpress is not None
     assert not wrong.wordpress.done
     assert "WordPress.com token was refused" in (wrong.wordpress.error or "")
@@ -141,7 +142,7 @@ def test_approving_again_after_reopen_updates_the_same_post(
 ) -> None:
     app = wp_app(storage, tmp_path, wp)
     draft_id = drafted(app)
-    first = approve(app, draft_id, by="ann", now=NOW, environ=basic_env()).wordpress
+    first = approve(app, draft_id, by="ann", now=NOW).wordpress
     assert first is not None
     assert first.post_id is not None
     wp.posts[first.post_id]["status"] = "publish"  # an editor published it in WordPress
@@ -154,7 +155,7 @@ def test_approving_again_after_reopen_updates_the_same_post(
         by="bob",
         now=NOW,
     )
-    again = approve(app, draft_id, by="bob", now=NOW + timedelta(hours=1), environ=basic_env())
+    again = approve(app, draft_id, by="bob", now=NOW + timedelta(hours=1))
     assert again.wordpress is not None
     assert again.wordpress.post_id == first.post_id
     assert list(wp.posts) == [first.post_id]
@@ -170,7 +171,7 @@ def test_an_answer_lost_after_the_create_never_makes_a_second_post(
     app = wp_app(storage, tmp_path, wp)
     draft_id = drafted(app)
     wp.fail_next("POST", "posts", "lost_after")  # WordPress makes the post; the answer is lost
-    done = approve(app, draft_id, by="ann", now=NOW, environ=basic_env())
+    done = approve(app, draft_id, by="ann", now=NOW)
     assert done.draft.status == "published"  # the approval and the files stand
     step = done.wordpress
     assert step is not None
@@ -180,9 +181,7 @@ def test_an_answer_lost_after_the_create_never_makes_a_second_post(
     assert step.next_try == NOW + timedelta(minutes=5)
     assert len(wp.posts) == 1  # made, but the answer never arrived
 
-    retried = publish(
-        app, draft_id, now=NOW + timedelta(minutes=1), retry=True, environ=basic_env()
-    )
+    retried = publish(app, draft_id, now=NOW + timedelta(minutes=1), retry=True)
     assert retried.wordpress is not None
     assert retried.wordpress.done
     assert list(wp.posts) == [retried.wordpress.post_id]  # found by its slug, not made again
@@ -200,7 +199,7 @@ def test_two_approvals_at_once_make_one_post(
 
     def approving() -> None:
         try:
-            outcomes.append(approve(app, draft_id, by="ann", now=NOW, environ=basic_env()))
+            outcomes.append(approve(app, draft_id, by="ann", now=NOW))
         except DraftError as exc:
             outcomes.append(exc)
 
@@ -224,23 +223,23 @@ def test_wordpress_down_then_back_is_retried_by_the_daemon_with_backoff(
     app = wp_app(storage, tmp_path, wp)
     draft_id = drafted(app)
     wp.fail_next("GET", "posts", "drop", times=2)  # the connection drops: down
-    down = approve(app, draft_id, by="ann", now=NOW, environ=basic_env()).wordpress
+    down = approve(app, draft_id, by="ann", now=NOW).wordpress
     assert down is not None
     assert down.state == "failed"
     assert down.attempts == 1
     assert not wp.posts
     # Not due yet: the daemon leaves it alone.
-    assert push_due(app, NOW + timedelta(minutes=4), environ=basic_env()).tried == 0
-    still = push_due(app, NOW + timedelta(minutes=5), environ=basic_env())
+    assert retry_posts(app, NOW + timedelta(minutes=4)).tried == 0
+    still = retry_posts(app, NOW + timedelta(minutes=5))
     assert (still.tried, still.done) == (1, 0)
     again = storage.wordpress.get(draft_id)
     assert again is not None
     assert again.attempts == 2
     assert again.next_try == NOW + timedelta(minutes=15)  # 10 minutes after the second try
-    back = push_due(app, NOW + timedelta(minutes=15), environ=basic_env())
+    back = retry_posts(app, NOW + timedelta(minutes=15))
     assert (back.tried, back.done) == (1, 1)
     assert len(wp.posts) == 1
-    assert push_due(app, NOW + timedelta(days=1), environ=basic_env()).tried == 0
+    assert retry_posts(app, NOW + timedelta(days=1)).tried == 0
 
 
 @pytest.mark.parametrize(
@@ -269,13 +268,13 @@ def test_faults_are_recorded_with_their_reason_and_next_try(
     app = wp_app(storage, tmp_path, wp)
     draft_id = drafted(app)
     wp.fail_next("POST", "posts", fault, **options)
-    step = approve(app, draft_id, by="ann", now=NOW, environ=basic_env()).wordpress
+    step = approve(app, draft_id, by="ann", now=NOW).wordpress
     assert step is not None
     assert step.state == "failed"
     assert expected in (step.error or "")
     assert step.next_try == NOW + wait
     assert storage.drafts.get(draft_id).status == "published"
-    fixed = publish(app, draft_id, now=NOW, retry=True, environ=basic_env()).wordpress
+    fixed = publish(app, draft_id, now=NOW, retry=True).wordpress
     assert fixed is not None
     assert fixed.done
     assert len(wp.posts) == 1
@@ -287,7 +286,7 @@ def test_a_request_that_never_answers_stops_at_the_deadline(
     app = wp_app(storage, tmp_path, wp, timeout=0.5)
     draft_id = drafted(app)
     wp.fail_next("GET", "posts", "hang")
-    step = approve(app, draft_id, by="ann", now=NOW, environ=basic_env()).wordpress
+    step = approve(app, draft_id, by="ann", now=NOW).wordpress
     assert step is not None
     assert step.state == "failed"
     assert "did not answer" in (step.error or "")
@@ -311,7 +310,8 @@ def test_a_wrong_password_is_one_line_naming_the_cause_and_no_post(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     app = wp_app(storage, tmp_path, wp)
-    step = approve(app, drafted(app), by="ann", now=NOW, environ=environ).wordpress
+    app.environ = environ
+    step = approve(app, drafted(app), by="ann", now=NOW).wordpress
     assert step is not None
     assert step.state == "failed"
     assert "credentials refused (HTTP 401)" in (step.error or "")
@@ -328,8 +328,9 @@ def test_missing_credentials_are_a_config_error_before_anything_changes(
 ) -> None:
     app = wp_app(storage, tmp_path, wp)
     draft_id = drafted(app)
+    app.environ = {"ROUNDUP_WORDPRESS_USERNAME": "ed"}
     with pytest.raises(ConfigError, match="ROUNDUP_WORDPRESS_APP_PASSWORD: not set"):
-        approve(app, draft_id, by="ann", now=NOW, environ={"ROUNDUP_WORDPRESS_USERNAME": "ed"})
+        approve(app, draft_id, by="ann", now=NOW)
     assert storage.drafts.get(draft_id).status == "draft"
     assert not (tmp_path / "public").exists()
     assert not wp.seen
@@ -339,7 +340,7 @@ def test_a_scheduled_post_goes_out_at_publish_at_after_the_week_end(
     storage: Storage, tmp_path: Path, wp: FakeWordPress
 ) -> None:
     app = wp_app(storage, tmp_path, wp, status="future", publish_at="friday 12:00")
-    step = approve(app, drafted(app), by="ann", now=NOW, environ=basic_env()).wordpress
+    step = approve(app, drafted(app), by="ann", now=NOW).wordpress
     assert step is not None
     assert step.done
     post = wp.posts[step.post_id or 0]
@@ -356,8 +357,8 @@ def test_secrets_never_reach_the_logs_at_debug(
     app = wp_app(storage, tmp_path, wp)
     draft_id = drafted(app)
     wp.fail_next("POST", "posts", "status", status=500)
-    approve(app, draft_id, by="ann", now=NOW, environ=basic_env())
-    publish(app, draft_id, now=NOW, retry=True, environ=basic_env())
+    approve(app, draft_id, by="ann", now=NOW)
+    publish(app, draft_id, now=NOW, retry=True)
     encoded = base64.b64encode(f"editor:{APP_PASSWORD}".encode()).decode()
     assert caplog.records  # httpx and roundup-bot did log
     for secret in (APP_PASSWORD, encoded, APP_PASSWORD.replace(" ", "")):

@@ -1,5 +1,5 @@
 """The WordPress step's rows and the comments read, on SQLite and PostgreSQL; and
-migration 0005 on a populated database of revision 0004."""
+migration 0006 on a populated database of revision 0005."""
 
 from __future__ import annotations
 
@@ -122,8 +122,8 @@ def test_comments_and_their_suggestions_are_stored_together_once(storage: Storag
     assert candidate.url == "https://council.example.gov.uk/post"
 
 
-def test_0005_upgrades_a_populated_0004_database(db_url: str) -> None:
-    """Migration 0005 runs on a database at 0004 holding feeds, drafts, items and
+def test_0006_upgrades_a_populated_0005_database(db_url: str) -> None:
+    """Migration 0006 runs on a database at 0005 holding feeds, drafts, items and
     suggestions; everything stays, the new tables work, and the schema matches the code."""
     from alembic import command
 
@@ -132,13 +132,13 @@ def test_0005_upgrades_a_populated_0004_database(db_url: str) -> None:
         cfg = alembic_config()
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0004")
+            command.upgrade(cfg, "0005")
             conn.execute(
                 insert(feeds).values(
                     url="https://blog.example/feed", in_config=True, created_at=NOW
                 )
             )
-        assert current_revision(engine) == "0004"
+        assert current_revision(engine) == "0005"
     finally:
         engine.dispose()
     store = open_storage(db_url, auto_migrate=False)
@@ -159,9 +159,9 @@ def test_0005_upgrades_a_populated_0004_database(db_url: str) -> None:
             )
     finally:
         store.close()
-    store = open_storage(db_url)  # migrates 0004 -> 0005
+    store = open_storage(db_url)  # migrates 0005 -> 0006
     try:
-        assert current_revision(store.engine) == "0005"
+        assert current_revision(store.engine) == "0006"
         assert [f.url for f in store.feeds.for_update(NOW)] == ["https://blog.example/feed"]
         assert store.drafts.get(draft_id).status == "published"
         assert store.suggestions.counts("x").accepted == 1

@@ -170,10 +170,14 @@ def drafts_command(cli: CliContext, as_json: bool) -> None:
         from roundup_bot.entrypoints.cli.wordpress import wordpress_json
 
         posts = cli.app.storage.wordpress.for_drafts([s.id for s in found])
+        settings, env = cli.settings, cli.app.environ
         echo_json(
             {
                 "drafts": [
-                    {**summary_json(s), "wordpress": wordpress_json(cli.settings, posts.get(s.id))}
+                    {
+                        **summary_json(s),
+                        "wordpress": wordpress_json(settings, posts.get(s.id), env),
+                    }
                     for s in found
                 ]
             }

@@ -3,8 +3,9 @@ parts of ``approve``, ``drafts --json`` and ``status``."""
 
 from __future__ import annotations
 
+import os
 import sys
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,9 @@ if TYPE_CHECKING:  # publishing loads Jinja2 and httpx: only the commands that p
 EXIT_FAILED = 1
 
 
-def wordpress_json(settings: Settings, post: WordPressPost | None) -> dict[str, Any] | None:
+def wordpress_json(
+    settings: Settings, post: WordPressPost | None, environ: Mapping[str, str]
+) -> dict[str, Any] | None:
     """``{"id", "link", "edit_link", "status", "state", "error", "next_try"}`` of a
     round-up's post, or None when it has none."""
     if post is None:
@@ -31,7 +34,7 @@ def wordpress_json(settings: Settings, post: WordPressPost | None) -> dict[str, 
     return {
         "id": post.post_id,
         "link": post.link,
-        "edit_link": edit_url(settings, post),
+        "edit_link": edit_url(settings, post, environ),
         "status": post.status,
         "state": post.state,
         "error": post.error,
@@ -61,7 +64,7 @@ def echo_published(cli: CliContext, published: Published, verb: str) -> None:
     from roundup_bot.services.wordpress import edit_url
 
     click.echo("  " + wordpress_line(cli.settings, post))
-    edit = edit_url(cli.settings, post)
+    edit = edit_url(cli.settings, post, cli.app.environ)
     if post.done and edit:
         click.echo(f"  edit it in WordPress: {edit}")
     if not post.done:
@@ -89,7 +92,7 @@ def publish(cli: CliContext, draft_id: int) -> None:
     """
     from roundup_bot.services.publish import publish as publish_steps
 
-    done = publish_steps(cli.app, draft_id, now=datetime.now(UTC), retry=True)
+    done = publish_steps(cli.app, draft_id, now=cli.app.clock(), retry=True)
     echo_published(cli, done, "published")
 
 
@@ -108,7 +111,7 @@ def check(cli: CliContext) -> None:
     """
     from roundup_bot.services.wordpress import check as check_credentials
 
-    report = check_credentials(cli.settings)
+    report = check_credentials(cli.settings, os.environ)
     click.echo(f"ok: signed in to {report.api} as {report.user} with {report.style}")
 
 
@@ -126,7 +129,7 @@ def comments(cli: CliContext, as_json: bool) -> None:
     """
     from roundup_bot.services.wordpress_comments import read_new_comments
 
-    report = read_new_comments(cli.app, datetime.now(UTC))
+    report = read_new_comments(cli.app, cli.app.clock())
     if as_json:
         echo_json(
             {
@@ -152,7 +155,8 @@ def status_json(cli: CliContext) -> dict[str, Any] | None:
     if latest is None:
         return {"enabled": True, "last": None}
     week, post = latest
-    return {"enabled": True, "last": {"week": week, **(wordpress_json(cli.settings, post) or {})}}
+    shown = wordpress_json(cli.settings, post, cli.app.environ) or {}
+    return {"enabled": True, "last": {"week": week, **shown}}
 
 
 def echo_status(cli: CliContext) -> None:

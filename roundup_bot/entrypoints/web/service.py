@@ -155,7 +155,7 @@ class RoundupService:
     def wordpress_edit_url(self, post: WordPressPost) -> str | None:
         from roundup_bot.services.wordpress import edit_url
 
-        return edit_url(self.settings, post)
+        return edit_url(self.settings, post, self.app.environ)
 
     def blog_copy(self, draft: Draft) -> tuple[str, str] | None:
         """What an editor pastes into the blog by hand: the HTML fragment (the
