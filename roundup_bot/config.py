@@ -231,7 +231,7 @@ class TwitterSettings(_Section):
     @field_validator("user_id")
     @classmethod
     def _user_id(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip().isdigit():
+        if value is not None and not (value.strip().isascii() and value.strip().isdecimal()):
             raise ValueError(f"{_shown(value)} is not a numeric X user id")
         return value.strip() if value is not None else None
 

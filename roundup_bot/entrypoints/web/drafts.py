@@ -312,7 +312,7 @@ def preview_html(draft_id: int) -> Response:
 
 def _version() -> int | None:
     raw = request.form.get("version", "")
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return int(raw) if raw.isascii() and raw.isdecimal() and len(raw) < 12 else None
 
 
 @bp.post("/drafts/<int:draft_id>/approve")
