@@ -28,7 +28,6 @@ import feedparser.api
 
 from roundup_bot.adapters import cpu_budget
 from roundup_bot.core.curation import (
-    InvalidURL,
     absolute_url,
     bounded_markup,
     canonical_url,
@@ -38,7 +37,7 @@ from roundup_bot.core.curation import (
     plain_text,
     without_credentials,
 )
-from roundup_bot.core.errors import FeedParseError
+from roundup_bot.core.errors import FeedParseError, InvalidURL
 from roundup_bot.core.records import ParsedEntry, ParsedFeed, ParseLimits
 
 EXPAT_DRIVER = "roundup_bot.adapters.expat_driver"

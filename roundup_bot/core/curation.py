@@ -16,6 +16,8 @@ from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 import nh3
 from url_normalize import url_normalize
 
+from roundup_bot.core.errors import InvalidURL
+
 #: Query parameters that only track the reader and never select the page.
 TRACKING_PARAMS = frozenset(
     {
@@ -84,10 +86,6 @@ MARKUP_PER_CHAR = 20
 #: The user name and password of a URL: everything of the authority up to its *last* "@"
 #: (as urlsplit, and HTTP clients, read "user:p@ss@host").
 _USERINFO = re.compile(r"^(?P<head>\s*[a-z][a-z0-9+.-]*://)[^/?#]*@", re.IGNORECASE)
-
-
-class InvalidURL(ValueError):
-    """The text is not an absolute http(s) URL."""
 
 
 def is_tracking_param(name: str) -> bool:

@@ -29,13 +29,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from roundup_bot.core.curation import (
-    InvalidURL,
     ascii_host,
     canonical_url,
     domain_matches,
     host_of,
     plain_excerpt,
 )
+from roundup_bot.core.errors import InvalidURL, MalformedPage
 
 PLATFORM = "x"
 #: Hosts that belong to X itself: links to them are never suggestions.
@@ -56,10 +56,6 @@ TEXT_CHARS = 4000
 WEEK = timedelta(days=7)
 
 Status = Literal["accepted", "rejected"]
-
-
-class MalformedPage(ValueError):
-    """The page is JSON but not the shape of an X API v2 tweets page."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +157,17 @@ class JudgedSuggestion:
     suggestion: SuggestedLink
     status: Status
     reason: str | None = None  # why it was rejected
+
+
+#: Platforms whose people are credited by name ("Jo Bloggs"), not by "@handle".
+NAMED_PLATFORMS = frozenset({"wordpress"})
+
+
+def credit(platform: str, username: str) -> str:
+    """How a suggester is credited: an account as "@handle"; a blog commenter by the
+    name they gave."""
+    name = username.lstrip("@")
+    return name if platform in NAMED_PLATFORMS else "@" + name
 
 
 def is_x_link(url: str) -> bool:

@@ -27,10 +27,11 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from roundup_bot.config import RoundupSettings
+from roundup_bot.core.clock import utc_now
 from roundup_bot.core.curation import excerpt
 from roundup_bot.core.errors import StaleDraftError
 from roundup_bot.core.ranking import Ranked, placed_at, rank, score_candidate, upper_bounds
@@ -239,7 +240,7 @@ def rank_week(app: App, week: RoundupWeek) -> list[Ranked]:
     used = app.storage.drafts.used_elsewhere(
         settings.roundup.name, week.label, [c.id for c in found]
     )
-    return rank(found, Window(week.start, week.end), settings.ranking, used=used)
+    return rank(found, Window(week.start, week.end), settings.ranking.rules(), used=used)
 
 
 def rank_for_draft(app: App, week: RoundupWeek, existing: Draft | None) -> list[Ranked]:
@@ -254,8 +255,9 @@ def rank_for_draft(app: App, week: RoundupWeek, existing: Draft | None) -> list[
     """
     settings = app.settings
     window = Window(week.start, week.end)
+    rules = settings.ranking.rules()
     facts = app.storage.drafts.ranking_facts(week.start, week.end)
-    bounded = upper_bounds(facts, window, settings.ranking)
+    bounded = upper_bounds(facts, window, rules)
     in_week = {f.id for f in facts}
     items = existing.items if existing is not None else ()
     must = [item.candidate_id for item in items if item.candidate_id in in_week]
@@ -275,7 +277,7 @@ def rank_for_draft(app: App, week: RoundupWeek, existing: Draft | None) -> list[
                 settings.roundup.name, week.label, [c.id for c in found]
             )
         )
-        for entry in rank(found, window, settings.ranking, used=used):
+        for entry in rank(found, window, rules, used=used):
             loaded[entry.candidate.id] = entry.candidate
             if entry.score.excluded is None:
                 scores.append(entry.score.total)
@@ -284,7 +286,7 @@ def rank_for_draft(app: App, week: RoundupWeek, existing: Draft | None) -> list[
         scores.sort(reverse=True)
         if len(scores) >= need and scores[need - 1] > bounded[position][0]:
             break
-    return rank(loaded.values(), window, settings.ranking, used=used)
+    return rank(loaded.values(), window, rules, used=used)
 
 
 def score_candidates(app: App, found: Iterable[Candidate]) -> dict[int, Score]:
@@ -298,12 +300,13 @@ def score_candidates(app: App, found: Iterable[Candidate]) -> dict[int, Score]:
             week = week_containing(moment, settings.timezone, settings.week_ends)
         by_week.setdefault(week.label, (week, []))[1].append(candidate)
     scores: dict[int, Score] = {}
+    rules = app.settings.ranking.rules()
     for each, members in by_week.values():
         window = Window(each.start, each.end)
         used = app.storage.drafts.used_elsewhere(settings.name, each.label, [c.id for c in members])
         for candidate in members:
             scores[candidate.id] = score_candidate(
-                candidate, window, app.settings.ranking, used_in=used.get(candidate.id)
+                candidate, window, rules, used_in=used.get(candidate.id)
             )
     return scores
 
@@ -326,7 +329,7 @@ def draft_week(
         StorageError: the database failed.
         StaleDraftError: editors kept saving while this ran (after ``attempts``).
     """
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     settings = app.settings.roundup
     if fetch_details is None:
         fetch_details = settings.fetch_link_details

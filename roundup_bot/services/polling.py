@@ -33,10 +33,10 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from datetime import UTC, datetime
 
 from roundup_bot.adapters.feeds import exit_with_parent, parse_feed, parse_feed_in_worker
 from roundup_bot.adapters.http import HttpFetcher
+from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.curation import clean_line, next_due_after_failure, next_due_after_success
 from roundup_bot.core.errors import FeedParseError, FetchError, HTTPStatusError, StorageError
 from roundup_bot.core.records import (
@@ -51,15 +51,10 @@ from roundup_bot.storage import Storage
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 Progress = Callable[[PollOutcome], None]
 
 #: Runs with fewer feeds than this parse in a thread (see the module docstring).
 PROCESS_PARSE_MIN_FEEDS = 32
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def poll_feeds(

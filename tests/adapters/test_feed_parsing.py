@@ -17,7 +17,6 @@ from helpers.corpus import embedded_headers
 from roundup_bot.adapters.feeds import parse_feed
 from roundup_bot.core.curation import (
     MAX_URL_CHARS,
-    InvalidURL,
     absolute_url,
     canonical_url,
     clean_line,
@@ -26,7 +25,7 @@ from roundup_bot.core.curation import (
     next_due_after_success,
     plain_text,
 )
-from roundup_bot.core.errors import FeedParseError
+from roundup_bot.core.errors import FeedParseError, InvalidURL
 from roundup_bot.core.records import ParsedFeed
 
 FEED_URL = "https://blog.example.gov.uk/feed/"

@@ -25,13 +25,13 @@ from werkzeug.exceptions import HTTPException
 from roundup_bot import __version__
 from roundup_bot.adapters.render import safe_url
 from roundup_bot.config import Settings
+from roundup_bot.core.clock import utc_now
 from roundup_bot.core.redaction import redact
 from roundup_bot.entrypoints.web import auth, security
 from roundup_bot.entrypoints.web.accounts import Accounts
 from roundup_bot.entrypoints.web.context import EXTENSION, WebContext
 from roundup_bot.entrypoints.web.ratelimit import SignInLimiter
 from roundup_bot.services.app import App, build_app
-from roundup_bot.services.polling import utc_now
 
 SECRET_ENV = "ROUNDUP_WEB_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
 SECRET_NAME = "web_session_key"  # noqa: S105 - the row's name in app_secrets
