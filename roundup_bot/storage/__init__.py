@@ -21,6 +21,7 @@ from roundup_bot.storage.locks import JobLocks
 from roundup_bot.storage.notifications import NotificationRepository
 from roundup_bot.storage.state import StateRepository
 from roundup_bot.storage.suggestions import SuggestionRepository
+from roundup_bot.storage.wordpress import WordPressRepository
 
 
 class Storage:
@@ -39,6 +40,7 @@ class Storage:
         self.job_runs = JobRunRepository(engine)
         self.editors = EditorRepository(engine)
         self.secrets = SecretRepository(engine)
+        self.wordpress = WordPressRepository(engine)
         self.notifications = NotificationRepository(engine)
 
     @property

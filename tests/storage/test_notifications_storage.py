@@ -1,5 +1,5 @@
 """The messages owed about drafts, on SQLite and PostgreSQL: owed once, claimed by
-one run only, and the editors' addresses kept by migration 0004."""
+one run only, and the editors' addresses kept by migration 0007."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_an_editor_keeps_everything_through_migration_0004(db_url: str) -> None:
         cfg = alembic_config()
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0003")
+            command.upgrade(cfg, "0006")
             conn.execute(
                 insert(editors).values(name="ann", password_hash="$argon2id$x", created_at=NOW)
             )

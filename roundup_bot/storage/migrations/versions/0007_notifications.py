@@ -4,8 +4,8 @@ Editors may give an email address, to be told when the week's draft is ready.
 Each message owed (one per editor's address and one for the chat webhook) is a
 row in ``notifications``, claimed before it is sent so none goes out twice.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
