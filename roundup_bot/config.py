@@ -330,7 +330,7 @@ class MastodonSettings(_ChannelSettings):
     """Mastodon: mentions of the bot's account on its own server.
 
     The access token is never a config key: ROUNDUP_MASTODON_ACCESS_TOKEN (an
-    application's token with read:notifications, read:statuses, and
+    application's token with read:notifications, read:statuses, read:accounts, and
     write:statuses for replies and announcements).
     """
 

@@ -49,10 +49,10 @@ from urllib.parse import quote
 import requests
 import tenacity
 import tweepy
-import urllib3
 from tweepy.errors import HTTPException, TooManyRequests, TwitterServerError
 
 from roundup_bot import __version__
+from roundup_bot.adapters.bounded_requests import MAX_ANSWER_BYTES, AnswerTooLarge, BoundedSession
 from roundup_bot.core.channels import ChannelPage, ReadPlace, ReplyTarget
 from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.errors import (
@@ -140,11 +140,6 @@ class XCredentials:
             )
 
 
-#: The largest answer read from the X API: a page of 100 posts with its
-#: includes is a few hundred KiB, so anything near this is not a page.
-MAX_ANSWER_BYTES = 8 * 1024 * 1024
-
-
 @dataclass(frozen=True, slots=True)
 class XApiOptions:
     base_url: str = DEFAULT_BASE_URL
@@ -155,63 +150,20 @@ class XApiOptions:
     max_answer_bytes: int = MAX_ANSWER_BYTES  # after decompression
 
 
-class _AnswerTooLarge(requests.RequestException):
-    """The answer went past MAX_ANSWER_BYTES (after decompression)."""
-
-
-class _XSession(requests.Session):
-    """Sends tweepy's requests to the configured base URL, each with a timeout.
-
-    requests' own timeout only bounds each wait for bytes, so an answer that
-    drips a byte at a time, or never ends, would hold a run for ever: the body
-    is read here under one deadline for the whole request and a size limit.
-    """
+class _XSession(BoundedSession):
+    """Sends tweepy's requests to the configured base URL, each under one deadline
+    and size limit (see roundup_bot.adapters.bounded_requests)."""
 
     def __init__(self, base_url: str, timeout: float, max_bytes: int = MAX_ANSWER_BYTES) -> None:
-        super().__init__()
+        super().__init__(timeout, max_bytes)
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.max_bytes = max_bytes
 
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
         if isinstance(url, str) and url.startswith(TWEEPY_HOST + "/"):
             url = self.base_url + url[len(TWEEPY_HOST) :]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        kwargs["stream"] = True
-        deadline = time.monotonic() + self.timeout
-        response = super().request(method, url, *args, **kwargs)
-        try:
-            response._content = self._read_body(response, deadline)
-        finally:
-            response.close()
-        return response
-
-    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
-        # read1 returns whatever one read gives (iter_content would wait for a
-        # whole chunk however slowly it drips), decompressed a bounded piece at a time.
-        body = bytearray()
-        while chunk := self._read1(response):
-            body += chunk
-            if len(body) > self.max_bytes:
-                raise _AnswerTooLarge(f"more than {self.max_bytes // 1024 // 1024} MiB")
-            if time.monotonic() > deadline:
-                raise requests.Timeout(f"the answer took more than {self.timeout:g} s")
-        return bytes(body)
-
-    @staticmethod
-    def _read1(response: requests.Response) -> bytes:
-        """One read, with urllib3's errors as the requests errors tweepy's callers expect."""
-        try:
-            return bytes(response.raw.read1(64 * 1024, decode_content=True))
-        except urllib3.exceptions.ReadTimeoutError as exc:
-            raise requests.Timeout(str(exc)) from exc
-        except urllib3.exceptions.DecodeError as exc:
-            raise requests.exceptions.ContentDecodingError(str(exc)) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise requests.ConnectionError(str(exc)) from exc
+        return super().request(method, url, *args, **kwargs)
 
 
 class _HideCredentials(logging.Filter):
@@ -408,7 +360,7 @@ class XApi:
                 raise _translate(what, exc, auth) from exc
             except requests.Timeout as exc:
                 raise _Transient(f"no answer within {self.options.timeout:g} s") from exc
-            except _AnswerTooLarge as exc:
+            except AnswerTooLarge as exc:
                 raise XBadResponse(f"X API {what}: the answer is too large ({exc})") from exc
             except requests.ConnectionError as exc:
                 raise _Transient(f"connection failed ({type(exc).__name__})") from exc

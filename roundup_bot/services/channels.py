@@ -57,6 +57,8 @@ def open_channel(
     """
     if name == "x":
         return _open_x(settings, environ, sleep)
+    if name == "mastodon":
+        return _open_mastodon(settings, environ, sleep)
     raise ConfigError(
         settings.path, f"{name}.enabled", f"this version of roundup-bot cannot read {name} yet"
     )
@@ -90,3 +92,32 @@ def _open_x(settings: Settings, environ: Mapping[str, str], sleep: Sleep) -> Ope
         max_posts_per_month=twitter.max_posts_per_month,
     )
     return OpenChannel(channel, twitter.first_run_days, thanks_text)
+
+
+def _open_mastodon(settings: Settings, environ: Mapping[str, str], sleep: Sleep) -> OpenChannel:
+    from roundup_bot.adapters.mastodon import (
+        MAX_POST_CHARS,
+        MastodonChannel,
+        MastodonCredentials,
+        MastodonOptions,
+    )
+
+    mastodon = settings.mastodon
+    credentials = MastodonCredentials.from_env(environ)
+    credentials.require()
+    thanks_text = None
+    if mastodon.thank_suggesters:
+        thanks_text = thanks_renderer(settings, mastodon.thank_template, MAX_POST_CHARS)
+    channel = MastodonChannel(
+        credentials,
+        MastodonOptions(
+            api_base_url=mastodon.api_base_url,
+            timeout=mastodon.timeout,
+            max_rate_limit_wait=mastodon.max_rate_limit_wait,
+            retries=mastodon.retries,
+            retry_backoff=mastodon.retry_backoff,
+            include_filtered=mastodon.include_filtered,
+        ),
+        sleep=sleep,
+    )
+    return OpenChannel(channel, mastodon.first_run_days, thanks_text)
