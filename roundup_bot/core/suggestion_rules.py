@@ -160,6 +160,17 @@ class JudgedSuggestion:
     reason: str | None = None  # why it was rejected
 
 
+#: Platforms whose people are credited by name ("Jo Bloggs"), not by "@handle".
+NAMED_PLATFORMS = frozenset({"wordpress"})
+
+
+def credit(platform: str, username: str) -> str:
+    """How a suggester is credited: an account as "@handle"; a blog commenter by the
+    name they gave."""
+    name = username.lstrip("@")
+    return name if platform in NAMED_PLATFORMS else "@" + name
+
+
 def is_x_link(url: str) -> bool:
     """True for links to X itself (posts, photos, videos, t.co wrappers, media hosts)."""
     host = host_of(url)

@@ -35,6 +35,11 @@ def enabled_channel_names(settings: Settings) -> list[str]:
 
 
 def _enabled(settings: Settings, name: str) -> bool:
+    if name == "wordpress":
+        # [wordpress] enabled is about publishing; its comments are read by
+        # services.wordpress_comments (each comment once, whenever it is approved),
+        # not as a newest-first sweep, so they are not a channel of this run.
+        return False
     section = {"x": "twitter"}.get(name, name)
     config = getattr(settings, section, None)
     return bool(getattr(config, "enabled", False))
@@ -59,6 +64,8 @@ def open_channel(
         return _open_x(settings, environ, sleep)
     if name == "mastodon":
         return _open_mastodon(settings, environ, sleep)
+    if name == "bluesky":
+        return _open_bluesky(settings, environ, sleep)
     raise ConfigError(
         settings.path, f"{name}.enabled", f"this version of roundup-bot cannot read {name} yet"
     )
@@ -121,3 +128,32 @@ def _open_mastodon(settings: Settings, environ: Mapping[str, str], sleep: Sleep)
         sleep=sleep,
     )
     return OpenChannel(channel, mastodon.first_run_days, thanks_text)
+
+
+def _open_bluesky(settings: Settings, environ: Mapping[str, str], sleep: Sleep) -> OpenChannel:
+    from roundup_bot.adapters.bluesky import (
+        MAX_POST_CHARS,
+        BlueskyChannel,
+        BlueskyCredentials,
+        BlueskyOptions,
+    )
+
+    bluesky = settings.bluesky
+    credentials = BlueskyCredentials.from_env(environ)
+    credentials.require()
+    thanks_text = None
+    if bluesky.thank_suggesters:
+        thanks_text = thanks_renderer(settings, bluesky.thank_template, MAX_POST_CHARS)
+    channel = BlueskyChannel(
+        credentials,
+        BlueskyOptions(
+            handle=bluesky.handle,
+            service=bluesky.service,
+            timeout=bluesky.timeout,
+            max_rate_limit_wait=bluesky.max_rate_limit_wait,
+            retries=bluesky.retries,
+            retry_backoff=bluesky.retry_backoff,
+        ),
+        sleep=sleep,
+    )
+    return OpenChannel(channel, bluesky.first_run_days, thanks_text)

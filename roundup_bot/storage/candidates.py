@@ -17,6 +17,7 @@ from roundup_bot.core.feed_update import (
     decide_entries,
 )
 from roundup_bot.core.records import Candidate, CandidateSource, ParsedEntry
+from roundup_bot.core.suggestion_rules import credit
 from roundup_bot.storage._sql import read, upsert
 from roundup_bot.storage.schema import MAX_ID, candidate_sources, candidates, feeds, suggestions
 
@@ -125,12 +126,14 @@ def suggesters_for(conn: Connection, ids: _Ids) -> dict[int, list[str]]:
     out: dict[int, list[str]] = defaultdict(list)
     for chunk in _chunks(ids):
         rows = conn.execute(
-            select(suggestions.c.candidate_id, suggestions.c.author_username)
+            select(
+                suggestions.c.candidate_id, suggestions.c.platform, suggestions.c.author_username
+            )
             .where(suggestions.c.candidate_id.in_(chunk), suggestions.c.status == "accepted")
             .order_by(suggestions.c.posted_at, suggestions.c.id)
         )
         for row in rows:
-            handle = "@" + row.author_username.lstrip("@")
+            handle = credit(row.platform, row.author_username)
             bucket = out[row.candidate_id]
             if handle.lower() not in (h.lower() for h in bucket):
                 bucket.append(handle)

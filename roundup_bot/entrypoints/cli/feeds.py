@@ -25,6 +25,8 @@ from roundup_bot.entrypoints.cli._jobs import job_lock, poll_as_worker
 from roundup_bot.entrypoints.cli._output import echo_json, iso, parse_when, shorten, table
 from roundup_bot.entrypoints.cli.daemon import echo_jobs, jobs_json
 from roundup_bot.entrypoints.cli.mentions import channel_json, echo_x, x_json
+from roundup_bot.entrypoints.cli.wordpress import echo_status as echo_wordpress_status
+from roundup_bot.entrypoints.cli.wordpress import status_json as wordpress_status_json
 from roundup_bot.services.drafting import score_candidates
 from roundup_bot.services.health import channels_health, feed_state, jobs_health
 from roundup_bot.services.jobs import StopSignal, poll_summary, run_poll
@@ -270,6 +272,7 @@ def status(cli: CliContext, as_json: bool) -> None:
                 "jobs": jobs_json(jobs),
                 "x": x_json(channels[0]),
                 "channels": [channel_json(c) for c in channels],
+                "wordpress": wordpress_status_json(cli),
             }
         )
         return
@@ -294,6 +297,7 @@ def status(cli: CliContext, as_json: bool) -> None:
     echo_jobs(jobs, zone)
     for channel in channels:
         echo_x(channel, zone)
+    echo_wordpress_status(cli)
 
 
 _FEED_WORDS = {

@@ -115,9 +115,12 @@ def _text(value: str | None) -> str | None:
 
 
 def _int(value: str | None) -> int | None:
-    if value is None or not value.strip().isdigit() or len(value.strip()) > 12:
+    """A number the page wrote (ASCII digits, at most 12), else None: not isdigit(),
+    which also takes '²' that int() refuses."""
+    text = (value or "").strip()
+    if not (text.isascii() and text.isdecimal()) or len(text) > 12:
         return None
-    return int(value.strip())
+    return int(text)
 
 
 def read_form(form: Mapping[str, str], items: Sequence[str]) -> Submission:

@@ -174,3 +174,12 @@ def test_item_details_are_planned_together_and_only_when_changed() -> None:
     assert plan_edits(DRAFT, changed) == [SetItemDetails(1, title="Post 1", author="Jo")]
     with pytest.raises(FormProblem):
         plan_edits(DRAFT, read_form(form(**{"author-9": "Jo"}), ORDER))
+
+
+@pytest.mark.parametrize("odd", ["²", "١٢", "٣", "1e3", "-1", "9999999999999"])
+def test_numbers_the_page_never_writes_are_a_damaged_form(odd: str) -> None:
+    with pytest.raises(FormProblem, match="damaged"):
+        read_form({}, [odd])
+    with pytest.raises(FormProblem, match="damaged"):
+        read_form({f"blurb-{odd}": "x"}, [])
+    assert read_form({"version": odd}, []).version is None
