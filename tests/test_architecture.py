@@ -55,6 +55,7 @@ HOMES: dict[str, str] = {
     "urllib3": "roundup_bot.adapters.bounded_requests",
     "tenacity": "roundup_bot.adapters.retrying",
     "mastodon": "roundup_bot.adapters.mastodon",
+    "atproto_client": "roundup_bot.adapters.bluesky",
     "jinja2": "roundup_bot.adapters.render",
     "feedgen": "roundup_bot.services.publish",
     "nh3": "roundup_bot.core.curation",  # pure: HTML to text, no I/O
@@ -78,6 +79,10 @@ SHARED_HOMES: dict[str, dict[str, str]] = {
         # BoundedSession and catches requests' errors where they enter.
         "roundup_bot.adapters.twitter": "tweepy runs on requests; its errors enter here",
         "roundup_bot.adapters.mastodon": "Mastodon.py runs on requests; its errors enter here",
+    },
+    "httpx": {
+        "roundup_bot.adapters.bluesky": "atproto runs on httpx: the adapter gives it a bounded"
+        " transport and catches httpx's errors where they enter",
     },
     "tenacity": {
         "roundup_bot.adapters.twitter": "X's retries predate adapters/retrying.py",
