@@ -19,6 +19,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -31,6 +32,7 @@ from pydantic import (
 )
 
 from roundup_bot.core.errors import ConfigError
+from roundup_bot.core.notices import is_plain_address
 from roundup_bot.core.ranking import RankingRules
 from roundup_bot.core.redaction import SECRET_ENV
 
@@ -39,7 +41,7 @@ ENV_CONFIG = "ROUNDUP_CONFIG"
 ENV_PREFIX = "ROUNDUP_"
 
 #: Environment variables under ROUNDUP_ that are secrets or switches, not config keys.
-NON_KEY_ENV = frozenset({ENV_CONFIG, *SECRET_ENV})
+NON_KEY_ENV = frozenset({ENV_CONFIG, *SECRET_ENV, "ROUNDUP_WORDPRESS_USERNAME"})
 
 #: Deepest nesting of arrays and tables a config may have; the real keys need 4.
 #: Deeper documents (a hostile or broken file) are refused before anything recurses
@@ -492,6 +494,82 @@ class PublishSettings(_Section):
     base_url: str = ""
 
 
+_BASE_URL = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", re.IGNORECASE)
+
+
+class WordPressSettings(_Section):
+    """Publishing the approved round-up as one post on a WordPress blog, and reading
+    the links readers leave in its comments.
+
+    Credentials are never config keys: ROUNDUP_WORDPRESS_USERNAME and
+    ROUNDUP_WORDPRESS_APP_PASSWORD (an Application Password, self-hosted), or
+    ROUNDUP_WORDPRESS_TOKEN (a WordPress.com OAuth2 token).
+    """
+
+    enabled: bool = False
+    site_url: str = ""  # the blog's address, https://blog.example.org
+    status: Literal["draft", "publish", "future"] = "draft"  # draft: an editor takes a last look
+    publish_at: str | None = None  # for "future": a time of the week, "friday 12:00"
+    categories: list[str] = Field(default_factory=list)  # names; created when missing
+    tags: list[str] = Field(default_factory=list)
+    template: str = "roundup_article.html.j2"  # the post's content: a fragment, never a page
+    read_comments: bool | None = None  # links in approved comments become suggestions
+    api_url: str | None = None  # the REST root, when the site's own answer is not right
+    timeout: float = 20.0  # seconds for a whole request, a slow answer included
+
+    @field_validator("site_url", "api_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return value
+        value = value.strip()
+        if not _BASE_URL.match(value):
+            raise ValueError(f"{value!r} is not an http:// or https:// address")
+        from roundup_bot.core.wordpress import credentials_allowed
+
+        if not credentials_allowed(value):
+            raise ValueError(
+                f"{value!r}: credentials are never sent over plain HTTP; use https://"
+                " (http:// only for a WordPress on this machine: localhost, 127.0.0.1, ::1)"
+            )
+        return value.rstrip("/") if "?" not in value else value
+
+    @field_validator("publish_at")
+    @classmethod
+    def _publish_at(cls, value: str | None) -> str | None:
+        if value is not None:
+            RoundupSettings._week_ends(value)
+        return value
+
+    @field_validator("categories", "tags")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        names = [name.strip() for name in value]
+        if any(not name or len(name) > 200 for name in names):
+            raise ValueError("each name must be 1 to 200 characters")
+        return names
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than zero")
+        return value
+
+    @model_validator(mode="after")
+    def _needs(self) -> WordPressSettings:
+        if self.enabled and not self.site_url:
+            raise ValueError("site_url: required when enabled = true")
+        if self.status == "future" and not self.publish_at:
+            raise ValueError('publish_at: required when status = "future" (e.g. "friday 12:00")')
+        return self
+
+    @property
+    def comments_on(self) -> bool:
+        """Comments are read when WordPress is on, unless read_comments = false."""
+        return self.enabled and self.read_comments is not False
+
+
 class ScheduleSettings(_Section):
     """When ``roundup-bot run`` runs each job, and how one-shots share with it.
 
@@ -541,6 +619,56 @@ class WebSettings(_Section):
     behind_proxy: bool = False
 
 
+class NotifySettings(_Section):
+    """Telling editors the week's draft is ready: by email, and to a chat webhook.
+
+    The SMTP password comes only from ROUNDUP_SMTP_PASSWORD; a webhook URL is a
+    secret in itself, so ROUNDUP_NOTIFY_WEBHOOK_URL, when set, is used instead of
+    ``webhook_url`` (and never shown).
+    """
+
+    smtp_url: str = ""  # smtp://[user@]host[:port] (STARTTLS when offered) or smtps://...
+    sender: str = Field(default="", alias="from")  # the From address of the emails
+    webhook_url: str = ""  # a Teams or Slack incoming webhook
+    timeout: float = Field(default=20.0, gt=0)  # seconds for each SMTP step or webhook post
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("must look like smtp://host:587 or smtps://user@host:465")
+        if parts.password is not None:
+            raise ValueError("must not hold the password: set ROUNDUP_SMTP_PASSWORD instead")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise ValueError("has a port that is not a number from 1 to 65535") from None
+        return value
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        if value and not is_plain_address(value):
+            raise ValueError(f"{_shown(value)} is not an email address")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must be an http(s):// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _sender_with_smtp(self) -> NotifySettings:
+        if self.smtp_url and not self.sender:
+            raise ValueError("from: needed when smtp_url is set (the emails' From address)")
+        return self
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -563,7 +691,9 @@ class Settings(_Section):
     publish: PublishSettings = Field(default_factory=PublishSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    wordpress: WordPressSettings = Field(default_factory=WordPressSettings)
 
     @model_validator(mode="after")
     def _unique_feeds(self) -> Settings:

@@ -257,6 +257,7 @@ editors = Table(
     Column("password_hash", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_sign_in", UTCDateTime),
+    Column("email", Text),  # told when the week's draft is ready ([notify])
 )
 
 # Server-side web sessions: the cookie carries a random token whose SHA-256 is the
@@ -297,4 +298,53 @@ app_secrets = Table(
     Column("name", String(80), primary_key=True),
     Column("value", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The WordPress step of publishing, one row per round-up: its post's id once known
+# (stored in the same transaction that records success), and why the last try failed.
+wordpress_posts = Table(
+    "wordpress_posts",
+    metadata,
+    Column("draft_id", Integer, ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True),
+    Column("slug", Text, nullable=False),  # the round-up's one slug
+    Column("state", String(20), nullable=False),  # pending | failed | done
+    Column("post_id", Integer),  # WordPress's id of the post
+    Column("link", Text),
+    Column("status", String(20)),  # WordPress's: draft | publish | future | pending | private
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_try", UTCDateTime),
+    Column("pushed_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+Index("ix_wordpress_posts_state", wordpress_posts.c.state)
+
+# Comments on the round-up posts already read for suggestions: each is read once.
+wordpress_comments = Table(
+    "wordpress_comments",
+    metadata,
+    Column("site", String(200), primary_key=True),  # the blog's host
+    Column("comment_id", Integer, primary_key=True),
+    Column("post_id", Integer, nullable=False),
+    Column("read_at", UTCDateTime, nullable=False),
+)
+
+# One row per message owed about a draft: to each editor's address, and to the
+# chat webhook. A row is claimed (state "sending") before the message goes out and
+# marked "sent" after, so a second run or a crash never sends it twice; a failure
+# marks it "failed" and the next run tries again.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("draft_id", Integer, ForeignKey("drafts.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(20), nullable=False),  # email | webhook
+    Column("recipient", Text, nullable=False),  # the address, or "webhook"
+    Column("state", String(20), nullable=False),  # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("claimed_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("draft_id", "channel", "recipient", name="uq_notifications_message"),
 )

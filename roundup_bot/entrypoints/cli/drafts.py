@@ -14,10 +14,13 @@ from roundup_bot.core.clock import utc_now
 from roundup_bot.core.errors import WeekLabelError
 from roundup_bot.core.records import Draft, DraftSummary
 from roundup_bot.core.weeks import parse_week_label
+from roundup_bot.core.wording import plural
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock
 from roundup_bot.entrypoints.cli._output import RowId, echo_json, iso, table
+from roundup_bot.services.app import App
 from roundup_bot.services.drafting import draft_week, resolve_week
+from roundup_bot.services.notify import SendReport, announce_new_draft, send_due
 from roundup_bot.services.publish import approve as approve_draft
 from roundup_bot.services.publish import reopen as reopen_draft
 
@@ -107,11 +110,14 @@ def draft(cli: CliContext, week: str | None, link_details: bool | None, as_json:
     now = utc_now()
     chosen = _week_option(cli, week, now)
     outcome = draft_week(cli.app, chosen, now=now, fetch_details=link_details)
+    report = (announce_new_draft if outcome.created else _send_owed)(cli.app, outcome.draft, now)
+    if report.sent or report.failed:
+        click.echo(f"editors told the draft is ready: {report}", err=True)
     if outcome.left_alone:
         click.echo(outcome.left_alone, err=True)
     elif outcome.details_fetched:
         click.echo(
-            f"read {outcome.details_fetched} article pages"
+            f"read {plural(outcome.details_fetched, 'article page')}"
             + (f" ({outcome.details_failed} could not be read)" if outcome.details_failed else ""),
             err=True,
         )
@@ -120,10 +126,8 @@ def draft(cli: CliContext, week: str | None, link_details: bool | None, as_json:
         return
     if not outcome.left_alone:
         verb = "created" if outcome.created else "refreshed"
-        click.echo(
-            f"{verb} the {chosen.label} draft with {len(outcome.draft.shown_items)} items",
-            err=True,
-        )
+        items = plural(len(outcome.draft.shown_items), "item")
+        click.echo(f"{verb} the {chosen.label} draft with {items}", err=True)
     click.echo(str(outcome.draft.id))
 
 
@@ -167,7 +171,21 @@ def drafts_command(cli: CliContext, as_json: bool) -> None:
     """List the round-up's drafts with their status, newest week first."""
     found = cli.app.storage.drafts.summaries(cli.settings.roundup.name)
     if as_json:
-        echo_json({"drafts": [summary_json(s) for s in found]})
+        from roundup_bot.entrypoints.cli.wordpress import wordpress_json
+
+        posts = cli.app.storage.wordpress.for_drafts([s.id for s in found])
+        settings, env = cli.settings, cli.app.environ
+        echo_json(
+            {
+                "drafts": [
+                    {
+                        **summary_json(s),
+                        "wordpress": wordpress_json(settings, posts.get(s.id), env),
+                    }
+                    for s in found
+                ]
+            }
+        )
         return
     if not found:
         click.echo("no drafts yet: run `roundup-bot draft`")
@@ -197,15 +215,20 @@ def drafts_command(cli: CliContext, as_json: bool) -> None:
 @click.option("--by", "by", required=True, metavar="NAME", help="Who approves it (recorded).")
 @pass_cli
 def approve(cli: CliContext, draft_id: int, by: str) -> None:
-    """Approve a draft and publish it to [publish] output_dir.
+    """Approve a draft and publish it to [publish] output_dir (and WordPress).
 
     Writes YYYY-Www.html and YYYY-Www.md and rewrites feed.xml (Atom, every
-    published round-up); every file is written whole or not at all.
+    published round-up); every file is written whole or not at all. With
+    [wordpress] enabled, the round-up then becomes one post on the blog.
+
+    Exit status: 0 published; 1 not approved or a step failed (the files
+    stand; `roundup-bot publish DRAFT_ID` retries the WordPress post); 2 bad
+    config (WordPress credentials missing: nothing is approved).
     """
+    from roundup_bot.entrypoints.cli.wordpress import echo_published
+
     published = approve_draft(cli.app, draft_id, by=by)
-    click.echo(f"approved by {by} and published the {published.draft.week} round-up:")
-    for path in (published.html_path, published.markdown_path, published.feed_path):
-        click.echo(f"  {path}")
+    echo_published(cli, published, f"approved by {by} and published")
 
 
 @click.command()
@@ -232,3 +255,8 @@ def user_name() -> str:
 
 
 COMMANDS = [draft, show, drafts_command, approve, reopen]
+
+
+def _send_owed(app: App, _draft: Draft, now: datetime) -> SendReport:
+    """A refresh makes no news, but news an earlier run could not send goes now."""
+    return send_due(app, now)
