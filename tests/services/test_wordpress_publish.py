@@ -421,3 +421,14 @@ def test_secrets_never_reach_the_logs_at_debug(
     assert caplog.records  # httpx and roundup-bot did log
     for secret in (APP_PASSWORD, encoded, APP_PASSWORD.replace(" ", "")):
         assert secret not in caplog.text
+
+
+def test_a_template_that_renders_a_whole_page_is_refused_and_recorded(
+    storage: Storage, tmp_path: Path, wp: FakeWordPress
+) -> None:
+    app = wp_app(storage, tmp_path, wp, template="roundup.html.j2")
+    step = approve(app, drafted(app), by="ann", now=NOW).wordpress
+    assert step is not None
+    assert step.state == "failed"
+    assert "renders a whole HTML page" in (step.error or "")
+    assert not wp.posts
