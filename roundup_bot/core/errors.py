@@ -46,6 +46,7 @@ nowhere else; the CLI maps them to its exit statuses in one place
     ├── FormUnreadable         a draft edited as text cannot be read (also a ValueError)
     ├── InvalidURL             not an absolute http(s) URL (also a ValueError)
     ├── MalformedPage          an X API page is not a page of posts (also a ValueError)
+    ├── MalformedNotifications a Mastodon/Bluesky answer lists no notifications (ValueError)
     ├── WeekLabelError         not an ISO week such as 2026-W48 (also a ValueError)
     │   └── WeekOutOfRange     an ISO week that is not there, or outside the years allowed
     └── DraftError             a draft operation is not allowed (status rules, stale version)
@@ -279,6 +280,10 @@ class InvalidURL(RoundupError, ValueError):
 
 class MalformedPage(RoundupError, ValueError):
     """The JSON is not a page of posts at all (a single odd post is only skipped)."""
+
+
+class MalformedNotifications(RoundupError, ValueError):
+    """A Mastodon or Bluesky answer is not a list of notifications at all."""
 
 
 class WeekLabelError(RoundupError, ValueError):

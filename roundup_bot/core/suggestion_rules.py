@@ -32,9 +32,8 @@ from roundup_bot.core.curation import (
     ascii_host,
     canonical_url,
     domain_matches,
-    excerpt,
     host_of,
-    plain_text,
+    plain_excerpt,
 )
 from roundup_bot.core.errors import InvalidURL, MalformedPage
 
@@ -317,7 +316,7 @@ def _short_text(value: Any, limit: int, *, collapse: bool = True) -> str | None:
     if not collapse:
         cleaned = value.replace("\x00", "").strip()
         return cleaned[:limit] or None
-    return excerpt(plain_text(value), limit)
+    return plain_excerpt(value, limit)
 
 
 def _objects(value: Any) -> Iterator[Mapping[str, Any]]:
