@@ -151,8 +151,8 @@ def poll_summary(outcomes: Sequence[PollOutcome], skipped: int = 0) -> JobResult
     new = sum(o.new_entries for o in outcomes)
     updated = sum(o.updated_entries for o in outcomes)
     text = (
-        f"polled {len(outcomes)} feeds: {len(outcomes) - failed} ok, {failed} failed; "
-        f"{new} new candidates, {updated} updated"
+        f"polled {plural(len(outcomes), 'feed')}: {len(outcomes) - failed} ok, {failed} failed; "
+        f"{new} new {'candidate' if new == 1 else 'candidates'}, {updated} updated"
     )
     if skipped:
         text += f"; stopped before {skipped} more"
@@ -278,7 +278,8 @@ def poll_worker_job(app: App, stop: StopSignal, owner: str, clock: Clock = utc_n
     (see :func:`run_poll`)."""
     run = run_poll(app, stop, clock, owner=owner)
     result = poll_summary(run.outcomes)
-    return JobResult(True, f"{result.summary} (worker {owner}, {run.batches} batches)")
+    batches = plural(run.batches, "batch", "batches")
+    return JobResult(True, f"{result.summary} (worker {owner}, {batches})")
 
 
 # -- mentions and draft: the work lives with its own feature ----------------------------

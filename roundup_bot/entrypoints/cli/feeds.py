@@ -92,7 +92,7 @@ def poll(cli: CliContext, mode: str | None, quiet: bool, worker: bool = False) -
         total = selected
         if not quiet:
             click.echo(
-                f"polling {selected} feeds"
+                f"polling {plural(selected, 'feed')}"
                 + (f" ({backing_off} backing off)" if backing_off > 0 else ""),
                 err=True,
             )
@@ -128,8 +128,9 @@ def _summary(outcomes: Sequence[PollOutcome]) -> None:
     updated = sum(o.updated_entries for o in outcomes)
     unchanged = sum(1 for o in outcomes if o.not_modified)
     click.echo(
-        f"polled {len(outcomes)} feeds: {len(outcomes) - len(failed)} ok "
-        f"({unchanged} unchanged), {len(failed)} failed; {new} new candidates, {updated} updated"
+        f"polled {plural(len(outcomes), 'feed')}: {len(outcomes) - len(failed)} ok "
+        f"({unchanged} unchanged), {len(failed)} failed; "
+        f"{new} new {'candidate' if new == 1 else 'candidates'}, {updated} updated"
     )
     for outcome in sorted(failed, key=lambda o: o.feed_url):
         click.echo(f"FAILED {redact(outcome.feed_url)}: {_shown(outcome.error) or ''}")
@@ -374,7 +375,7 @@ def export_opml(cli: CliContext, output: Path | None, with_passwords: bool) -> N
             output.write_text(document, encoding="utf-8")
         except OSError as exc:
             raise click.FileError(str(output), exc.strerror) from None
-        click.echo(f"wrote {len(configured)} feeds to {output}", err=True)
+        click.echo(f"wrote {plural(len(configured), 'feed')} to {output}", err=True)
 
 
 COMMANDS = [init, poll, candidates, status, feeds]

@@ -88,3 +88,15 @@ def test_plurals_read_right() -> None:
     assert plural(0, "feed") == "0 feeds"
     assert plural(1, "entry", "entries") == "1 entry"
     assert plural(3, "entry", "entries") == "3 entries"
+
+
+def test_a_poll_of_one_feed_reads_right() -> None:
+    from roundup_bot.core.records import PollOutcome
+    from roundup_bot.services.jobs import poll_summary
+
+    one = PollOutcome(
+        feed_id=1, feed_url="https://blog.example.gov.uk/feed", ok=True, new_entries=1
+    )
+    assert (
+        poll_summary([one]).summary == "polled 1 feed: 1 ok, 0 failed; 1 new candidate, 0 updated"
+    )
