@@ -252,7 +252,9 @@ def test_the_weekly_path_works_with_the_keyboard_alone(
     try:
         with serving(site.flask) as base:
             # Reduced motion: where focus lands is measured at once, not after a smooth scroll.
-            context = browser.new_context(viewport={"width": w, "height": h}, reduced_motion="reduce")
+            context = browser.new_context(
+                viewport={"width": w, "height": h}, reduced_motion="reduce"
+            )
             page = context.new_page()
             keys = page.keyboard
             # Sign in: the name box has focus; Tab to the password; Enter signs in.
