@@ -26,6 +26,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from roundup_bot.core.draft_changes import parts_changed
 from roundup_bot.core.draft_edits import edit_draft, feed_site_name
 from roundup_bot.core.errors import (
     AlreadyApproved,
@@ -51,6 +52,7 @@ from roundup_bot.core.records import (
 )
 from roundup_bot.storage._sql import read, write
 from roundup_bot.storage.candidates import CandidateRepository, sources_for, suggesters_for
+from roundup_bot.storage.draft_views import record_changes
 from roundup_bot.storage.schema import (
     candidate_sources,
     candidates,
@@ -338,7 +340,9 @@ class DraftRepository:
                     conn.execute(
                         update(draft_items).where(draft_items.c.id == item.id).values(**changed)
                     )
-            return _load(conn, draft_id)
+            saved = _load(conn, draft_id)
+            record_changes(conn, draft_id, parts_changed(current, saved, edits), by, now)
+            return saved
 
     def _addable(self, draft_id: int, edits: Sequence[DraftEdit]) -> list[Candidate]:
         """The candidates the AddItem edits name that belong to the draft's week."""

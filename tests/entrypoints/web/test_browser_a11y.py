@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 from conftest import missing
 from helpers.axe import AxeUnavailable, audit, axe_source
-from helpers.web import EDITOR, NOW, PASSWORD, WEEK, make_site, serving
+from helpers.feeds import record_parsed
+from helpers.web import EDITOR, NOW, PASSWORD, WEEK, Site, entry, make_site, serving
 from test_browser_e2e import CHROMIUM, LAUNCH_ARGS, sign_in
 
+from roundup_bot.core.records import ParsedFeed, SetBlurb, SetIntro
 from roundup_bot.services.publish import approve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -64,12 +66,32 @@ def _fail_a_feed(site_app: object) -> None:
         )
 
 
+def _news(site: Site) -> None:
+    """Something new for the editor: another editor's change since their last visit,
+    and an article that arrived after the draft was made."""
+    storage = site.app.storage
+    storage.draft_views.visit(1, EDITOR, NOW - timedelta(hours=2))
+    d = storage.drafts.get(1)
+    storage.drafts.apply_edits(
+        1,
+        [SetBlurb(d.shown_items[1].id, "Bob's words."), SetIntro("Bob's intro.")],
+        expected_version=d.version,
+        by="Bob",
+        now=NOW - timedelta(hours=1),
+    )
+    feed = next(f for f in storage.feeds.for_update(NOW, mode="all") if "other" in f.url)
+    fresh = entry(7, "Fresh from the council", site="other.example.org", hours_ago=-40)
+    parsed = ParsedFeed(url=feed.url, title="Other Blog", site_url=None, entries=(fresh,))
+    record_parsed(storage, feed, parsed=parsed, now=NOW + timedelta(minutes=1))
+
+
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 def test_every_page_passes_an_axe_wcag_22_aa_audit(
     browser: Browser, axe: str, tmp_path: Path, width: str
 ) -> None:
     site = make_site(tmp_path)
     _fail_a_feed(site.app)
+    _news(site)
     w, h = WIDTHS[width]
     found: dict[str, list[str]] = {}
     try:
@@ -94,6 +116,9 @@ def test_every_page_passes_an_axe_wcag_22_aa_audit(
             }
             for name, path in editor_pages.items():
                 page.goto(base + path)
+                if name == "draft":  # the states under audit are really there
+                    assert page.locator(".changed-mark").count() == 2
+                    assert page.locator("#new-candidates").is_visible()
                 found[name] = audit(page, axe)
             # Published: the list, the read-only round-up page, and the round-up itself.
             approve(site.app, 1, by=EDITOR, now=NOW + timedelta(hours=1))
