@@ -32,6 +32,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "approve": ("roundup_bot.entrypoints.cli.drafts", "approve"),
     "reopen": ("roundup_bot.entrypoints.cli.drafts", "reopen"),
     "edit": ("roundup_bot.entrypoints.cli.edit", "edit"),
+    "add": ("roundup_bot.entrypoints.cli.links", "add"),
     "run": ("roundup_bot.entrypoints.cli.daemon", "run"),
     "web": ("roundup_bot.entrypoints.cli.web", "web"),
     "editor": ("roundup_bot.entrypoints.cli.web", "editor"),
