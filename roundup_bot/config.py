@@ -39,7 +39,7 @@ ENV_CONFIG = "ROUNDUP_CONFIG"
 ENV_PREFIX = "ROUNDUP_"
 
 #: Environment variables under ROUNDUP_ that are secrets or switches, not config keys.
-NON_KEY_ENV = frozenset({ENV_CONFIG, *SECRET_ENV})
+NON_KEY_ENV = frozenset({ENV_CONFIG, *SECRET_ENV, "ROUNDUP_WORDPRESS_USERNAME"})
 
 #: Deepest nesting of arrays and tables a config may have; the real keys need 4.
 #: Deeper documents (a hostile or broken file) are refused before anything recurses
@@ -492,6 +492,82 @@ class PublishSettings(_Section):
     base_url: str = ""
 
 
+_BASE_URL = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", re.IGNORECASE)
+
+
+class WordPressSettings(_Section):
+    """Publishing the approved round-up as one post on a WordPress blog, and reading
+    the links readers leave in its comments.
+
+    Credentials are never config keys: ROUNDUP_WORDPRESS_USERNAME and
+    ROUNDUP_WORDPRESS_APP_PASSWORD (an Application Password, self-hosted), or
+    ROUNDUP_WORDPRESS_TOKEN (a WordPress.com OAuth2 token).
+    """
+
+    enabled: bool = False
+    site_url: str = ""  # the blog's address, https://blog.example.org
+    status: Literal["draft", "publish", "future"] = "draft"  # draft: an editor takes a last look
+    publish_at: str | None = None  # for "future": a time of the week, "friday 12:00"
+    categories: list[str] = Field(default_factory=list)  # names; created when missing
+    tags: list[str] = Field(default_factory=list)
+    template: str = "roundup_article.html.j2"  # the post's content: a fragment, never a page
+    read_comments: bool | None = None  # links in approved comments become suggestions
+    api_url: str | None = None  # the REST root, when the site's own answer is not right
+    timeout: float = 20.0  # seconds for a whole request, a slow answer included
+
+    @field_validator("site_url", "api_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return value
+        value = value.strip()
+        if not _BASE_URL.match(value):
+            raise ValueError(f"{value!r} is not an http:// or https:// address")
+        from roundup_bot.core.wordpress import credentials_allowed
+
+        if not credentials_allowed(value):
+            raise ValueError(
+                f"{value!r}: credentials are never sent over plain HTTP; use https://"
+                " (http:// only for a WordPress on this machine: localhost, 127.0.0.1, ::1)"
+            )
+        return value.rstrip("/") if "?" not in value else value
+
+    @field_validator("publish_at")
+    @classmethod
+    def _publish_at(cls, value: str | None) -> str | None:
+        if value is not None:
+            RoundupSettings._week_ends(value)
+        return value
+
+    @field_validator("categories", "tags")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        names = [name.strip() for name in value]
+        if any(not name or len(name) > 200 for name in names):
+            raise ValueError("each name must be 1 to 200 characters")
+        return names
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than zero")
+        return value
+
+    @model_validator(mode="after")
+    def _needs(self) -> WordPressSettings:
+        if self.enabled and not self.site_url:
+            raise ValueError("site_url: required when enabled = true")
+        if self.status == "future" and not self.publish_at:
+            raise ValueError('publish_at: required when status = "future" (e.g. "friday 12:00")')
+        return self
+
+    @property
+    def comments_on(self) -> bool:
+        """Comments are read when WordPress is on, unless read_comments = false."""
+        return self.enabled and self.read_comments is not False
+
+
 class ScheduleSettings(_Section):
     """When ``roundup-bot run`` runs each job, and how one-shots share with it.
 
@@ -564,6 +640,7 @@ class Settings(_Section):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    wordpress: WordPressSettings = Field(default_factory=WordPressSettings)
 
     @model_validator(mode="after")
     def _unique_feeds(self) -> Settings:

@@ -29,9 +29,11 @@ import feedparser.api
 from roundup_bot.adapters import cpu_budget
 from roundup_bot.core.curation import (
     absolute_url,
+    bounded_markup,
     canonical_url,
     clean_line,
     excerpt,
+    plain_excerpt,
     plain_text,
     without_credentials,
 )
@@ -47,12 +49,6 @@ SUMMARY_CHARS = 400
 TITLE_CHARS = 300
 AUTHOR_CHARS = 200
 ENTRY_ID_CHARS = 1000
-#: Markup is cut to this many characters per character of text kept *before* it is
-#: cleaned (a summary's first 8,000, a title's first 6,000): an HTML parser's work
-#: can grow with the square of the nesting, and 1.1 MB of <div>s nested 100,000 deep
-#: in one summary took 80 s. No entry of the 2,623 corpus documents needs more than
-#: 4,000 characters of markup for its 400-character excerpt.
-MARKUP_PER_CHAR = 20
 DEFAULT_LIMITS = ParseLimits()
 # Dates outside this range are typos or placeholders (year 0001, 2099), not publication times.
 _EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
@@ -193,14 +189,8 @@ def _newest_entries(
 
 
 def _plain(markup: Any, limit: int) -> str | None:
-    """Untrusted markup as plain text of at most ``limit`` characters; only its
-    first ``limit * MARKUP_PER_CHAR`` characters are cleaned."""
-    return excerpt(plain_text(_bounded(markup, limit)), limit)
-
-
-def _bounded(markup: Any, limit: int) -> str | None:
-    text_value = _text(markup)
-    return text_value[: limit * MARKUP_PER_CHAR] if text_value is not None else None
+    """A title or summary: only the beginning of a long one is read (plain_excerpt)."""
+    return plain_excerpt(_text(markup), limit)
 
 
 def exit_with_parent(parent_pid: int) -> None:
@@ -286,7 +276,7 @@ def _author(node: Any) -> str | None:
     """The author's name. RSS writes "jo@example.org (Jo Bloggs)": the round-up
     credits people by name and never publishes an address, so the email goes.
     (feedparser's own author_detail splits hostile values badly, so it is not used.)"""
-    text_value = plain_text(_bounded(node.get("author"), AUTHOR_CHARS))
+    text_value = plain_text(bounded_markup(_text(node.get("author")), AUTHOR_CHARS))
     if not text_value:
         return None
     cleaned = _EMPTY_PARENS.sub("", _EMAIL.sub("", text_value)).strip(" ,;:-")

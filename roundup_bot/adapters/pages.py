@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from roundup_bot.adapters.http import HttpFetcher
-from roundup_bot.core.curation import excerpt, plain_text
+from roundup_bot.core.curation import plain_excerpt
 from roundup_bot.core.errors import FetchError
 from roundup_bot.core.records import HttpPolicy, LinkDetails
 
@@ -62,10 +62,7 @@ class PageDetails:
 def _clean(value: Any, limit: int) -> str | None:
     if not isinstance(value, str):
         return None
-    text = plain_text(value)
-    if not text:
-        return None
-    return excerpt(text, limit)
+    return plain_excerpt(value, limit) or None
 
 
 def _first(*values: Any, limit: int = 300) -> str | None:

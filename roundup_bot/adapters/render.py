@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from roundup_bot.config import Settings
+from roundup_bot.core.curation import excerpt
 from roundup_bot.core.errors import TemplateError
 from roundup_bot.core.records import Draft, DraftItem
 
@@ -82,8 +83,11 @@ class RoundupView:
     republished: bool  # reopened and published again
     url: str | None  # where the HTML is published, when [publish] base_url is set
     items: tuple[ItemView, ...]
+    description: str = ""  # the intro as one short line, for link previews (og:description)
 
 
+#: A link preview's description: the intro, cut at a word to this many characters.
+DESCRIPTION_CHARS = 200
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 
 
@@ -169,6 +173,7 @@ def roundup_view(draft: Draft, zone: str, base_url: str = "") -> RoundupView:
         republished=draft.publish_count > 1 or (draft.reopened_at is not None),
         url=f"{base_url.rstrip('/')}/{draft.week}.html" if base_url else None,
         items=tuple(item_view(item) for item in draft.shown_items),
+        description=excerpt(" ".join(paragraphs(clean_text(draft.intro))), DESCRIPTION_CHARS) or "",
     )
 
 

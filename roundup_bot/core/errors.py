@@ -36,11 +36,17 @@ nowhere else; the CLI maps them to its exit statuses in one place
     ├── RunStopped             the daemon asked a run to stop while it waited
     ├── TemplateError          a round-up template is broken (names file and line)
     ├── PublishError           the round-up could not be written to [publish] output_dir
+    ├── WordPressError         the blog's REST API refused or failed (one line)
+    │   ├── WordPressAuthError     credentials refused (401/403); names the likely cause
+    │   ├── WordPressUnavailable   down, a timeout, 429 or 5xx (carries Retry-After): try later
+    │   └── WordPressBadAnswer     an answer that is not the REST API's
+    ├── MalformedAnswer        a WordPress answer is not the REST API's shape (a ValueError)
     ├── AccountError           an editor's name or password breaks the rules
     ├── FormProblem            a form post cannot be applied (also a ValueError)
     ├── FormUnreadable         a draft edited as text cannot be read (also a ValueError)
     ├── InvalidURL             not an absolute http(s) URL (also a ValueError)
     ├── MalformedPage          an X API page is not a page of posts (also a ValueError)
+    ├── MalformedNotifications a Mastodon/Bluesky answer lists no notifications (ValueError)
     ├── WeekLabelError         not an ISO week such as 2026-W48 (also a ValueError)
     │   └── WeekOutOfRange     an ISO week that is not there, or outside the years allowed
     └── DraftError             a draft operation is not allowed (status rules, stale version)
@@ -227,6 +233,31 @@ class PublishError(RoundupError):
     """A published file could not be written; nothing half-written is left behind."""
 
 
+class WordPressError(RoundupError):
+    """Publishing to, or reading comments from, the WordPress blog failed."""
+
+
+class WordPressAuthError(WordPressError):
+    """The blog refused the credentials (401/403); the message names the likely cause."""
+
+
+class WordPressUnavailable(WordPressError):
+    """The blog is down, slow, rate-limiting or failing (5xx): worth trying again later."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class WordPressBadAnswer(WordPressError):
+    """The answer is not what the WordPress REST API sends (not JSON, a wrong shape)."""
+
+
+class MalformedAnswer(RoundupError, ValueError):
+    """The JSON is not the shape the WordPress REST API answers with (the pure readers
+    raise it; the adapter turns it into WordPressBadAnswer)."""
+
+
 class AccountError(RoundupError):
     """An editor's name or password breaks the rules; the message says which and why."""
 
@@ -249,6 +280,10 @@ class InvalidURL(RoundupError, ValueError):
 
 class MalformedPage(RoundupError, ValueError):
     """The JSON is not a page of posts at all (a single odd post is only skipped)."""
+
+
+class MalformedNotifications(RoundupError, ValueError):
+    """A Mastodon or Bluesky answer is not a list of notifications at all."""
 
 
 class WeekLabelError(RoundupError, ValueError):

@@ -32,9 +32,8 @@ from roundup_bot.core.curation import (
     ascii_host,
     canonical_url,
     domain_matches,
-    excerpt,
     host_of,
-    plain_text,
+    plain_excerpt,
 )
 from roundup_bot.core.errors import InvalidURL, MalformedPage
 
@@ -158,6 +157,17 @@ class JudgedSuggestion:
     suggestion: SuggestedLink
     status: Status
     reason: str | None = None  # why it was rejected
+
+
+#: Platforms whose people are credited by name ("Jo Bloggs"), not by "@handle".
+NAMED_PLATFORMS = frozenset({"wordpress"})
+
+
+def credit(platform: str, username: str) -> str:
+    """How a suggester is credited: an account as "@handle"; a blog commenter by the
+    name they gave."""
+    name = username.lstrip("@")
+    return name if platform in NAMED_PLATFORMS else "@" + name
 
 
 def is_x_link(url: str) -> bool:
@@ -306,7 +316,7 @@ def _short_text(value: Any, limit: int, *, collapse: bool = True) -> str | None:
     if not collapse:
         cleaned = value.replace("\x00", "").strip()
         return cleaned[:limit] or None
-    return excerpt(plain_text(value), limit)
+    return plain_excerpt(value, limit)
 
 
 def _objects(value: Any) -> Iterator[Mapping[str, Any]]:

@@ -35,6 +35,11 @@ def enabled_channel_names(settings: Settings) -> list[str]:
 
 
 def _enabled(settings: Settings, name: str) -> bool:
+    if name == "wordpress":
+        # [wordpress] enabled is about publishing; its comments are read by
+        # services.wordpress_comments (each comment once, whenever it is approved),
+        # not as a newest-first sweep, so they are not a channel of this run.
+        return False
     section = {"x": "twitter"}.get(name, name)
     config = getattr(settings, section, None)
     return bool(getattr(config, "enabled", False))

@@ -9,8 +9,10 @@ twice at once, wherever it was started) and records it in ``job_runs`` (so
 Jobs:
   poll      poll the feeds that are due (the daemon; ``poll`` polls all healthy feeds)
   worker    ``poll --worker``: claim due feeds in leased batches until none are left
-  mentions  read suggestions from the enabled channels (X, Mastodon, Bluesky); skipped when none is
+  mentions  read suggestions from the enabled channels (X, Mastodon, Bluesky, WordPress
+            comments); skipped when none is enabled
   draft     make this week's draft round-up
+  wordpress retry the WordPress posts that failed, with backoff (while [wordpress] enabled)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from roundup_bot.core.clock import Clock, utc_now
@@ -31,6 +34,7 @@ from roundup_bot.core.records import FeedForUpdate, PollOutcome
 from roundup_bot.core.weeks import week_to_draft
 from roundup_bot.services.app import App
 from roundup_bot.storage import Storage
+from roundup_bot.storage.feeds import SelectMode
 
 if TYPE_CHECKING:
     from roundup_bot.services.mentions import MentionsReport
@@ -40,6 +44,8 @@ log = logging.getLogger(__name__)
 JOB_POLL = "poll"
 JOB_MENTIONS = "mentions"
 JOB_DRAFT = "draft"
+JOB_WORDPRESS = "wordpress"
+#: The jobs ``status`` always lists; the wordpress job shows once it has run.
 JOB_NAMES = (JOB_POLL, JOB_MENTIONS, JOB_DRAFT)
 
 T = TypeVar("T")
@@ -152,17 +158,79 @@ def poll_summary(outcomes: Sequence[PollOutcome], skipped: int = 0) -> JobResult
     return JobResult(True, text)
 
 
-def poll_feeds_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
-    """The daemon's poll: only feeds whose next poll time has come."""
+@dataclass(frozen=True, slots=True)
+class PollRun:
+    """What one poll did (the CLI's ``poll``, the daemon's poll job, ``poll --worker``)."""
+
+    outcomes: tuple[PollOutcome, ...]  # one per feed polled, in completion order
+    selected: int  # feeds chosen (a worker: claimed) for this run
+    batches: int = 0  # a worker's leased batches
+
+
+#: Told, before the fetching starts, how many feeds were chosen and how many
+#: enabled ones were left out (failing and still backing off).
+Starting = Callable[[int, int], None]
+
+
+def run_poll(
+    app: App,
+    stop: StopSignal,
+    clock: Clock = utc_now,
+    *,
+    mode: SelectMode = "poll",
+    owner: str | None = None,
+    progress: Callable[[PollOutcome], None] | None = None,
+    starting: Starting | None = None,
+) -> PollRun:
+    """The one poll use case: bring the stored feed list in line with the config,
+    choose the feeds, then fetch, parse and store them (roundup_bot.services.polling).
+
+    ``mode`` chooses the feeds (``poll``: every healthy one and the failing ones
+    that are due; ``due``: only the due ones, the daemon; ``all``: every enabled
+    one). With ``owner`` (``poll --worker``) the due feeds are claimed in leased
+    batches instead, until none are left: several workers, on one or more
+    machines, share them, and a batch is released as soon as it is done, or
+    abandoned when the worker is stopped, so its unfinished feeds are due again
+    at once. When ``stop`` is set the run ends promptly, keeping every feed
+    already stored.
+    """
     now = clock()
     configured = app.sync_feeds(now)
-    selected = app.storage.feeds.for_update(now, mode="due")
+    if owner is not None:
+        return _poll_as_worker(app, stop, clock, owner, progress)
+    selected = app.storage.feeds.for_update(now, mode=mode)
+    if starting is not None:
+        starting(len(selected), sum(1 for f in configured if f.enabled) - len(selected))
     if not selected:
-        return JobResult(True, "no feeds due")
-    names = {f.url: f.name for f in configured}
-    feed_names = {feed.id: names.get(feed.url) for feed in selected}
-    outcomes = stop.run(functools.partial(_poll_batch, app, selected, feed_names, clock))
-    return poll_summary(outcomes, skipped=len(selected) - len(outcomes))
+        return PollRun(outcomes=(), selected=0)
+    outcomes = stop.run(functools.partial(_poll_batch, app, selected, clock, progress))
+    return PollRun(outcomes=tuple(outcomes), selected=len(selected), batches=1)
+
+
+def _poll_as_worker(
+    app: App,
+    stop: StopSignal,
+    clock: Clock,
+    owner: str,
+    progress: Callable[[PollOutcome], None] | None,
+) -> PollRun:
+    options = app.poll_options()
+    policy = app.feed_policy()
+    batch_size = max(options.concurrency, 1)
+    lease_s = lease_seconds(policy.timeout, batch_size, policy.per_host)
+    outcomes: list[PollOutcome] = []
+    claimed = batches = 0
+    while not stop.is_set():
+        batch = app.storage.leases.claim(owner, clock(), lease_s=lease_s, limit=batch_size)
+        if not batch:
+            break
+        batches += 1
+        claimed += len(batch)
+        try:
+            outcomes.extend(stop.run(functools.partial(_poll_batch, app, batch, clock, progress)))
+        finally:
+            app.storage.leases.release(owner, [feed.id for feed in batch])
+    return PollRun(outcomes=tuple(outcomes), selected=claimed, batches=batches)
 
 
 def lease_seconds(timeout_s: float, batch: int, per_host: int) -> float:
@@ -175,8 +243,8 @@ def lease_seconds(timeout_s: float, batch: int, per_host: int) -> float:
 async def _poll_batch(
     app: App,
     batch: list[FeedForUpdate],
-    names: dict[int, str | None],
     clock: Clock,
+    progress: Callable[[PollOutcome], None] | None,
     stop: asyncio.Event,
 ) -> list[PollOutcome]:
     # Loaded here, not at the top: `draft`, `show` and the web page use this module
@@ -188,60 +256,57 @@ async def _poll_batch(
         batch,
         app.feed_policy(),
         app.poll_options(),
-        names=names,
+        progress=progress,
         clock=clock,
         stop=stop,
     )
 
 
-def poll_worker_job(app: App, stop: StopSignal, owner: str, clock: Clock = utc_now) -> JobResult:
-    """``poll --worker``: claim due feeds in leased batches until none are left.
+def poll_feeds_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
+    """The daemon's poll: only feeds whose next poll time has come."""
+    run = run_poll(app, stop, clock, mode="due")
+    if not run.selected:
+        return JobResult(True, "no feeds due")
+    return poll_summary(run.outcomes, skipped=run.selected - len(run.outcomes))
 
-    Several workers (on one or more machines) share the due feeds through the
-    leases; a batch is released as soon as it is done, or abandoned when the
-    worker is stopped, so its unfinished feeds are due again at once.
-    """
-    configured = app.sync_feeds(clock())
-    names = {f.url: f.name for f in configured}
-    options = app.poll_options()
-    policy = app.feed_policy()
-    batch_size = max(options.concurrency, 1)
-    lease_s = lease_seconds(policy.timeout, batch_size, policy.per_host)
-    outcomes: list[PollOutcome] = []
-    batches = 0
-    while not stop.is_set():
-        batch = app.storage.leases.claim(owner, clock(), lease_s=lease_s, limit=batch_size)
-        if not batch:
-            break
-        batches += 1
-        feed_names = {feed.id: names.get(feed.url) for feed in batch}
-        try:
-            outcomes.extend(stop.run(functools.partial(_poll_batch, app, batch, feed_names, clock)))
-        finally:
-            app.storage.leases.release(owner, [feed.id for feed in batch])
-    result = poll_summary(outcomes)
-    return JobResult(True, f"{result.summary} (worker {owner}, {batches} batches)")
+
+def poll_worker_job(app: App, stop: StopSignal, owner: str, clock: Clock = utc_now) -> JobResult:
+    """``poll --worker``: claim due feeds in leased batches until none are left
+    (see :func:`run_poll`)."""
+    run = run_poll(app, stop, clock, owner=owner)
+    result = poll_summary(run.outcomes)
+    return JobResult(True, f"{result.summary} (worker {owner}, {run.batches} batches)")
 
 
 # -- mentions and draft: the work lives with its own feature ----------------------------
 
 
 def poll_mentions_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
-    """Read suggestions from every enabled source; skipped when none is enabled."""
+    """Read suggestions from every enabled channel (X, Mastodon, Bluesky mentions, then
+    WordPress comments); skipped when none is enabled. One failing never stops another."""
     from roundup_bot.services.channels import enabled_channel_names
 
-    if not enabled_channel_names(app.settings):
+    results: list[JobResult] = []
+    if enabled_channel_names(app.settings):
+        from roundup_bot.services.mentions import mentions_from_settings
+
+        reports = mentions_from_settings(
+            app.settings, app.storage, opener=app.open_channel, clock=clock, stop=stop
+        )
+        results.append(runs_result(reports))
+    if app.settings.wordpress.comments_on and not stop.is_set():
+        results.append(_wordpress_comments(app, clock()))
+    if not results:
         return JobResult(
             None,
             "skipped: no suggestion source is enabled"
-            " (see [twitter], [mastodon], [bluesky] enabled)",
+            " (see [twitter], [mastodon], [bluesky] enabled, [wordpress] read_comments)",
         )
-    from roundup_bot.services.mentions import mentions_from_settings
-
-    reports = mentions_from_settings(
-        app.settings, app.storage, opener=app.open_channel, clock=clock, stop=stop
-    )
-    return runs_result(reports)
+    if len(results) == 1:
+        return results[0]
+    verdicts = [r.ok for r in results if r.ok is not None]
+    ok = all(verdicts) if verdicts else None
+    return JobResult(ok, "; ".join(r.summary for r in results))
 
 
 def runs_result(reports: Sequence[MentionsReport]) -> JobResult:
@@ -256,6 +321,32 @@ def runs_result(reports: Sequence[MentionsReport]) -> JobResult:
     if any(r.outcome == "stopped" for r in reports):
         return JobResult(None, line)
     return JobResult(all(r.ok for r in reports), line)
+
+
+def _wordpress_comments(app: App, now: datetime) -> JobResult:
+    from roundup_bot.core.errors import RoundupError
+    from roundup_bot.services.wordpress_comments import read_new_comments
+
+    try:
+        report = read_new_comments(app, now)
+    except RoundupError as exc:  # missing credentials: the other channels still run
+        return JobResult(False, f"WordPress comments FAILED: {exc}")
+    return JobResult(report.ok, report.line)
+
+
+def wordpress_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
+    """Retry the WordPress posts that failed, once their backoff has passed."""
+    from roundup_bot.core.errors import LockHeldError
+    from roundup_bot.services.publish import retry_posts
+
+    if not app.settings.wordpress.enabled:
+        return JobResult(None, "skipped: [wordpress] enabled is false")
+    try:
+        report = retry_posts(app, clock())
+    except LockHeldError:
+        return JobResult(None, "skipped: a publish is running; the next run retries")
+    ok, line = report.summary()
+    return JobResult(ok, line)
 
 
 def draft_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
@@ -283,4 +374,5 @@ JOBS: dict[str, JobFunction] = {
     JOB_POLL: poll_feeds_job,
     JOB_MENTIONS: poll_mentions_job,
     JOB_DRAFT: draft_job,
+    JOB_WORDPRESS: wordpress_job,
 }

@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, Row, Select, bindparam, func, select, update
 
+from roundup_bot.core.feed_update import (
+    UPDATABLE,
+    FeedSuccess,
+    NewCandidate,
+    StoredEntry,
+    decide_entries,
+)
 from roundup_bot.core.records import Candidate, CandidateSource, ParsedEntry
+from roundup_bot.core.suggestion_rules import credit
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.schema import MAX_ID, candidate_sources, candidates, feeds, suggestions
 
@@ -26,7 +35,6 @@ _LISTED = (
     "description",
 )
 _Ids = Sequence[int] | Select[tuple[int]]
-_UPDATABLE = ("title", "author", "published", "summary")
 
 
 class CandidateRepository:
@@ -183,12 +191,14 @@ def suggesters_for(conn: Connection, ids: _Ids) -> dict[int, list[str]]:
     out: dict[int, list[str]] = defaultdict(list)
     for chunk in _chunks(ids):
         rows = conn.execute(
-            select(suggestions.c.candidate_id, suggestions.c.author_username)
+            select(
+                suggestions.c.candidate_id, suggestions.c.platform, suggestions.c.author_username
+            )
             .where(suggestions.c.candidate_id.in_(chunk), suggestions.c.status == "accepted")
             .order_by(suggestions.c.posted_at, suggestions.c.id)
         )
         for row in rows:
-            handle = "@" + row.author_username.lstrip("@")
+            handle = credit(row.platform, row.author_username)
             bucket = out[row.candidate_id]
             if handle.lower() not in (h.lower() for h in bucket):
                 bucket.append(handle)
@@ -208,89 +218,50 @@ def _feed_weights_for(conn: Connection, ids: _Ids) -> dict[int, list[float]]:
     return out
 
 
-def store_entries(
-    conn: Connection,
-    *,
-    feed_id: int,
-    source_name: str,
-    source_url: str,
-    entries: Sequence[ParsedEntry],
-    now: datetime,
-) -> tuple[int, int]:
-    """Upsert a feed's entries as candidates and record the feed as a source of each.
+def store_entries(conn: Connection, success: FeedSuccess) -> tuple[int, int]:
+    """Apply what :func:`~roundup_bot.core.feed_update.decide_entries` decides for a
+    feed's entries: insert the new candidates, update the changed ones, and record
+    the feed as a source of each. Returns (new, updated).
 
     Safe against a concurrent run doing the same: inserts use ON CONFLICT DO
     NOTHING on the unique canonical URL and (candidate, kind, source) keys, so
-    neither run can create a duplicate. Returns (new, updated).
+    neither run can create a duplicate; a URL the other run inserted first is
+    decided again against what it stored.
     """
+    entries = success.entries
     if not entries:
         return 0, 0
-    # Rows are written in URL order: two runs storing overlapping entries (two
-    # feeds carrying the same articles, or ``poll --worker`` processes) then lock
-    # them in the same order, so PostgreSQL never has to break a deadlock.
-    by_url = {entry.canonical_url: entry for entry in entries}
-    by_url = dict(sorted(by_url.items()))
-    existing = _existing(conn, list(by_url))
-    inserted: set[str] = set()
-    changed: list[dict[str, object]] = []
-    fresh = [entry for url, entry in by_url.items() if url not in existing]
-    if fresh:
-        rows = [
-            {
-                "url": entry.canonical_url,
-                "link": entry.link,
-                "title": entry.title,
-                "author": entry.author,
-                "published": entry.published,
-                "summary": entry.summary,
-                "first_seen": now,
-                "updated_at": now,
-                "placed_at": entry.published or now,
-            }
-            for entry in fresh
-        ]
-        for start in range(0, len(rows), _BATCH):
-            stmt = upsert(conn, candidates).on_conflict_do_nothing(index_elements=["url"])
-            result = conn.execute(stmt.returning(candidates.c.url), rows[start : start + _BATCH])
-            inserted.update(result.scalars().all())
-        existing = _existing(conn, list(by_url))
-    for url, entry in by_url.items():
-        row = existing.get(url)
-        if row is None or url in inserted:
-            continue
-        delta = {
-            field: getattr(entry, field)
-            for field in _UPDATABLE
-            if getattr(entry, field) is not None and getattr(entry, field) != row[field]
-        }
-        if delta:
-            delta["b_id"] = row["id"]
-            changed.append(delta)
-    if changed:
-        # An article carried by several feeds is described by the first of them
-        # still polled; otherwise two feeds that word it differently would
-        # overwrite each other on every poll.
-        others = _described_by_another_feed(conn, [int(str(d["b_id"])) for d in changed], feed_id)
-        changed = [d for d in changed if d["b_id"] not in others]
-    for delta in changed:
-        values = {k: v for k, v in delta.items() if k != "b_id"}
-        values["updated_at"] = now
-        if "published" in values:
-            values["placed_at"] = values["published"]
-        conn.execute(update(candidates).where(candidates.c.id == delta["b_id"]).values(**values))
+    # Rows are written in URL order (the entries come sorted): two runs storing
+    # overlapping entries (two feeds carrying the same articles, or ``poll --worker``
+    # processes) then lock them in the same order, so PostgreSQL never has to
+    # break a deadlock.
+    feed_id = success.feed_id
+    intents = decide_entries(feed_id, entries, _stored(conn, entries), success.now)
+    ids = _insert(conn, intents.new, success.now)
+    lost = [n.entry for n in intents.new if n.entry.canonical_url not in ids]
+    changes = list(intents.changes)
+    if lost:  # another run inserted these meanwhile: decide them again against its rows
+        again = decide_entries(feed_id, lost, _stored(conn, lost), success.now)
+        changes.extend(again.changes)
+    for change in changes:
+        values = {**change.values, "updated_at": success.now}
+        conn.execute(
+            update(candidates).where(candidates.c.id == change.candidate_id).values(values)
+        )
+    ids.update(_ids(conn, [e.canonical_url for e in intents.sources if e.canonical_url not in ids]))
     source_rows = [
         {
-            "candidate_id": existing[url]["id"],
+            "candidate_id": ids[entry.canonical_url],
             "kind": "feed",
             "source_ref": str(feed_id),
             "feed_id": feed_id,
-            "name": source_name,
-            "url": source_url,
+            "name": success.source_name,
+            "url": success.source_url,
             "entry_id": entry.entry_id,
-            "first_seen": now,
+            "first_seen": success.now,
         }
-        for url, entry in by_url.items()
-        if url in existing
+        for entry in intents.sources
+        if entry.canonical_url in ids
     ]
     for start in range(0, len(source_rows), _BATCH):
         stmt = upsert(conn, candidate_sources).on_conflict_do_nothing(
@@ -305,14 +276,68 @@ def store_entries(
             candidate_sources.c.name != bindparam("new_name"),
         )
         .values(name=bindparam("new_name")),
-        {"new_name": source_name},
+        {"new_name": success.source_name},
     )
-    return len(inserted), len(changed)
+    return len(intents.new) - len(lost), len(changes)
 
 
-def _described_by_another_feed(conn: Connection, ids: list[int], feed_id: int) -> set[int]:
-    """Of these candidates, those whose first source among the polled feeds is not ``feed_id``."""
-    out: set[int] = set()
+def _insert(conn: Connection, new: Sequence[NewCandidate], now: datetime) -> dict[str, int]:
+    """Insert new candidates (a URL already there is left alone); their ids by URL."""
+    rows = [
+        {
+            "url": n.entry.canonical_url,
+            "link": n.entry.link,
+            "title": n.entry.title,
+            "author": n.entry.author,
+            "published": n.entry.published,
+            "summary": n.entry.summary,
+            "first_seen": now,
+            "updated_at": now,
+            "placed_at": n.placed_at,
+        }
+        for n in new
+    ]
+    inserted: dict[str, int] = {}
+    for start in range(0, len(rows), _BATCH):
+        stmt = upsert(conn, candidates).on_conflict_do_nothing(index_elements=["url"])
+        result = conn.execute(
+            stmt.returning(candidates.c.url, candidates.c.id), rows[start : start + _BATCH]
+        )
+        inserted.update({row.url: row.id for row in result})
+    return inserted
+
+
+def _stored(conn: Connection, entries: Sequence[ParsedEntry]) -> dict[str, StoredEntry]:
+    """What is stored for these entries' URLs, with the feed that describes each."""
+    urls = [e.canonical_url for e in entries]
+    rows: list[Row[Any]] = []
+    for start in range(0, len(urls), _BATCH):
+        rows.extend(
+            conn.execute(
+                select(
+                    candidates.c.id,
+                    candidates.c.url,
+                    *(candidates.c[field] for field in UPDATABLE),
+                ).where(candidates.c.url.in_(urls[start : start + _BATCH]))
+            )
+        )
+    describers = _describers(conn, [row.id for row in rows]) if rows else {}
+    return {
+        row.url: StoredEntry(
+            candidate_id=row.id,
+            title=row.title,
+            author=row.author,
+            published=row.published,
+            summary=row.summary,
+            described_by=describers.get(row.id),
+        )
+        for row in rows
+    }
+
+
+def _describers(conn: Connection, ids: list[int]) -> dict[int, int]:
+    """For these candidates, the first source among the polled feeds (its feed id)."""
+    out: dict[int, int] = {}
     for chunk in _chunks(ids):
         first = (
             select(func.min(candidate_sources.c.id).label("first_id"))
@@ -331,21 +356,17 @@ def _described_by_another_feed(conn: Connection, ids: list[int], feed_id: int) -
                 first, candidate_sources.c.id == first.c.first_id
             )
         )
-        out.update(row.candidate_id for row in rows if row.feed_id != feed_id)
+        out.update({row.candidate_id: row.feed_id for row in rows})
     return out
 
 
-def _existing(conn: Connection, urls: list[str]) -> dict[str, dict[str, object]]:
-    found: dict[str, dict[str, object]] = {}
+def _ids(conn: Connection, urls: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
     for start in range(0, len(urls), _BATCH):
         rows = conn.execute(
-            select(
-                candidates.c.id,
-                candidates.c.url,
-                candidates.c.first_seen,
-                *(candidates.c[field] for field in _UPDATABLE),
-            ).where(candidates.c.url.in_(urls[start : start + _BATCH]))
+            select(candidates.c.url, candidates.c.id).where(
+                candidates.c.url.in_(urls[start : start + _BATCH])
+            )
         )
-        for row in rows:
-            found[row.url] = dict(row._mapping)
+        found.update({row.url: row.id for row in rows})
     return found

@@ -61,6 +61,7 @@ from roundup_bot.storage.schema import (
     link_details,
     suggestions,
 )
+from roundup_bot.storage.wordpress import mark_pending
 
 _CHUNK = 500
 
@@ -396,8 +397,11 @@ class DraftRepository:
                 raise
             return _load(conn, draft_id)
 
-    def mark_published(self, draft_id: int, *, path: str, now: datetime) -> Draft:
-        """approved -> published, once its files are written.
+    def mark_published(
+        self, draft_id: int, *, path: str, now: datetime, wordpress_slug: str | None = None
+    ) -> Draft:
+        """approved -> published, once its files are written. With ``wordpress_slug``
+        its WordPress step is marked to do in the same transaction, so it is never lost.
 
         Raises:
             DraftNotFound, DraftError (not approved).
@@ -423,6 +427,8 @@ class DraftRepository:
                 },
                 status="approved",
             )
+            if wordpress_slug is not None:
+                mark_pending(conn, draft_id, wordpress_slug, now)
             return _load(conn, draft_id)
 
     def reopen(

@@ -51,6 +51,9 @@ FEED_URL = "https://blog.example.gov.uk/feed/"
             "https://example.org/a?p=7",
         ),
         ("https://example.org/a?b=2&a=1", "https://example.org/a?b=2&a=1"),  # order selects
+        # Dropping a tracker leaves the rest as it was: the same key as without it.
+        ("https://example.org/a?utm_source=x&q=a:b&t=c/d", "https://example.org/a?q=a:b&t=c/d"),
+        ("https://example.org/a?q=a:b&t=c/d", "https://example.org/a?q=a:b&t=c/d"),
         ("https://example.org/?p=123", "https://example.org/?p=123"),
         ("https://example.org/a?flag", "https://example.org/a?flag"),
         ("https://example.org/a b", "https://example.org/a%20b"),

@@ -31,6 +31,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "drafts": ("roundup_bot.entrypoints.cli.drafts", "drafts_command"),
     "approve": ("roundup_bot.entrypoints.cli.drafts", "approve"),
     "reopen": ("roundup_bot.entrypoints.cli.drafts", "reopen"),
+    "publish": ("roundup_bot.entrypoints.cli.wordpress", "publish"),
+    "wordpress": ("roundup_bot.entrypoints.cli.wordpress", "wordpress"),
     "edit": ("roundup_bot.entrypoints.cli.edit", "edit"),
     "add": ("roundup_bot.entrypoints.cli.links", "add"),
     "run": ("roundup_bot.entrypoints.cli.daemon", "run"),

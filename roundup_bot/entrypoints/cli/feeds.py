@@ -25,10 +25,11 @@ from roundup_bot.entrypoints.cli._jobs import job_lock, poll_as_worker
 from roundup_bot.entrypoints.cli._output import echo_json, iso, parse_when, shorten, table
 from roundup_bot.entrypoints.cli.daemon import echo_jobs, jobs_json
 from roundup_bot.entrypoints.cli.mentions import channel_json, echo_x, x_json
+from roundup_bot.entrypoints.cli.wordpress import echo_status as echo_wordpress_status
+from roundup_bot.entrypoints.cli.wordpress import status_json as wordpress_status_json
 from roundup_bot.services.drafting import score_candidates
 from roundup_bot.services.health import channels_health, feed_state, jobs_health
-from roundup_bot.services.jobs import poll_summary
-from roundup_bot.services.polling import poll_feeds
+from roundup_bot.services.jobs import StopSignal, poll_summary, run_poll
 from roundup_bot.storage.db import current_revision, migrate
 
 
@@ -76,14 +77,18 @@ def poll(cli: CliContext, mode: str | None, quiet: bool, worker: bool = False) -
         # The summary below names every failing feed; the per-feed log lines
         # (INFO, for the daemon's log) would only repeat them on the terminal.
         logging.getLogger("roundup_bot.services.polling").setLevel(logging.WARNING)
-    now = utc_now()
-    configured = app.sync_feeds(now)
-    selected = app.storage.feeds.for_update(now, mode=mode or "poll")  # type: ignore[arg-type]
-    names = {f.url: f.name for f in configured}
-    feed_names = {feed.id: names.get(feed.url) for feed in selected}
     show_progress = not quiet and sys.stderr.isatty()
-    total = len(selected)
-    done = 0
+    total = done = 0
+
+    def starting(selected: int, backing_off: int) -> None:
+        nonlocal total
+        total = selected
+        if not quiet:
+            click.echo(
+                f"polling {selected} feeds"
+                + (f" ({backing_off} backing off)" if backing_off > 0 else ""),
+                err=True,
+            )
 
     def progress(outcome: PollOutcome) -> None:
         nonlocal done
@@ -96,24 +101,18 @@ def poll(cli: CliContext, mode: str | None, quiet: bool, worker: bool = False) -
                 nl=False,
             )
 
-    skipped = len([f for f in configured if f.enabled]) - total
-    if not quiet:
-        click.echo(
-            f"polling {total} feeds" + (f" ({skipped} backing off)" if skipped > 0 else ""),
-            err=True,
-        )
-    outcomes = poll_feeds(
-        app.storage,
-        selected,
-        app.feed_policy(),
-        app.poll_options(),
-        names=feed_names,
+    run = run_poll(
+        app,
+        StopSignal(),
+        app.clock,
+        mode=mode or "poll",  # type: ignore[arg-type]
         progress=progress,
+        starting=starting,
     )
     if show_progress and total:
         click.echo("", err=True)
-    _summary(outcomes)
-    return poll_summary(outcomes).summary
+    _summary(run.outcomes)
+    return poll_summary(run.outcomes).summary
 
 
 def _summary(outcomes: Sequence[PollOutcome]) -> None:
@@ -273,6 +272,7 @@ def status(cli: CliContext, as_json: bool) -> None:
                 "jobs": jobs_json(jobs),
                 "x": x_json(channels[0]),
                 "channels": [channel_json(c) for c in channels],
+                "wordpress": wordpress_status_json(cli),
             }
         )
         return
@@ -297,6 +297,7 @@ def status(cli: CliContext, as_json: bool) -> None:
     echo_jobs(jobs, zone)
     for channel in channels:
         echo_x(channel, zone)
+    echo_wordpress_status(cli)
 
 
 _FEED_WORDS = {

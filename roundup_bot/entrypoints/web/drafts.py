@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -53,6 +54,7 @@ from roundup_bot.entrypoints.web.draftpage import (
 from roundup_bot.entrypoints.web.security import preview_headers
 from roundup_bot.entrypoints.web.service import MAX_RESULTS, OFFERED, RoundupService
 from roundup_bot.services.editor_links import EditorLinkError, add_editor_link, parse_link
+from roundup_bot.services.publish import Published
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +113,21 @@ def render_page(state: PageState, status: int = 200) -> tuple[str, int]:
         max_detail=MAX_DETAIL,
         detail_fields=DETAILS,
         published_url=svc.public_url(state.draft),
+        **_published_extras(svc, state.draft),
     )
     return body, status
+
+
+def _published_extras(svc: RoundupService, draft: Draft) -> dict[str, Any]:
+    """A published round-up's WordPress post and its "Copy for the blog" texts."""
+    if draft.status != "published":
+        return {"wordpress": None, "wordpress_edit": None, "blog_copy": None}
+    post = svc.wordpress_post(draft)
+    return {
+        "wordpress": post,
+        "wordpress_edit": svc.wordpress_edit_url(post) if post else None,
+        "blog_copy": svc.blog_copy(draft),
+    }
 
 
 # --- views ----------------------------------------------------------------------------------
@@ -396,6 +411,46 @@ def approve(draft_id: int) -> BaseResponse:
     url = svc.public_url(result.draft)
     where = f"{result.html_path}" + (f" ({url})" if url else "")
     flash(f"Approved and published to {where}.", "success")
+    _flash_wordpress(result)
+    return redirect(url_for("drafts.edit", draft_id=draft.id))
+
+
+def _flash_wordpress(result: Published) -> None:
+    post = result.wordpress
+    if post is None:
+        return
+    if post.done:
+        flash(
+            f"It is on the blog: {post.link or 'post ' + str(post.post_id)} ({post.status}).",
+            "success",
+        )
+        return
+    log.error(
+        "draft %d (%s) is not on the blog: %s", result.draft.id, result.draft.week, post.error
+    )
+    flash(
+        f"The files are published, but the blog post is not: {post.error}. It is tried again"
+        " automatically; you can also press “Try the blog again”.",
+        "error",
+    )
+
+
+@bp.post("/drafts/<int:draft_id>/publish-again")
+def publish_again(draft_id: int) -> BaseResponse:
+    """Retry the steps of publishing that failed (the WordPress post): never a second post."""
+    svc = service()
+    draft = _draft_or_404(draft_id)
+    editor = current_editor()
+    if draft.status != "published":
+        flash("Only a published round-up's blog post can be tried again here.", "error")
+        return redirect(url_for("drafts.edit", draft_id=draft.id))
+    try:
+        result = svc.publish_again(draft.id, web().clock())
+    except RoundupError as exc:
+        flash(f"Not published: {exc}", "error")
+        return redirect(url_for("drafts.edit", draft_id=draft.id))
+    log.info("editor %r retried publishing draft %d (%s)", editor.name, draft.id, draft.week)
+    _flash_wordpress(result)
     return redirect(url_for("drafts.edit", draft_id=draft.id))
 
 
