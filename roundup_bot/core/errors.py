@@ -49,6 +49,7 @@ nowhere else; the CLI maps them to its exit statuses in one place
     ├── MalformedNotifications a Mastodon/Bluesky answer lists no notifications (ValueError)
     ├── WeekLabelError         not an ISO week such as 2026-W48 (also a ValueError)
     │   └── WeekOutOfRange     an ISO week that is not there, or outside the years allowed
+    ├── NotifyError            an editor's email or the chat webhook could not be sent
     └── DraftError             a draft operation is not allowed (status rules, stale version)
         ├── DraftNotFound      no draft has that id (also a LookupError)
         ├── StaleDraftError    someone else saved the draft since it was read
@@ -293,6 +294,10 @@ class WeekLabelError(RoundupError, ValueError):
 class WeekOutOfRange(WeekLabelError):
     """The text is an ISO week, but not one there is (2026-W99), or one outside the
     years a week may be named in (``core.weeks.FIRST_YEAR`` to ``LAST_YEAR``)."""
+
+
+class NotifyError(RoundupError):
+    """A notification could not be sent; the message names the server, never a secret."""
 
 
 class DraftError(RoundupError):

@@ -30,8 +30,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from roundup_bot.core.clock import Clock, utc_now
-from roundup_bot.core.records import FeedForUpdate, PollOutcome
+from roundup_bot.core.records import Draft, FeedForUpdate, PollOutcome
 from roundup_bot.core.weeks import week_to_draft
+from roundup_bot.core.wording import plural
 from roundup_bot.services.app import App
 from roundup_bot.storage import Storage
 from roundup_bot.storage.feeds import SelectMode
@@ -150,8 +151,8 @@ def poll_summary(outcomes: Sequence[PollOutcome], skipped: int = 0) -> JobResult
     new = sum(o.new_entries for o in outcomes)
     updated = sum(o.updated_entries for o in outcomes)
     text = (
-        f"polled {len(outcomes)} feeds: {len(outcomes) - failed} ok, {failed} failed; "
-        f"{new} new candidates, {updated} updated"
+        f"polled {plural(len(outcomes), 'feed')}: {len(outcomes) - failed} ok, {failed} failed; "
+        f"{new} new {'candidate' if new == 1 else 'candidates'}, {updated} updated"
     )
     if skipped:
         text += f"; stopped before {skipped} more"
@@ -192,9 +193,11 @@ def run_poll(
     machines, share them, and a batch is released as soon as it is done, or
     abandoned when the worker is stopped, so its unfinished feeds are due again
     at once. When ``stop`` is set the run ends promptly, keeping every feed
-    already stored.
+    already stored. News for the editors that could not be sent before is tried
+    again first (every poll retries it).
     """
     now = clock()
+    _tell_editors(app, None, now)
     configured = app.sync_feeds(now)
     if owner is not None:
         return _poll_as_worker(app, stop, clock, owner, progress)
@@ -275,7 +278,8 @@ def poll_worker_job(app: App, stop: StopSignal, owner: str, clock: Clock = utc_n
     (see :func:`run_poll`)."""
     run = run_poll(app, stop, clock, owner=owner)
     result = poll_summary(run.outcomes)
-    return JobResult(True, f"{result.summary} (worker {owner}, {run.batches} batches)")
+    batches = plural(run.batches, "batch", "batches")
+    return JobResult(True, f"{result.summary} (worker {owner}, {batches})")
 
 
 # -- mentions and draft: the work lives with its own feature ----------------------------
@@ -357,14 +361,26 @@ def draft_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
     roundup = app.settings.roundup
     week = week_to_draft(now, roundup.timezone, roundup.week_ends)
     outcome = draft_week(app, week, now=now)
+    told = _tell_editors(app, outcome.draft if outcome.created else None, now)
     if outcome.left_alone:
         return JobResult(None, f"skipped: {outcome.left_alone}")
     verb = "created" if outcome.created else "refreshed"
     return JobResult(
         True,
         f"{verb} the {week.label} draft (draft {outcome.draft.id}) "
-        f"with {len(outcome.draft.shown_items)} items",
+        f"with {plural(len(outcome.draft.shown_items), 'item')}{told}",
     )
+
+
+def _tell_editors(app: App, new_draft: Draft | None, now: datetime) -> str:
+    """Tell the editors about a newly made draft, and send any news still owed from
+    an earlier run; a few words for the job's result, empty when nothing was sent."""
+    from roundup_bot.services.notify import announce_new_draft, send_due
+
+    report = announce_new_draft(app, new_draft, now) if new_draft else send_due(app, now)
+    if not (report.sent or report.failed):
+        return ""
+    return f"; editors told: {report}"
 
 
 JobFunction = Callable[[App, StopSignal, Clock], JobResult]

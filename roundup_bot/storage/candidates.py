@@ -154,11 +154,17 @@ class CandidateRepository:
             )
         return candidate_id, created is not None
 
-    def count(self) -> int:
+    def count(self, since: datetime | None = None, until: datetime | None = None) -> int:
+        """How many candidates there are, placed in [since, until) when given."""
         from sqlalchemy import func
 
+        query = select(func.count()).select_from(candidates)
+        if since is not None:
+            query = query.where(candidates.c.placed_at >= since)
+        if until is not None:
+            query = query.where(candidates.c.placed_at < until)
         with read(self.engine) as conn:
-            return int(conn.execute(select(func.count()).select_from(candidates)).scalar_one())
+            return int(conn.execute(query).scalar_one())
 
 
 def _chunks(ids: _Ids) -> list[_Ids]:

@@ -20,6 +20,7 @@ from roundup_bot.core.ranking import score_json
 from roundup_bot.core.records import Candidate, FeedStatus, PollOutcome
 from roundup_bot.core.redaction import redact, redact_url
 from roundup_bot.core.weeks import RoundupWeek, week_by_label
+from roundup_bot.core.wording import plural
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock, poll_as_worker
 from roundup_bot.entrypoints.cli._output import echo_json, iso, parse_when, shorten, table
@@ -31,6 +32,7 @@ from roundup_bot.services.drafting import score_candidates
 from roundup_bot.services.health import channels_health, feed_state, jobs_health
 from roundup_bot.services.jobs import StopSignal, poll_summary, run_poll
 from roundup_bot.storage.db import current_revision, migrate
+from roundup_bot.storage.notifications import NotifySummary
 
 
 @click.command()
@@ -49,7 +51,12 @@ def init(cli: CliContext) -> None:
     finally:
         app.close()
     state = ("created" if before is None else "upgraded") if changed else "up to date"
-    click.echo(f"database {state} (schema {revision}); {len(feeds)} feeds from {settings.path}")
+    listed = min(len(settings.feeds), len(feeds))
+    where = f"{plural(listed, 'feed')} from {settings.path}"
+    if settings.polling.opml:
+        opml = settings.resolve_path(settings.polling.opml)
+        where += f" and {len(feeds) - listed} more from the OPML file {opml}"
+    click.echo(f"database {state} (schema {revision}); {where}")
 
 
 @click.command()
@@ -85,7 +92,7 @@ def poll(cli: CliContext, mode: str | None, quiet: bool, worker: bool = False) -
         total = selected
         if not quiet:
             click.echo(
-                f"polling {selected} feeds"
+                f"polling {plural(selected, 'feed')}"
                 + (f" ({backing_off} backing off)" if backing_off > 0 else ""),
                 err=True,
             )
@@ -121,8 +128,9 @@ def _summary(outcomes: Sequence[PollOutcome]) -> None:
     updated = sum(o.updated_entries for o in outcomes)
     unchanged = sum(1 for o in outcomes if o.not_modified)
     click.echo(
-        f"polled {len(outcomes)} feeds: {len(outcomes) - len(failed)} ok "
-        f"({unchanged} unchanged), {len(failed)} failed; {new} new candidates, {updated} updated"
+        f"polled {plural(len(outcomes), 'feed')}: {len(outcomes) - len(failed)} ok "
+        f"({unchanged} unchanged), {len(failed)} failed; "
+        f"{new} new {'candidate' if new == 1 else 'candidates'}, {updated} updated"
     )
     for outcome in sorted(failed, key=lambda o: o.feed_url):
         click.echo(f"FAILED {redact(outcome.feed_url)}: {_shown(outcome.error) or ''}")
@@ -185,7 +193,7 @@ def candidates(
         if since or until or week:
             click.echo("no candidates in that period")
         else:
-            click.echo("no candidates yet: run `roundup-bot poll` first")
+            click.echo(_why_no_candidates(cli.app.storage.feeds.statuses()))
         return
     rows = [
         [
@@ -265,6 +273,7 @@ def status(cli: CliContext, as_json: bool) -> None:
     feeds = app.storage.feeds.statuses()
     jobs = jobs_health(app.storage)
     channels = channels_health(app)
+    notify = app.storage.notifications.summary()
     if as_json:
         echo_json(
             {
@@ -273,6 +282,7 @@ def status(cli: CliContext, as_json: bool) -> None:
                 "x": x_json(channels[0]),
                 "channels": [channel_json(c) for c in channels],
                 "wordpress": wordpress_status_json(cli),
+                "notify": {"messages": notify.counts, "last_error": notify.last_error},
             }
         )
         return
@@ -298,6 +308,20 @@ def status(cli: CliContext, as_json: bool) -> None:
     for channel in channels:
         echo_x(channel, zone)
     echo_wordpress_status(cli)
+    _echo_notify(notify)
+
+
+def _echo_notify(notify: NotifySummary) -> None:
+    """One line on the news for editors, when there has been any."""
+    if not notify.counts:
+        return
+    counts = ", ".join(f"{count} {state}" for state, count in sorted(notify.counts.items()))
+    line = f"\nnews for editors (draft ready): {counts}"
+    if notify.counts.get("failed"):
+        line += f"; last failure: {notify.last_error} (tried again at the next poll)"
+    if notify.counts.get("sending"):
+        line += "; 'sending' ones were cut off mid-send and are not sent again"
+    click.echo(line)
 
 
 _FEED_WORDS = {
@@ -351,7 +375,17 @@ def export_opml(cli: CliContext, output: Path | None, with_passwords: bool) -> N
             output.write_text(document, encoding="utf-8")
         except OSError as exc:
             raise click.FileError(str(output), exc.strerror) from None
-        click.echo(f"wrote {len(configured)} feeds to {output}", err=True)
+        click.echo(f"wrote {plural(len(configured), 'feed')} to {output}", err=True)
 
 
 COMMANDS = [init, poll, candidates, status, feeds]
+
+
+def _why_no_candidates(feeds: Sequence[FeedStatus]) -> str:
+    """The next step depends on why the list is empty: never polled, nothing read, or
+    feeds that had nothing (right after an offline first poll, "run poll" would mislead)."""
+    if not any(feed.last_polled for feed in feeds):
+        return "no candidates yet: run `roundup-bot poll` first"
+    if not any(feed.ok for feed in feeds):
+        return "no candidates yet: no feed could be read (`roundup-bot status` says why)"
+    return "no candidates yet: the feeds read so far had no entries"
