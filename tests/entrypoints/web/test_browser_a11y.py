@@ -112,6 +112,9 @@ def test_every_page_passes_an_axe_wcag_22_aa_audit(
                 "candidates": "/candidates",
                 "sources": "/sources",
                 "published (none yet)": "/published",
+                "bookmarklet": "/bookmarklet",
+                "add a link": "/add-link?url=https%3A%2F%2Fblog.example.gov.uk%2Fnew&title=New",
+                "add a link, refused": "/add-link?url=ftp%3A%2F%2Fexample.org",
                 "not found": "/drafts/99",
             }
             for name, path in editor_pages.items():
@@ -130,6 +133,22 @@ def test_every_page_passes_an_axe_wcag_22_aa_audit(
             context.close()
     finally:
         site.close()
+    # This week before its draft is made: the page that offers to make it.
+    empty = make_site(tmp_path / "empty", with_draft=False)
+    try:
+        with serving(empty.flask) as base:
+            context = browser.new_context(viewport={"width": w, "height": h}, bypass_csp=True)
+            page = context.new_page()
+            page.goto(base + "/")
+            page.get_by_label("Name").fill(EDITOR)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(base + "/")
+            assert page.get_by_role("button", name=f"Make the draft for {WEEK}").is_visible()
+            found["this week, no draft yet"] = audit(page, axe)
+            context.close()
+    finally:
+        empty.close()
     problems = {name: lines for name, lines in found.items() if lines}
     assert problems == {}, f"axe at {width} ({w} px): {problems}"
 
