@@ -14,7 +14,7 @@ from typing import Literal
 
 from roundup_bot import __version__
 
-SourceKind = Literal["feed", "x", "mastodon", "bluesky"]
+SourceKind = Literal["feed", "x", "mastodon", "bluesky", "wordpress", "editor"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from helpers.feeds import record_parsed
 from sqlalchemy import insert
 
 from roundup_bot.core.records import ConfiguredFeed, ParsedEntry, ParsedFeed
@@ -53,10 +54,10 @@ def test_storing_the_same_entries_twice_creates_no_duplicates(storage: Storage) 
     [feed] = storage.feeds.for_update(NOW)
     parsed = ParsedFeed(url=feed.url, title="A", site_url=None, entries=(entry(1), entry(2)))
     kwargs = dict(etag=None, last_modified=None, permanent_url=None, now=NOW, next_due=NOW)
-    assert storage.feeds.record_success(feed, parsed=parsed, **kwargs) == (2, 0)
-    assert storage.feeds.record_success(feed, parsed=parsed, **kwargs) == (0, 0)
+    assert record_parsed(storage, feed, parsed=parsed, **kwargs) == (2, 0)
+    assert record_parsed(storage, feed, parsed=parsed, **kwargs) == (0, 0)
     changed = ParsedFeed(url=feed.url, title="A", site_url=None, entries=(entry(1, "New title"),))
-    assert storage.feeds.record_success(feed, parsed=changed, **kwargs) == (0, 1)
+    assert record_parsed(storage, feed, parsed=changed, **kwargs) == (0, 1)
     found = storage.candidates.list()
     assert len(found) == 2
     assert {c.title for c in found} == {"New title", "Post 2"}
@@ -75,7 +76,8 @@ def test_the_same_article_from_two_feeds_is_one_candidate_with_both_sources(
     )
     for feed in storage.feeds.for_update(NOW):
         parsed = ParsedFeed(url=feed.url, title=None, site_url=None, entries=(entry(7),))
-        storage.feeds.record_success(
+        record_parsed(
+            storage,
             feed,
             parsed=parsed,
             etag='"x"',
