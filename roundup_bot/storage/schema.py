@@ -349,7 +349,7 @@ notifications = Table(
     UniqueConstraint("draft_id", "channel", "recipient", name="uq_notifications_message"),
 )
 
-# What changed since each editor last looked (migration 0008). ``draft_views``: per
+# What changed since each editor last looked (migration 0009). ``draft_views``: per
 # draft and editor, when they last had the page in front of them, and where their
 # previous visit ended (the moment their marks count from).
 draft_views = Table(
@@ -371,4 +371,20 @@ draft_changes = Table(
     Column("changed_at", UTCDateTime, nullable=False),
     Column("changed_by", Text, nullable=False),
     Column("what", Text, nullable=False),  # comma-separated: blurb, details, moved, added...
+)
+
+# One announcement of a published round-up per channel: claimed (state "sending")
+# before it is posted, so two publishes at once never post it twice.
+announcements = Table(
+    "announcements",
+    metadata,
+    Column("draft_id", Integer, ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True),
+    Column("channel", String(20), primary_key=True),  # x | mastodon | bluesky
+    Column("state", String(20), nullable=False),  # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("post_id", Text),  # the post made (its id or at:// URI)
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("claimed_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
 )
