@@ -476,3 +476,14 @@ class ConfiguredFeed:
     name: str | None
     weight: float
     enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCard:
+    """What a link card shows (Bluesky builds none itself): from the page's OpenGraph."""
+
+    url: str
+    title: str | None = None
+    description: str | None = None
+    image: bytes | None = None  # the thumbnail, at most 1 MB
+    image_type: str | None = None  # its MIME type
