@@ -189,8 +189,8 @@ def test_wordpress_ids_up_to_64_bits_are_stored(storage: Storage) -> None:
     assert storage.wordpress.read_comment_ids("blog", [BIG, 2**31, 5]) == {BIG, 2**31}
 
 
-def test_0008_widens_the_wordpress_ids_of_a_populated_0007_database(db_url: str) -> None:
-    """Migration 0008 on a database at 0007 holding a posted round-up and comments read:
+def test_0009_widens_the_wordpress_ids_of_a_populated_0008_database(db_url: str) -> None:
+    """Migration 0009 on a database at 0008 holding a posted round-up and comments read:
     the rows stay, 64-bit ids fit afterwards, and the schema matches the code."""
     from alembic import command
 
@@ -199,8 +199,8 @@ def test_0008_widens_the_wordpress_ids_of_a_populated_0007_database(db_url: str)
         cfg = alembic_config()
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0007")
-        assert current_revision(engine) == "0007"
+            command.upgrade(cfg, "0008")
+        assert current_revision(engine) == "0008"
     finally:
         engine.dispose()
     store = open_storage(db_url, auto_migrate=False)
@@ -227,7 +227,7 @@ def test_0008_widens_the_wordpress_ids_of_a_populated_0007_database(db_url: str)
             )
     finally:
         store.close()
-    store = open_storage(db_url)  # migrates 0007 -> 0008 (and on to the head)
+    store = open_storage(db_url)  # migrates 0008 -> 0009 (and on to the head)
     try:
         assert current_revision(store.engine) == head_revision()
         step = store.wordpress.get(draft_id)

@@ -6,8 +6,8 @@ so a blog whose ids had passed 2**31-1 could not be recorded. They become BIGINT
 (SQLite's INTEGER was already 64-bit; the table is rebuilt to say so). Ids above
 2**63-1 are refused as malformed answers before they reach the database.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
