@@ -243,3 +243,24 @@ def test_new_comments_are_reached_past_two_thousand(
     assert [(p.query["order"], p.query["page"]) for p in pages] == [("desc", "1")]
     third = read_new_comments(app, LATER + timedelta(hours=2))
     assert (third.ok, third.comments) == (True, 0)
+
+
+def test_the_weekly_limit_counts_a_registered_commenter_by_user_id_and_others_by_name(
+    storage: Storage, tmp_path: Path, wp: FakeWordPress
+) -> None:
+    """A signed-in commenter changing the display name is still one person (WordPress's
+    user id); an anonymous one is counted by name, and approving the comment is the
+    gate (README: "Comments as suggestions")."""
+    app, post = published(storage, tmp_path, wp, max_per_user_per_week=1)
+    wp.add_comment(post, '<a href="https://a.example/1">1</a>', name="Ann", author=5)
+    wp.add_comment(post, '<a href="https://a.example/2">2</a>', name="Annie", author=5)
+    wp.add_comment(post, '<a href="https://b.example/1">1</a>', name="Bob")
+    wp.add_comment(post, '<a href="https://b.example/2">2</a>', name="bob")
+    report = read_new_comments(app, LATER)
+    assert (report.accepted, report.rejected) == (2, 2)
+    assert [(name, status) for name, _url, status, _reason in stored(storage)] == [
+        ("Ann", "accepted"),
+        ("Annie", "rejected"),
+        ("Bob", "accepted"),
+        ("bob", "rejected"),
+    ]
