@@ -1,7 +1,7 @@
 """What changed since each editor last looked, stored, on SQLite and PostgreSQL:
 views and their visits, each part's last change (recorded with the save), the
 candidates and suggestions that arrived after the draft was made, and migration
-0009 over a populated database."""
+0010 over a populated database."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def test_candidates_and_suggestions_after_the_draft_arrive(
     assert storage.draft_views.arrivals(WEEK.end, WEEK.end + timedelta(days=7), NOW) == []
 
 
-def test_a_populated_database_keeps_everything_through_migration_0009(
+def test_a_populated_database_keeps_everything_through_migration_0010(
     db_url: str, tmp_path: Path
 ) -> None:
     from alembic import command
@@ -126,9 +126,9 @@ def test_a_populated_database_keeps_everything_through_migration_0009(
         cfg = alembic_config()
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0008")
+            command.upgrade(cfg, "0009")
             conn.execute(insert(editors).values(name="Ann", password_hash="$x", created_at=NOW))
-        old = Storage(engine)  # the repositories, on the 0008 schema
+        old = Storage(engine)  # the repositories, on the 0009 schema
         made = a_draft(old, tmp_path)
     finally:
         engine.dispose()

@@ -7,8 +7,8 @@ part of a draft (the intro, the outro, each item), who last changed it, when,
 and what (``what``: "blurb", "moved", "added"...), so the page can mark what
 another editor changed since then.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
