@@ -29,6 +29,10 @@ from pydantic import (
     model_validator,
 )
 
+from roundup_bot.core.exclusions import (
+    DEFAULT_EXCLUDE_CATEGORIES,
+    DEFAULT_EXCLUDE_TITLE_MARKERS,
+)
 from roundup_bot.exceptions import ConfigError
 
 DEFAULT_CONFIG = "config.toml"
@@ -299,6 +303,15 @@ class RoundupSettings(_Section):
     templates_dir: str | None = None  # searched before the packaged templates/
     fetch_link_details: bool = True  # read picked articles' pages for missing details
     link_details_max_age: str = "7d"  # how long what a page said is trusted
+    max_per_source: int = 2  # drafted items from one blog at most (0: no limit)
+    blurb_template: str = "blurb.txt.j2"  # words each starter blurb (quotes first-person text)
+
+    @field_validator("max_per_source")
+    @classmethod
+    def _max_per_source(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("must be 0 (no limit) or more")
+        return value
 
     @field_validator("max_items")
     @classmethod
@@ -340,6 +353,13 @@ class RoundupSettings(_Section):
 class RankingSettings(_Section):
     keyword_boosts: dict[str, float] = Field(default_factory=dict)
     blocked_domains: list[str] = Field(default_factory=list)
+    # Adverts never enter the draft: posts with one of these categories (any case) ...
+    exclude_categories: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDE_CATEGORIES))
+    # ... or one of these markers in the title ("[Sponsor] ...", "Sponsored: ...").
+    exclude_title_markers: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_EXCLUDE_TITLE_MARKERS)
+    )
+    exclude_keywords: list[str] = Field(default_factory=list)  # whole words in title or summary
     suggestion_points: float = 3.0  # for each distinct person who suggested it
     feed_points: float = 1.0  # for each feed that carried it
     weight_points: float = 2.0  # times (the highest weight of its feeds - 1)

@@ -10,9 +10,10 @@ one article ranks above another::
     recency       [ranking] recency_points x how far through the week it appeared (0..1)
     keyword       each [ranking] keyword_boosts word in its title or summary, its boost
 
-A candidate from a ``[ranking] blocked_domains`` site, or already used in an
-earlier approved or published round-up, keeps its parts but is *excluded*:
-it is never picked.
+A candidate from a ``[ranking] blocked_domains`` site, an advert (by its
+categories or a title marker, see ``core.exclusions``), one with an
+``exclude_keywords`` word, or one already used in an earlier approved or
+published round-up, keeps its parts but is *excluded*: it is never picked.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from roundup_bot.config import RankingSettings
+from roundup_bot.core.exclusions import exclusion
 from roundup_bot.curation import domain_matches, host_of
 from roundup_bot.types import Candidate, RankingFacts, Score, ScorePart, Window
 
@@ -111,8 +113,18 @@ def score_candidate(
     if settings.blocked_domains:
         host = host_of(candidate.url)
         blocked = next((d for d in settings.blocked_domains if domain_matches(host, d)), None)
+    ruled_out = exclusion(
+        title=candidate.title,
+        summary=candidate.summary,
+        categories=candidate.categories,
+        exclude_categories=settings.exclude_categories,
+        exclude_title_markers=settings.exclude_title_markers,
+        exclude_keywords=settings.exclude_keywords,
+    )
     if blocked is not None:
         excluded = f"blocked domain {blocked}"
+    elif ruled_out is not None:
+        excluded = ruled_out
     elif used_in is not None:
         excluded = f"already in the {used_in} round-up"
     return Score(total=_points(total), parts=tuple(parts), excluded=excluded)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -9,8 +10,14 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, Select, bindparam, func, select, update
 
 from roundup_bot.storage._sql import read, upsert
-from roundup_bot.storage.schema import candidate_sources, candidates, feeds, suggestions
-from roundup_bot.types import Candidate, CandidateSource, ParsedEntry
+from roundup_bot.storage.schema import (
+    candidate_aliases,
+    candidate_sources,
+    candidates,
+    feeds,
+    suggestions,
+)
+from roundup_bot.types import Candidate, CandidateAlias, CandidateSource, ParsedEntry
 
 _BATCH = 500
 _LISTED = (
@@ -24,6 +31,7 @@ _LISTED = (
     "summary",
     "site_name",
     "description",
+    "categories",
 )
 _Ids = Sequence[int] | Select[tuple[int]]
 _UPDATABLE = ("title", "author", "published", "summary")
@@ -62,6 +70,7 @@ class CandidateRepository:
             sources = sources_for(conn, found)
             suggested = suggesters_for(conn, found)
             weights = _feed_weights_for(conn, found)
+            aliases = aliases_for(conn, found)
         return [
             Candidate(
                 id=row.id,
@@ -77,6 +86,8 @@ class CandidateRepository:
                 sources=tuple(sources.get(row.id, ())),
                 suggested_by=tuple(suggested.get(row.id, ())),
                 feed_weights=tuple(weights.get(row.id, ())),
+                categories=categories_from_json(row.categories),
+                aliases=tuple(aliases.get(row.id, ())),
             )
             for row in rows
         ]
@@ -104,13 +115,51 @@ def sources_for(conn: Connection, ids: _Ids) -> dict[int, list[CandidateSource]]
                 candidate_sources.c.kind,
                 candidate_sources.c.name,
                 candidate_sources.c.url,
+                feeds.c.site_url,
+            )
+            .select_from(
+                candidate_sources.outerjoin(feeds, feeds.c.id == candidate_sources.c.feed_id)
             )
             .where(candidate_sources.c.candidate_id.in_(chunk))
             .order_by(candidate_sources.c.id)
         )
         for row in rows:
-            out[row.candidate_id].append(CandidateSource(kind=row.kind, name=row.name, url=row.url))
+            out[row.candidate_id].append(
+                CandidateSource(kind=row.kind, name=row.name, url=row.url, site=row.site_url)
+            )
     return out
+
+
+def aliases_for(conn: Connection, ids: _Ids) -> dict[int, list[CandidateAlias]]:
+    """Each candidate's other addresses (a tracker's link, a syndicated copy), oldest first."""
+    out: dict[int, list[CandidateAlias]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        rows = conn.execute(
+            select(
+                candidate_aliases.c.candidate_id,
+                candidate_aliases.c.url,
+                candidate_aliases.c.reason,
+            )
+            .where(candidate_aliases.c.candidate_id.in_(chunk))
+            .order_by(candidate_aliases.c.created_at, candidate_aliases.c.url)
+        )
+        for row in rows:
+            out[row.candidate_id].append(CandidateAlias(url=row.url, reason=row.reason))
+    return out
+
+
+def categories_json(categories: Sequence[str]) -> str | None:
+    return json.dumps(list(categories), ensure_ascii=False) if categories else None
+
+
+def categories_from_json(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return ()
+    return tuple(str(c) for c in data) if isinstance(data, list) else ()
 
 
 def suggesters_for(conn: Connection, ids: _Ids) -> dict[int, list[str]]:
@@ -178,6 +227,7 @@ def store_entries(
                 "author": entry.author,
                 "published": entry.published,
                 "summary": entry.summary,
+                "categories": categories_json(entry.categories),
                 "first_seen": now,
                 "updated_at": now,
                 "placed_at": entry.published or now,
@@ -198,6 +248,8 @@ def store_entries(
             for field in _UPDATABLE
             if getattr(entry, field) is not None and getattr(entry, field) != row[field]
         }
+        if entry.categories and categories_json(entry.categories) != row["categories"]:
+            delta["categories"] = categories_json(entry.categories)
         if delta:
             delta["b_id"] = row["id"]
             changed.append(delta)
@@ -278,9 +330,50 @@ def _existing(conn: Connection, urls: list[str]) -> dict[str, dict[str, object]]
                 candidates.c.id,
                 candidates.c.url,
                 candidates.c.first_seen,
+                candidates.c.categories,
                 *(candidates.c[field] for field in _UPDATABLE),
             ).where(candidates.c.url.in_(urls[start : start + _BATCH]))
         )
         for row in rows:
             found[row.url] = dict(row._mapping)
+    missing = [url for url in urls if url not in found]
+    if missing:
+        # Another address of an article already stored (a tracker's link that was
+        # resolved, a syndicated copy): it is that candidate.
+        for url, values in _aliased(conn, missing).items():
+            found[url] = values
     return found
+
+
+def _aliased(conn: Connection, urls: list[str]) -> dict[str, dict[str, object]]:
+    """The candidate rows that ``urls`` are aliases of, by alias URL."""
+    found: dict[str, dict[str, object]] = {}
+    for start in range(0, len(urls), _BATCH):
+        rows = conn.execute(
+            select(
+                candidate_aliases.c.url.label("alias"),
+                candidates.c.id,
+                candidates.c.url,
+                candidates.c.first_seen,
+                candidates.c.categories,
+                *(candidates.c[field] for field in _UPDATABLE),
+            )
+            .select_from(
+                candidate_aliases.join(
+                    candidates, candidates.c.id == candidate_aliases.c.candidate_id
+                )
+            )
+            .where(candidate_aliases.c.url.in_(urls[start : start + _BATCH]))
+        )
+        for row in rows:
+            values = dict(row._mapping)
+            found[str(values.pop("alias"))] = values
+    return found
+
+
+def alias_target(conn: Connection, url: str) -> int | None:
+    """The candidate that ``url`` is another address of, if any."""
+    found = conn.execute(
+        select(candidate_aliases.c.candidate_id).where(candidate_aliases.c.url == url)
+    ).scalar_one_or_none()
+    return int(found) if found is not None else None

@@ -26,6 +26,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from roundup_bot.core.credits import Credit, credit, tidy
 from roundup_bot.exceptions import DraftError, DraftNotFound, StaleDraftError, StorageError
 from roundup_bot.storage._sql import read, write
 from roundup_bot.storage.candidates import sources_for, suggesters_for
@@ -681,13 +682,18 @@ def _why_parts(raw: str | None) -> tuple[ScorePart, ...]:
         return ()
 
 
-def _looks_like_url(text: str | None) -> bool:
-    return bool(text) and "://" in (text or "")
-
-
-def _feed_name(sources: Sequence[CandidateSource]) -> str | None:
-    """The first feed's name, unless the feed had no name but its URL."""
-    return next((s.name for s in sources if s.kind == "feed" and not _looks_like_url(s.name)), None)
+def _credit(row: Any, sources: Sequence[CandidateSource]) -> Credit:
+    """The item's byline: the editor's own author and blog where they set them, else
+    the automatic credit (core.credits: a link blog credits the linked article)."""
+    auto = credit(
+        url=row.c_url,
+        sources=sources,
+        author=row.c_author,
+        site_name=row.c_site_name,
+        page_author=row.d_author,
+        page_site_name=row.d_site_name,
+    )
+    return tidy(row.author or auto.author, row.site_name or auto.site_name, auto.via)
 
 
 def _load(conn: Connection, draft_id: int) -> Draft:
@@ -723,11 +729,9 @@ def _load(conn: Connection, draft_id: int) -> Draft:
             position=row.position,
             url=row.c_url,
             title=row.title or row.c_title or row.d_title,
-            author=row.author or row.c_author or row.d_author,
-            site_name=row.site_name
-            or _feed_name(sources.get(row.candidate_id, ()))
-            or row.c_site_name
-            or row.d_site_name,
+            author=shown.author,
+            site_name=shown.site_name,
+            via=shown.via,
             blurb=row.blurb,
             suggested_by=tuple(people.get(row.candidate_id, ())),
             score=float(row.score),
@@ -740,6 +744,7 @@ def _load(conn: Connection, draft_id: int) -> Draft:
             details_edited=bool(row.title or row.author or row.site_name),
         )
         for row in item_rows
+        for shown in [_credit(row, sources.get(row.candidate_id, ()))]
     )
     return Draft(
         id=head["id"],

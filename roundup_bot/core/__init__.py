@@ -1,0 +1,1 @@
+"""The pure core: plain functions and frozen records, no I/O, no clock."""
