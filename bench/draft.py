@@ -46,8 +46,8 @@ def build(path: Path) -> None:
     """Create the schema with the app's own migrations, then bulk-load it in one
     transaction with executemany (minutes would go to per-row ORM inserts)."""
     sys.path.insert(0, str(ROOT))
+    from roundup_bot.core.weeks import week_by_label
     from roundup_bot.storage import open_storage
-    from roundup_bot.weeks import week_by_label
 
     week = week_by_label(WEEK_LABEL, "Europe/London", "friday 09:00")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -189,9 +189,9 @@ def _time_command(args: list[str], runs: int) -> tuple[list[float], list[float]]
 
 def _time_in_process(config: Path, runs: int) -> tuple[list[float], list[float]]:
     sys.path.insert(0, str(ROOT))
-    from roundup_bot.app import build_app
     from roundup_bot.config import load_settings
-    from roundup_bot.drafting import draft_week, resolve_week, score_candidates
+    from roundup_bot.services.app import build_app
+    from roundup_bot.services.drafting import draft_week, resolve_week, score_candidates
 
     app = build_app(load_settings(config))
     week = resolve_week(app, WEEK_LABEL, datetime.now(UTC))

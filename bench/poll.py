@@ -124,9 +124,9 @@ def child_roundup(
 ) -> dict[str, Any]:
     from dataclasses import replace
 
-    from roundup_bot.app import build_app
     from roundup_bot.config import load_settings
-    from roundup_bot.polling import poll_feeds, utc_now
+    from roundup_bot.services.app import build_app
+    from roundup_bot.services.polling import poll_feeds, utc_now
 
     with tempfile.TemporaryDirectory(prefix="bench-roundup-") as tmp:
         config = Path(tmp) / "config.toml"

@@ -1,6 +1,6 @@
 """Allows ``python -m roundup_bot``."""
 
-from roundup_bot.cli import main
+from roundup_bot.entrypoints.cli import main
 
 if __name__ == "__main__":
     main()

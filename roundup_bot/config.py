@@ -33,7 +33,7 @@ from roundup_bot.core.exclusions import (
     DEFAULT_EXCLUDE_CATEGORIES,
     DEFAULT_EXCLUDE_TITLE_MARKERS,
 )
-from roundup_bot.exceptions import ConfigError
+from roundup_bot.core.errors import ConfigError
 
 DEFAULT_CONFIG = "config.toml"
 ENV_CONFIG = "ROUNDUP_CONFIG"
@@ -119,7 +119,7 @@ class FeedSettings(_Section):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        from roundup_bot.curation import InvalidURL, canonical_url
+        from roundup_bot.core.curation import InvalidURL, canonical_url
 
         value = value.strip()
         if not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):

@@ -22,7 +22,7 @@ from roundup_bot.storage import Storage, open_storage
 
 if TYPE_CHECKING:
     from flask.testing import FlaskClient
-    from web_support import Site
+    from helpers.web import Site
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -105,8 +105,8 @@ def corpus() -> Path:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
-    """The web app on a fresh SQLite database, with an editor and a draft (web_support.py)."""
-    from web_support import make_site
+    """The web app on a fresh SQLite database, with an editor and a draft (helpers/web.py)."""
+    from helpers.web import make_site
 
     made = make_site(tmp_path)
     yield made
@@ -116,7 +116,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
 @pytest.fixture
 def client(site: Site) -> FlaskClient:
     """A browser signed in to ``site`` as its editor."""
-    from web_support import sign_in
+    from helpers.web import sign_in
 
     signed_in = site.client()
     sign_in(signed_in)

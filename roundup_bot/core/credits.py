@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from roundup_bot.curation import host_of
-from roundup_bot.types import CandidateSource
+from roundup_bot.core.curation import host_of
+from roundup_bot.core.records import CandidateSource
 
 _NAME_SEPARATORS = re.compile(r"\s*(?:,|;|\s&\s|\sand\s)\s*")
 

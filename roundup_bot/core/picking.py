@@ -18,8 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from roundup_bot.curation import host_of
-from roundup_bot.types import Candidate, ScorePart
+from roundup_bot.core.curation import host_of
+from roundup_bot.core.records import Candidate, ScorePart
 
 
 def blog_key(candidate: Candidate) -> str:

@@ -2,7 +2,7 @@
 
 :func:`open_storage` opens (and migrates) the database and returns a
 :class:`Storage`, whose attributes group the queries by area. Everything
-returned is a record from :mod:`roundup_bot.types`, never an ORM row.
+returned is a record from :mod:`roundup_bot.core.records`, never an ORM row.
 """
 
 from __future__ import annotations

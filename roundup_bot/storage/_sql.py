@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from roundup_bot.exceptions import StorageError
+from roundup_bot.core.errors import StorageError
 from roundup_bot.storage.db import _short
 
 

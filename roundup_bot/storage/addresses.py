@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from roundup_bot.core.addresses import ItemMarks, TrueAddress, combine_items
-from roundup_bot.exceptions import StorageError
+from roundup_bot.core.errors import StorageError
 from roundup_bot.storage._sql import write
 from roundup_bot.storage.schema import (
     candidate_aliases,

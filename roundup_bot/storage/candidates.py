@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, Select, bindparam, func, select, update
 
+from roundup_bot.core.records import Candidate, CandidateAlias, CandidateSource, ParsedEntry
 from roundup_bot.storage._sql import read, upsert
 from roundup_bot.storage.schema import (
     candidate_aliases,
@@ -17,7 +18,6 @@ from roundup_bot.storage.schema import (
     feeds,
     suggestions,
 )
-from roundup_bot.types import Candidate, CandidateAlias, CandidateSource, ParsedEntry
 
 _BATCH = 500
 _LISTED = (

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
-from roundup_bot.exceptions import StorageError
+from roundup_bot.core.errors import StorageError
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -98,7 +98,7 @@ def alembic_config() -> AlembicConfig:
     from alembic.config import Config as AlembicConfig
 
     cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(files("roundup_bot") / "migrations"))
+    cfg.set_main_option("script_location", str(files("roundup_bot.storage") / "migrations"))
     return cfg
 
 

@@ -27,19 +27,8 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, u
 from sqlalchemy.exc import IntegrityError
 
 from roundup_bot.core.credits import Credit, credit, tidy
-from roundup_bot.exceptions import DraftError, DraftNotFound, StaleDraftError, StorageError
-from roundup_bot.storage._sql import read, write
-from roundup_bot.storage.candidates import sources_for, suggesters_for
-from roundup_bot.storage.schema import (
-    candidate_sources,
-    candidates,
-    draft_items,
-    drafts,
-    feeds,
-    link_details,
-    suggestions,
-)
-from roundup_bot.types import (
+from roundup_bot.core.errors import DraftError, DraftNotFound, StaleDraftError, StorageError
+from roundup_bot.core.records import (
     AddItem,
     CandidateSource,
     Draft,
@@ -58,6 +47,17 @@ from roundup_bot.types import (
     SetItemDetails,
     SetOrder,
     SetOutro,
+)
+from roundup_bot.storage._sql import read, write
+from roundup_bot.storage.candidates import sources_for, suggesters_for
+from roundup_bot.storage.schema import (
+    candidate_sources,
+    candidates,
+    draft_items,
+    drafts,
+    feeds,
+    link_details,
+    suggestions,
 )
 
 #: Longest text an editor may save, in characters.

@@ -1,6 +1,6 @@
 """Editors, their web sessions, and the app's generated secrets.
 
-Passwords arrive here already hashed (argon2, by :mod:`roundup_bot.web.accounts`);
+Passwords arrive here already hashed (argon2, by :mod:`roundup_bot.entrypoints.web.accounts`);
 this module never sees a password. Session tokens arrive already hashed too: the
 table keeps only the SHA-256 of the token in the cookie, so a copy of the
 database cannot be replayed as a session.
@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from roundup_bot.exceptions import StorageError
+from roundup_bot.core.errors import StorageError
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.schema import app_secrets, editors, web_sessions
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Engine, Row, and_, func, or_, select, update
 
+from roundup_bot.core.records import ConfiguredFeed, FeedForUpdate, FeedStatus, ParsedFeed
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.candidates import store_entries
 from roundup_bot.storage.schema import candidate_sources, feeds
-from roundup_bot.types import FeedForUpdate, FeedStatus, ParsedFeed
 
 SelectMode = Literal["poll", "due", "all"]
 
@@ -38,16 +37,6 @@ def feed_for_update(row: Row[*tuple[Any, ...]]) -> FeedForUpdate:
         last_modified=row.last_modified,
         consecutive_errors=row.consecutive_errors,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class ConfiguredFeed:
-    """A feed as the config lists it (from [[feeds]] or the OPML file)."""
-
-    url: str
-    name: str | None
-    weight: float
-    enabled: bool
 
 
 class FeedRepository:

@@ -30,11 +30,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, or_, select, update
 
-from roundup_bot.exceptions import StorageError
+from roundup_bot.core.errors import StorageError
+from roundup_bot.core.records import FeedForUpdate
 from roundup_bot.storage._sql import read, write
 from roundup_bot.storage.feeds import FOR_UPDATE_COLUMNS, feed_for_update
 from roundup_bot.storage.schema import feeds
-from roundup_bot.types import FeedForUpdate
 
 
 class FeedLeases:

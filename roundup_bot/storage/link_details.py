@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine, select
 
+from roundup_bot.core.records import LinkDetails
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.schema import link_details
-from roundup_bot.types import LinkDetails
 
 _CHUNK = 500
 

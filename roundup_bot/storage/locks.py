@@ -42,7 +42,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, Engine, delete, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from roundup_bot.exceptions import LockHeldError, StorageError
+from roundup_bot.core.errors import LockHeldError, StorageError
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.db import _short
 from roundup_bot.storage.schema import job_locks

@@ -1,6 +1,6 @@
 """The database schema, as SQLAlchemy Core tables.
 
-The Alembic migrations in ``roundup_bot/migrations`` create and change these
+The Alembic migrations in ``roundup_bot/storage/migrations`` create and change these
 tables; a test checks the two never drift apart. Tables are designed for what
 is coming as well as what is here: candidates come from several kinds of
 source (feeds, X, later Mastodon and Bluesky), drafts belong to a named

@@ -15,11 +15,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, and_, func, select, tuple_, update
 
+from roundup_bot.core.suggestion_rules import JudgedSuggestion, PriorSuggestion
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.candidates import alias_target
 from roundup_bot.storage.schema import candidate_sources, candidates, suggestions
 from roundup_bot.storage.state import get_state, set_state
-from roundup_bot.suggestions import JudgedSuggestion, PriorSuggestion
 
 _BATCH = 500
 MONTH_KEY = "month"

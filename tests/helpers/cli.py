@@ -1,6 +1,6 @@
 """Run the real ``roundup-bot`` entry point in-process or as a subprocess.
 
-In-process runs go through :func:`roundup_bot.cli.main` (not just the click
+In-process runs go through :func:`roundup_bot.entrypoints.cli.main` (not just the click
 group), so exit statuses and the one-line error messages are the ones a user
 sees. A crash that escapes ``main`` comes back as ``code == -1`` with the
 traceback in ``stderr``, so a test can assert there was none.
@@ -41,7 +41,7 @@ def _clean_env(extra: Mapping[str, str] | None) -> dict[str, str | None]:
 
 def run_cli(args: Sequence[str], env: Mapping[str, str] | None = None) -> Run:
     """``roundup-bot ARGS`` in this process."""
-    from roundup_bot.cli import main
+    from roundup_bot.entrypoints.cli import main
 
     runner = CliRunner()
     code = 0

@@ -1,0 +1,430 @@
+"""Immutable records passed between the layers.
+
+Nothing here does I/O or imports a third-party library: storage returns these,
+sources produce them, the pure core (curation) consumes them, and the CLI and
+web page display them. ORM objects never leave ``roundup_bot.storage``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from roundup_bot import __version__
+
+SourceKind = Literal["feed", "x", "mastodon", "bluesky"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedForUpdate:
+    """What the poller needs to know about one stored feed to fetch it."""
+
+    id: int
+    url: str  # the URL to fetch (a recorded permanent redirect replaces the configured one)
+    name: str | None  # the configured name, if any
+    etag: str | None  # sent back verbatim as If-None-Match
+    last_modified: str | None  # sent back verbatim as If-Modified-Since
+    consecutive_errors: int
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of one conditional GET.
+
+    ``content`` is None when the server answered 304 Not Modified.
+    """
+
+    requested_url: str
+    final_url: str  # after redirects
+    status: int
+    headers: Mapping[str, str]  # the real response headers, lower-cased names
+    content: bytes | None
+    etag: str | None
+    last_modified: str | None
+    permanent_redirect: str | None  # where a 301/308 chain (only) ended, if anywhere
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEntry:
+    """One feed entry, cleaned: plain-text title and summary, absolute link, UTC time."""
+
+    link: str  # absolute, as the feed gave it (xml:base / feed URL resolved)
+    canonical_url: str
+    title: str | None
+    author: str | None
+    published: datetime | None  # timezone-aware UTC
+    summary: str | None  # short plain-text excerpt
+    entry_id: str | None  # the feed's guid / atom:id
+    categories: tuple[str, ...] = ()  # the feed's categories / tags for the entry
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed feed document: its own title and its usable entries."""
+
+    url: str
+    title: str | None
+    site_url: str | None
+    entries: tuple[ParsedEntry, ...]
+    warning: str | None = None  # feedparser's bozo message when the feed still parsed
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """What happened to one feed in one poll round; storage records it."""
+
+    feed_id: int
+    feed_url: str
+    ok: bool
+    not_modified: bool = False
+    error: str | None = None
+    gone: bool = False
+    retry_after: float | None = None  # seconds the server asked us to wait
+    new_entries: int = 0
+    updated_entries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateSource:
+    """Where a candidate was seen: a feed, or a person's post on X/Mastodon/Bluesky."""
+
+    kind: SourceKind
+    name: str  # the feed's name, or "@username"
+    url: str  # the feed's URL, or the post's URL
+    site: str | None = None  # a feed's own site (its home page), when it names one
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A candidate link for the round-up, as stored."""
+
+    id: int
+    url: str  # canonical URL: the de-duplication key
+    link: str  # the original link as first seen
+    title: str | None
+    author: str | None
+    published: datetime | None
+    first_seen: datetime
+    summary: str | None
+    site_name: str | None = None
+    description: str | None = None
+    sources: tuple[CandidateSource, ...] = ()
+    suggested_by: tuple[str, ...] = ()  # "@username", each person once
+    feed_weights: tuple[float, ...] = ()  # weight of each feed that carried it
+    categories: tuple[str, ...] = ()  # the feed's categories for it
+    aliases: tuple[CandidateAlias, ...] = ()  # other addresses found to be this article
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateAlias:
+    """Another address of a candidate's article: a redirector's link that led to it, a
+    syndicated copy naming it as canonical, or a candidate merged into it."""
+
+    url: str  # canonical form of the other address
+    reason: str  # "redirect" | "canonical"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """One feed's health, for ``roundup-bot status`` and the sources page."""
+
+    id: int
+    url: str
+    name: str | None
+    enabled: bool
+    ok: bool | None  # None until the first poll
+    last_error: str | None
+    consecutive_errors: int
+    last_polled: datetime | None
+    next_due: datetime | None
+    gone: bool = False
+    permanent_url: str | None = None
+    entries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A half-open time window [start, end) in UTC."""
+
+    start: datetime
+    end: datetime
+
+
+# --- The weekly round-up: ranking, link details, drafts ------------------------------------
+
+DraftStatus = Literal["draft", "approved", "published"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScorePart:
+    """One named reason in a candidate's score, so the ranking explains itself."""
+
+    name: str  # "suggestions", "feeds", "feed weight", "recency", "keyword"
+    points: float
+    detail: str  # for people: "suggested by 2 people (@a, @b)"
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """A candidate's score: the sum of its parts, or why it cannot be picked at all."""
+
+    total: float
+    parts: tuple[ScorePart, ...]
+    excluded: str | None = None  # "blocked domain example.com", "used in the 2026-W47 round-up"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDetails:
+    """What an article page says about itself (OpenGraph, <meta>, JSON-LD), as cached."""
+
+    url: str  # canonical URL of the article
+    fetched_at: datetime
+    ok: bool  # False: the page could not be read; ``error`` says why
+    title: str | None = None
+    author: str | None = None
+    site_name: str | None = None
+    description: str | None = None
+    error: str | None = None
+    resolved_url: str | None = None  # the article's true address, when it is not ``url``
+    resolved_reason: str | None = None  # "redirect" | "canonical"
+    lead: str | None = None  # the first real paragraph of the article's main text
+
+
+@dataclass(frozen=True, slots=True)
+class DraftItem:
+    """One article in a draft, with what the editor changed marked.
+
+    ``title``, ``author`` and ``site_name`` are what the round-up shows: the
+    editor's own text where they set it, else the feed's or tweet's, else what
+    the article page said.
+    """
+
+    id: int
+    candidate_id: int
+    position: int  # 1-based order among the items shown; removed items come last
+    url: str  # canonical URL
+    title: str | None
+    author: str | None
+    site_name: str | None
+    blurb: str
+    suggested_by: tuple[str, ...]  # "@username", each person once
+    score: float
+    why: tuple[ScorePart, ...]
+    published: datetime | None = None  # the article's own date, if known
+    via: str | None = None  # the link blog that pointed at the article
+    blurb_edited: bool = False
+    removed: bool = False  # taken out by an editor (kept so a refresh does not put it back)
+    added_by_editor: bool = False
+    moved_by_editor: bool = False
+    details_edited: bool = False  # the editor set the title, author or site name
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A week's round-up, whatever its status (draft -> approved -> published)."""
+
+    id: int
+    roundup: str  # which round-up ([roundup] name)
+    week: str  # ISO week of the week's end, "2026-W48"
+    period_start: datetime  # UTC; the week is [period_start, period_end)
+    period_end: datetime
+    status: DraftStatus
+    title: str
+    intro: str
+    outro: str
+    version: int  # bumped by every change; editors send it back to detect concurrent saves
+    created_at: datetime
+    updated_at: datetime
+    items: tuple[DraftItem, ...] = ()  # every item, removed ones included, by position
+    intro_edited: bool = False
+    outro_edited: bool = False
+    updated_by: str | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    published_at: datetime | None = None  # the latest publication
+    first_published_at: datetime | None = None
+    publish_count: int = 0  # more than 1: it was reopened and republished
+    published_path: str | None = None  # the published HTML file
+    reopened_by: str | None = None
+    reopened_at: datetime | None = None
+
+    @property
+    def shown_items(self) -> tuple[DraftItem, ...]:
+        """The items the round-up shows, in order."""
+        return tuple(item for item in self.items if not item.removed)
+
+    @property
+    def removed_items(self) -> tuple[DraftItem, ...]:
+        return tuple(item for item in self.items if item.removed)
+
+
+@dataclass(frozen=True, slots=True)
+class DraftSummary:
+    """A draft without its items, for lists."""
+
+    id: int
+    roundup: str
+    week: str
+    status: DraftStatus
+    items: int  # items shown
+    version: int
+    updated_at: datetime
+    updated_by: str | None
+    approved_by: str | None
+    approved_at: datetime | None
+    published_at: datetime | None
+
+
+# Editors change a draft through these, applied together in one transaction by
+# ``storage.drafts.apply_edits`` (one version check, one version bump).
+
+
+@dataclass(frozen=True, slots=True)
+class SetBlurb:
+    item_id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetItemDetails:
+    """Override what the round-up shows; None puts back the automatic value."""
+
+    item_id: int
+    title: str | None = None
+    author: str | None = None
+    site_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveItem:
+    item_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreItem:
+    item_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class MoveItem:
+    """Move a shown item ``offset`` places: -1 is up one, +1 down one."""
+
+    item_id: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetOrder:
+    """The shown items in their new order (every shown item exactly once)."""
+
+    item_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AddItem:
+    """Add a candidate of the week; it goes last unless ``position`` says where."""
+
+    candidate_id: int
+    blurb: str = ""
+    position: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetIntro:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetOutro:
+    text: str
+
+
+DraftEdit = (
+    SetBlurb
+    | SetItemDetails
+    | RemoveItem
+    | RestoreItem
+    | MoveItem
+    | SetOrder
+    | AddItem
+    | SetIntro
+    | SetOutro
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedItem:
+    """What a draft refresh wants one item to become (see ``drafting.plan_draft``)."""
+
+    candidate_id: int
+    position: int
+    score: float
+    why: tuple[ScorePart, ...]
+    item_id: int | None = None  # None: a new item
+    blurb: str | None = None  # None: keep the stored blurb (the editor's)
+
+
+@dataclass(frozen=True, slots=True)
+class DraftPlan:
+    """A whole draft refresh, decided purely and then stored in one transaction."""
+
+    roundup: str
+    week: str
+    period_start: datetime
+    period_end: datetime
+    title: str
+    intro: str | None  # None: keep the stored one (the editor's)
+    outro: str | None
+    items: tuple[PlannedItem, ...]
+    delete_item_ids: tuple[int, ...] = ()
+    draft_id: int | None = None  # None: create the draft
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RankingFacts:
+    """The numbers a candidate's score is made of, except keywords (which need its
+    text): enough to bound its score without loading the candidate."""
+
+    id: int
+    placed_at: datetime
+    feeds: int  # feed sources carrying it
+    max_weight: float | None  # the highest weight of those feeds
+    people: int  # distinct people who suggested it
+
+
+USER_AGENT = f"roundup-bot/{__version__} (+https://github.com/welovelocalgov/roundup-bot)"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpPolicy:
+    """Limits applied to every request."""
+
+    timeout: float = 20.0  # overall deadline per fetch, seconds
+    max_bytes: int = 10 * 1024 * 1024  # after decompression
+    max_redirects: int = 5
+    per_host: int = 2  # requests in flight to one host
+    allow_private: bool = True  # False for URLs that strangers suggest
+    user_agent: str = USER_AGENT
+
+
+@dataclass(frozen=True, slots=True)
+class PollOptions:
+    concurrency: int = 16
+    interval_s: float = 7200.0
+    max_backoff_s: float = 86400.0
+    # Worker processes for parsing; None picks one per CPU (up to 4) for runs of
+    # PROCESS_PARSE_MIN_FEEDS feeds or more, 0 always parses in a thread.
+    parse_processes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfiguredFeed:
+    """A feed as the config lists it (from [[feeds]] or the OPML file)."""
+
+    url: str
+    name: str | None
+    weight: float
+    enabled: bool

@@ -1,0 +1,118 @@
+"""The ``roundup-bot`` command line: thin commands over the app.
+
+Exit statuses (documented in the README):
+  0  the command did its work (a poll that completed is 0 even if some feeds failed)
+  1  the run itself could not happen (database unreachable, a source failed as a whole)
+  2  bad config or bad command-line usage
+  3  the same job is already running elsewhere and this run skipped
+  4  a source stopped at a limit (X rate limit or usage cap, or max_posts_per_month);
+     its place is kept and the next run carries on
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from roundup_bot import __version__
+from roundup_bot.core.errors import ConfigError, LockHeldError, RoundupError
+from roundup_bot.entrypoints.cli._context import CliContext
+from roundup_bot.entrypoints.cli._logging import setup_logging
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_LOCKED = 3
+
+#: command name -> (module, attribute). Commands load on first use, so a run of
+#: `roundup-bot draft` never imports Flask, tweepy or APScheduler.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("roundup_bot.entrypoints.cli.feeds", "init"),
+    "poll": ("roundup_bot.entrypoints.cli.feeds", "poll"),
+    "candidates": ("roundup_bot.entrypoints.cli.feeds", "candidates"),
+    "status": ("roundup_bot.entrypoints.cli.feeds", "status"),
+    "feeds": ("roundup_bot.entrypoints.cli.feeds", "feeds"),
+    "mentions": ("roundup_bot.entrypoints.cli.mentions", "mentions"),
+    "draft": ("roundup_bot.entrypoints.cli.drafts", "draft"),
+    "show": ("roundup_bot.entrypoints.cli.drafts", "show"),
+    "drafts": ("roundup_bot.entrypoints.cli.drafts", "drafts_command"),
+    "approve": ("roundup_bot.entrypoints.cli.drafts", "approve"),
+    "reopen": ("roundup_bot.entrypoints.cli.drafts", "reopen"),
+    "run": ("roundup_bot.entrypoints.cli.daemon", "run"),
+    "web": ("roundup_bot.entrypoints.cli.web", "web"),
+    "editor": ("roundup_bot.entrypoints.cli.web", "editor"),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported only when they are run or listed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module_name, attribute = LAZY_COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module_name), attribute)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Config file (default: $ROUNDUP_CONFIG, else ./config.toml).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default=None,
+    help="Log level (default: [logging] level, else INFO).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Log lines as text, or one JSON object per line.",
+)
+@click.version_option(__version__, prog_name="roundup-bot")
+@click.pass_context
+def cli(
+    ctx: click.Context, config_path: str | None, log_level: str | None, log_format: str | None
+) -> None:
+    """roundup-bot finds the week's best local-government blog posts and drafts
+    the round-up for an editor to approve."""
+    ctx.obj = CliContext(config_path=config_path, log_level=log_level, log_format=log_format)
+    setup_logging(log_level or "WARNING", log_format or "text")
+    ctx.call_on_close(ctx.obj.close)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: turns roundup-bot's own errors into one line and an exit status."""
+    try:
+        code = cli.main(args=argv, prog_name="roundup-bot", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_CONFIG if exc.exit_code == 2 else exc.exit_code)
+    except ConfigError as exc:
+        click.echo(f"config error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except LockHeldError as exc:
+        click.echo(f"skipped: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    except RoundupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    # With standalone_mode off, click returns ctx.exit()'s status instead of exiting.
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -1,0 +1,338 @@
+"""Commands for feeds and candidates: init, poll, candidates, status, feeds export-opml."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from roundup_bot.adapters.opml import write_opml
+from roundup_bot.core.ranking import score_json
+from roundup_bot.core.records import Candidate, FeedStatus, PollOutcome
+from roundup_bot.core.redaction import redact, redact_url
+from roundup_bot.core.weeks import RoundupWeek, WeekLabelError, week_by_label
+from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
+from roundup_bot.entrypoints.cli._jobs import job_lock, poll_as_worker
+from roundup_bot.entrypoints.cli._output import echo_json, iso, parse_when, shorten, table
+from roundup_bot.entrypoints.cli.daemon import echo_jobs, jobs_json
+from roundup_bot.entrypoints.cli.mentions import echo_x, x_json
+from roundup_bot.services.drafting import score_candidates
+from roundup_bot.services.health import feed_state, jobs_health, x_health
+from roundup_bot.services.jobs import poll_summary
+from roundup_bot.services.polling import poll_feeds, utc_now
+from roundup_bot.storage.db import current_revision, migrate
+
+
+@click.command()
+@pass_cli
+def init(cli: CliContext) -> None:
+    """Create or upgrade the database schema and load the feed list from the config."""
+    from roundup_bot.services.app import build_app
+
+    settings = cli.settings
+    app = build_app(settings, auto_migrate=False)
+    try:
+        before = current_revision(app.storage.engine)
+        changed = migrate(app.storage.engine)
+        feeds = app.sync_feeds(utc_now())
+        revision = current_revision(app.storage.engine)
+    finally:
+        app.close()
+    state = ("created" if before is None else "upgraded") if changed else "up to date"
+    click.echo(f"database {state} (schema {revision}); {len(feeds)} feeds from {settings.path}")
+
+
+@click.command()
+@click.option("--due", "mode", flag_value="due", help="Only feeds whose next poll time has come.")
+@click.option("--force", "mode", flag_value="all", help="Every enabled feed, ignoring backoff.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress, only the summary.")
+@click.option(
+    "--worker",
+    is_flag=True,
+    help="Share the due feeds with other `poll --worker` processes (PostgreSQL only).",
+)
+@pass_cli
+@job_lock("poll", bypass="worker")
+def poll(cli: CliContext, mode: str | None, quiet: bool, worker: bool = False) -> str:
+    """Fetch every enabled feed once and store new and changed entries as candidates.
+
+    Feeds that are failing and still backing off are skipped (use --force).
+    Exits 0 when the run completed, even if some feeds failed; exits 3 when
+    another poll is running and did not finish within [schedule] lock_wait.
+    """
+    if worker:
+        return poll_as_worker(cli, quiet)
+    app = cli.app
+    if cli.log_level is None:
+        # The summary below names every failing feed; the per-feed log lines
+        # (INFO, for the daemon's log) would only repeat them on the terminal.
+        logging.getLogger("roundup_bot.services.polling").setLevel(logging.WARNING)
+    now = utc_now()
+    configured = app.sync_feeds(now)
+    selected = app.storage.feeds.for_update(now, mode=mode or "poll")  # type: ignore[arg-type]
+    names = {f.url: f.name for f in configured}
+    feed_names = {feed.id: names.get(feed.url) for feed in selected}
+    show_progress = not quiet and sys.stderr.isatty()
+    total = len(selected)
+    done = 0
+
+    def progress(outcome: PollOutcome) -> None:
+        nonlocal done
+        done += 1
+        if show_progress:
+            mark = "ok " if outcome.ok else "ERR"
+            click.echo(
+                f"\r[{done}/{total}] {mark} {shorten(redact(outcome.feed_url), 70):<70}",
+                err=True,
+                nl=False,
+            )
+
+    skipped = len([f for f in configured if f.enabled]) - total
+    if not quiet:
+        click.echo(
+            f"polling {total} feeds" + (f" ({skipped} backing off)" if skipped > 0 else ""),
+            err=True,
+        )
+    outcomes = poll_feeds(
+        app.storage,
+        selected,
+        app.feed_policy(),
+        app.poll_options(),
+        names=feed_names,
+        progress=progress,
+    )
+    if show_progress and total:
+        click.echo("", err=True)
+    _summary(outcomes)
+    return poll_summary(outcomes).summary
+
+
+def _summary(outcomes: Sequence[PollOutcome]) -> None:
+    failed = [o for o in outcomes if not o.ok]
+    new = sum(o.new_entries for o in outcomes)
+    updated = sum(o.updated_entries for o in outcomes)
+    unchanged = sum(1 for o in outcomes if o.not_modified)
+    click.echo(
+        f"polled {len(outcomes)} feeds: {len(outcomes) - len(failed)} ok "
+        f"({unchanged} unchanged), {len(failed)} failed; {new} new candidates, {updated} updated"
+    )
+    for outcome in sorted(failed, key=lambda o: o.feed_url):
+        click.echo(f"FAILED {redact(outcome.feed_url)}: {_shown(outcome.error) or ''}")
+
+
+def candidate_json(candidate: Candidate) -> dict[str, Any]:
+    return {
+        "id": candidate.id,
+        "url": candidate.url,
+        "link": candidate.link,
+        "title": candidate.title,
+        "author": candidate.author,
+        "published": iso(candidate.published),
+        "first_seen": iso(candidate.first_seen),
+        "summary": candidate.summary,
+        "site_name": candidate.site_name,
+        "sources": [
+            {"kind": s.kind, "name": s.name, "url": redact_url(s.url)} for s in candidate.sources
+        ],
+        "suggested_by": list(candidate.suggested_by),
+    }
+
+
+@click.command()
+@click.option(
+    "--since", metavar="DATE", help="Only candidates published (else first seen) from DATE."
+)
+@click.option(
+    "--until", metavar="DATE", help="Only candidates published (else first seen) before DATE."
+)
+@click.option("--week", metavar="YYYY-Www", help="Only the candidates of this round-up week.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array (with score and why).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many (newest first).")
+@pass_cli
+def candidates(
+    cli: CliContext,
+    since: str | None,
+    until: str | None,
+    week: str | None,
+    as_json: bool,
+    limit: int | None,
+) -> None:
+    """List candidate links, newest first, each with its ranking score."""
+    zone = ZoneInfo(cli.settings.roundup.timezone)
+    start = _option_when(since, zone, "--since")
+    end = _option_when(until, zone, "--until")
+    if week:
+        chosen = _round_up_week(cli, week)
+        start, end = max(start or chosen.start, chosen.start), min(end or chosen.end, chosen.end)
+    found = cli.app.storage.candidates.list(start, end, limit=limit)
+    scores = score_candidates(cli.app, found)
+    if as_json:
+        records = [{**candidate_json(c), **score_json(scores[c.id])} for c in found]
+        if sys.stdout.isatty():
+            echo_json(records)
+        else:  # piped: compact, which is several times faster for a big week
+            click.echo(json.dumps(records, ensure_ascii=False, separators=(",", ":")))
+        return
+    if not found:
+        if since or until or week:
+            click.echo("no candidates in that period")
+        else:
+            click.echo("no candidates yet: run `roundup-bot poll` first")
+        return
+    rows = [
+        [
+            str(c.id),
+            (c.published or c.first_seen).astimezone(zone).strftime("%Y-%m-%d"),
+            c.title or c.url,
+            ", ".join(sorted({s.name for s in c.sources if s.kind == "feed"})) or "-",
+            str(len(c.suggested_by)),
+            "out" if scores[c.id].excluded else f"{scores[c.id].total:g}",
+        ]
+        for c in found
+    ]
+    table(["id", "date", "title", "from", "tips", "score"], rows, flexible=2)
+
+
+def _option_when(value: str | None, zone: ZoneInfo, option: str) -> datetime | None:
+    """parse_when, with a bad date's message naming the option it came from."""
+    if not value:
+        return None
+    try:
+        return parse_when(value, zone)
+    except click.BadParameter as exc:
+        exc.param_hint = f"'{option}'"
+        raise
+
+
+def _round_up_week(cli: CliContext, label: str) -> RoundupWeek:
+    settings = cli.settings.roundup
+    try:
+        return week_by_label(label, settings.timezone, settings.week_ends)
+    except WeekLabelError as exc:
+        raise click.BadParameter(str(exc), param_hint="--week") from None
+
+
+def _shown(text: str | None) -> str | None:
+    """A private feed's URL may carry a password (user:secret@host): never print it."""
+    return redact(text) if text is not None else None
+
+
+def feed_status_json(status: FeedStatus) -> dict[str, Any]:
+    return {
+        "url": redact(status.url),
+        "name": status.name,
+        "enabled": status.enabled,
+        "ok": status.ok,
+        "last_error": _shown(status.last_error),
+        "consecutive_errors": status.consecutive_errors,
+        "last_polled": iso(status.last_polled),
+        "next_due": iso(status.next_due),
+        "gone": status.gone,
+        "moved_to": _shown(status.permanent_url),
+        "entries": status.entries,
+    }
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help='Print {"feeds": [...], "jobs": [...]}.')
+@pass_cli
+def status(cli: CliContext, as_json: bool) -> None:
+    """Show each feed's health (last poll, errors, when it is next due) and the
+    scheduled jobs' last and next runs."""
+    app = cli.app
+    app.sync_feeds(utc_now())
+    feeds = app.storage.feeds.statuses()
+    jobs = jobs_health(app.storage)
+    x = x_health(app)
+    if as_json:
+        echo_json(
+            {"feeds": [feed_status_json(f) for f in feeds], "jobs": jobs_json(jobs), "x": x_json(x)}
+        )
+        return
+    zone = ZoneInfo(cli.settings.roundup.timezone)
+
+    def when(value: datetime | None) -> str:
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else "never"
+
+    rows = [
+        [
+            _FEED_WORDS[feed_state(feed)],
+            feed.name or redact(feed.url),
+            when(feed.last_polled),
+            when(feed.next_due),
+            str(feed.consecutive_errors),
+            redact(
+                feed.last_error
+                or (f"moved permanently to {feed.permanent_url}" if feed.permanent_url else "")
+            ),
+        ]
+        for feed in feeds
+    ]
+    table(["health", "feed", "last polled", "next due", "errors", "last error"], rows, flexible=5)
+    click.echo("")
+    echo_jobs(jobs, zone)
+    echo_x(x, zone)
+
+
+_FEED_WORDS = {
+    "disabled": "disabled",
+    "gone": "GONE",
+    "never": "new",
+    "ok": "ok",
+    "failing": "FAILING",
+}
+
+
+@click.group()
+def feeds() -> None:
+    """Work with the feed list."""
+
+
+@feeds.command("export-opml")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to a file instead of standard output.",
+)
+@click.option(
+    "--with-passwords",
+    is_flag=True,
+    help="Keep passwords in feed URLs (user:password@host); by default they are written as ***.",
+)
+@pass_cli
+def export_opml(cli: CliContext, output: Path | None, with_passwords: bool) -> None:
+    """Write the configured feed list as OPML."""
+    app = cli.app
+    configured = app.sync_feeds(datetime.now(UTC))
+    document = write_opml(
+        configured,
+        app.storage.feeds.titles(),
+        cli.settings.roundup.title,
+        with_passwords=with_passwords,
+    )
+    hidden = [] if with_passwords else [f for f in configured if redact_url(f.url) != f.url]
+    if hidden:
+        click.echo(
+            f"{len(hidden)} feed URL(s) had a password, written as ***"
+            " (--with-passwords keeps them): " + ", ".join(redact_url(f.url) for f in hidden),
+            err=True,
+        )
+    if output is None:
+        click.echo(document, nl=False)
+    else:
+        try:
+            output.write_text(document, encoding="utf-8")
+        except OSError as exc:
+            raise click.FileError(str(output), exc.strerror) from None
+        click.echo(f"wrote {len(configured)} feeds to {output}", err=True)
+
+
+COMMANDS = [init, poll, candidates, status, feeds]

@@ -1,0 +1,150 @@
+"""The web page's one door to the round-up: weeks, ranking, drafting, rendering,
+approving. Every view goes through here, and everything here calls the same
+functions as the command line (``roundup-bot draft``, ``show``, ``approve``,
+``reopen``), so the page and the terminal can never disagree.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from roundup_bot.adapters.render import Format, renderer_for
+from roundup_bot.core.ranking import Ranked
+from roundup_bot.core.records import Draft, DraftEdit, DraftSummary
+from roundup_bot.core.weeks import RoundupWeek, week_by_label, week_containing
+from roundup_bot.services import publish
+from roundup_bot.services.app import App
+from roundup_bot.services.drafting import DraftOutcome, draft_week, rank_week
+from roundup_bot.services.publish import Published
+
+#: How many candidates the draft page offers to add before any search.
+OFFERED = 15
+#: How many search results it lists at most.
+MAX_RESULTS = 50
+
+
+class RankingCache:
+    """Each week's ranking, kept for a few seconds.
+
+    Ranking every candidate of a busy week takes about a second (20,000
+    candidates, bench/draft.py's database); an editor pressing Move down five
+    times should not pay it five times. A candidate polled meanwhile shows up
+    at most ``ttl_s`` later. Approving, reopening and making a draft clear it
+    (they change what counts as already used).
+    """
+
+    def __init__(
+        self, ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic, size: int = 8
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self.size = size
+        self._kept: dict[str, tuple[float, list[Ranked]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, compute: Callable[[], list[Ranked]]) -> list[Ranked]:
+        now = self.clock()
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and now - kept[0] < self.ttl_s:
+                return kept[1]
+        fresh = compute()
+        with self._lock:
+            self._kept[key] = (now, fresh)
+            while len(self._kept) > self.size:
+                del self._kept[min(self._kept, key=lambda k: self._kept[k][0])]
+        return fresh
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+class RoundupService:
+    def __init__(self, app: App, rankings: RankingCache | None = None) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.storage = app.storage
+        self.rankings = rankings or RankingCache(ttl_s=0.0)
+
+    @property
+    def name(self) -> str:
+        return self.settings.roundup.name
+
+    # --- weeks ---------------------------------------------------------------------
+
+    def current_week(self, now: datetime) -> RoundupWeek:
+        """The week that ends next: the one editors are working on."""
+        r = self.settings.roundup
+        return week_containing(now, r.timezone, r.week_ends)
+
+    def week(self, label: str) -> RoundupWeek:
+        r = self.settings.roundup
+        return week_by_label(label, r.timezone, r.week_ends)
+
+    def week_of(self, draft: Draft | DraftSummary) -> RoundupWeek:
+        return self.week(draft.week)
+
+    # --- drafts ----------------------------------------------------------------------
+
+    def get(self, draft_id: int) -> Draft:
+        return self.storage.drafts.get(draft_id)
+
+    def find(self, week: RoundupWeek) -> Draft | None:
+        return self.storage.drafts.find(self.name, week.label)
+
+    def drafts(self) -> list[DraftSummary]:
+        return self.storage.drafts.summaries(self.name)
+
+    def published(self) -> list[DraftSummary]:
+        return self.storage.drafts.summaries(self.name, status="published")
+
+    def make_draft(self, week: RoundupWeek, now: datetime) -> DraftOutcome:
+        """Create or refresh the week's draft exactly as ``roundup-bot draft`` does."""
+        self.rankings.clear()
+        return draft_week(self.app, week, now=now)
+
+    def apply(
+        self, draft_id: int, edits: Sequence[DraftEdit], version: int, by: str, now: datetime
+    ) -> Draft:
+        return self.storage.drafts.apply_edits(
+            draft_id, edits, expected_version=version, by=by, now=now
+        )
+
+    # --- candidates --------------------------------------------------------------------
+
+    def ranked(self, week: RoundupWeek) -> list[Ranked]:
+        """Every candidate of the week with its score, best first (excluded ones last)."""
+        return self.rankings.get(week.label, lambda: rank_week(self.app, week))
+
+    # --- rendering and publishing ----------------------------------------------------------
+
+    def render(self, draft: Draft, fmt: Format) -> str:
+        """The round-up as it will be published: the renderer and templates that
+        :func:`roundup_bot.services.publish.publish` uses (and ``roundup-bot show``).
+
+        Raises:
+            TemplateError: the configured template is broken.
+        """
+        return renderer_for(self.settings).render(draft, fmt)
+
+    def approve(self, draft_id: int, by: str, now: datetime, version: int) -> Published:
+        """Approve and publish through :func:`roundup_bot.services.publish.approve`, the very
+        function ``roundup-bot approve`` calls. ``version`` is the one the editor
+        previewed: a draft changed since is refused (StaleDraftError)."""
+        self.rankings.clear()
+        return publish.approve(self.app, draft_id, by=by, now=now, expected_version=version)
+
+    def public_url(self, draft: Draft | DraftSummary) -> str | None:
+        """Where a published round-up can be read, when [publish] base_url is set."""
+        base = self.settings.publish.base_url.strip()
+        return f"{base.rstrip('/')}/{draft.week}.html" if base else None
+
+    def reopen(self, draft_id: int, by: str, now: datetime, version: int) -> Draft:
+        """approved -> draft through :func:`roundup_bot.services.publish.reopen` (never a
+        published one: the page leaves those read-only)."""
+        self.rankings.clear()
+        return publish.reopen(self.app, draft_id, by=by, now=now, expected_version=version)

@@ -1,0 +1,175 @@
+"""How the bot is doing: each feed, each scheduled job and the X source.
+
+``roundup-bot status`` and the web sources page show the same facts, so both
+gather them here as immutable records and only decide how to print them. The
+states are judged once, here, so the two can never disagree about whether a
+feed is failing or a job was interrupted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from roundup_bot.core.records import FeedStatus
+from roundup_bot.core.suggestion_rules import PLATFORM
+from roundup_bot.services.app import App
+from roundup_bot.services.jobs import JOB_NAMES
+from roundup_bot.services.mentions import (
+    LAST_ERROR,
+    LAST_OK,
+    LAST_OUTCOME,
+    LAST_RUN,
+    RESUME_AFTER,
+    RESUME_TOKEN,
+    SINCE_ID,
+    USER_ID,
+    month_of,
+)
+from roundup_bot.storage import Storage
+from roundup_bot.storage.suggestions import SuggestionCounts
+
+FeedState = Literal["disabled", "gone", "never", "failing", "ok"]
+JobState = Literal["running", "never", "interrupted", "skipped", "ok", "failed"]
+XState = Literal["disabled", "never", "ok", "limited", "failing"]
+
+# Outcomes of a mentions run that a limit stopped; the run carries on later.
+LIMITED_OUTCOMES = ("rate_limited", "usage_capped", "cost_guard")
+
+
+def feed_state(feed: FeedStatus) -> FeedState:
+    """A feed's health in one word (a gone feed is also failing, but says more)."""
+    if not feed.enabled:
+        return "disabled"
+    if feed.gone:
+        return "gone"
+    if feed.ok is None:
+        return "never"
+    return "ok" if feed.ok else "failing"
+
+
+@dataclass(frozen=True, slots=True)
+class JobHealth:
+    """One scheduled job's latest run, judged."""
+
+    name: str
+    state: JobState
+    running_on: str | None  # the lock holder while it runs
+    last_started: datetime | None
+    last_finished: datetime | None
+    last_ok: bool | None
+    last_result: str | None
+    next_run: datetime | None
+
+
+def jobs_health(storage: Storage) -> list[JobHealth]:
+    """Every known job, including jobs that never ran, in a fixed order."""
+    runs = storage.job_runs.all()
+    running = storage.locks.holders()
+    names = list(JOB_NAMES) + sorted(set(runs) - set(JOB_NAMES))
+    out = []
+    for name in names:
+        run = runs.get(name)
+        started = run.last_started if run else None
+        finished = run.last_finished if run else None
+        ok = run.last_ok if run else None
+        state: JobState
+        if name in running:
+            state = "running"
+        elif started is None:
+            state = "never"
+        elif finished is None or finished < started:
+            state = "interrupted"
+        elif ok is None:
+            state = "skipped"
+        else:
+            state = "ok" if ok else "failed"
+        out.append(
+            JobHealth(
+                name=name,
+                state=state,
+                running_on=running[name].owner if name in running else None,
+                last_started=started,
+                last_finished=finished,
+                last_ok=ok,
+                last_result=run.last_result if run else None,
+                next_run=run.next_run if run else None,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class XHealth:
+    """How reading suggestions from X mentions is going.
+
+    The times are kept as stored (ISO text) so that output can show an
+    unreadable value as it is; ``last_run_at`` and ``resume_after_at`` parse them.
+    """
+
+    enabled: bool
+    username: str  # with the "@"
+    user_id: str | None
+    ok: bool | None  # None until the first run
+    last_run: str | None
+    last_outcome: str | None
+    last_error: str | None
+    since_id: str | None
+    unfinished_sweep: bool
+    resume_after: str | None
+    month: str
+    posts_read_this_month: int
+    max_posts_per_month: int
+    suggestions: SuggestionCounts
+
+    @property
+    def state(self) -> XState:
+        if not self.enabled:
+            return "disabled"
+        if self.ok is None:
+            return "never"
+        if self.ok:
+            return "ok"
+        return "limited" if self.last_outcome in LIMITED_OUTCOMES else "failing"
+
+    @property
+    def last_run_at(self) -> datetime | None:
+        return parse_time(self.last_run)
+
+    @property
+    def resume_after_at(self) -> datetime | None:
+        return parse_time(self.resume_after)
+
+
+def x_health(app: App, now: datetime | None = None) -> XHealth:
+    twitter = app.settings.twitter
+    state = app.storage.state.all(PLATFORM)
+    month = month_of(now or datetime.now(UTC))
+    ok = state.get(LAST_OK)
+    return XHealth(
+        enabled=twitter.enabled,
+        username="@" + twitter.username,
+        user_id=twitter.user_id or state.get(USER_ID),
+        ok=None if ok is None else ok == "true",
+        last_run=state.get(LAST_RUN),
+        last_outcome=state.get(LAST_OUTCOME),
+        last_error=state.get(LAST_ERROR),
+        since_id=state.get(SINCE_ID),
+        unfinished_sweep=bool(state.get(RESUME_TOKEN)),
+        resume_after=state.get(RESUME_AFTER),
+        month=month,
+        posts_read_this_month=app.storage.suggestions.posts_read(PLATFORM, month),
+        max_posts_per_month=twitter.max_posts_per_month,
+        suggestions=app.storage.suggestions.counts(PLATFORM),
+    )
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """A stored ISO time, or None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

@@ -1,0 +1,264 @@
+"""The scheduled jobs, shared by the daemon and the one-shot commands.
+
+Each job is a plain function of the app, a :class:`StopSignal` and a clock,
+returning a :class:`JobResult`. :func:`guarded_run` wraps a run in the job's
+lock (so the same job never runs twice at once, wherever it was started) and
+records it in ``job_runs`` (so ``status`` shows the last run).
+
+Jobs:
+  poll      poll the feeds that are due (the daemon; ``poll`` polls all healthy feeds)
+  worker    ``poll --worker``: claim due feeds in leased batches until none are left
+  mentions  read suggestions from the enabled sources (X); skipped when none is enabled
+  draft     make this week's draft round-up
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import math
+import threading
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from roundup_bot.core.records import FeedForUpdate, PollOutcome
+from roundup_bot.core.weeks import week_to_draft
+from roundup_bot.services.app import App
+from roundup_bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+JOB_POLL = "poll"
+JOB_MENTIONS = "mentions"
+JOB_DRAFT = "draft"
+JOB_NAMES = (JOB_POLL, JOB_MENTIONS, JOB_DRAFT)
+
+Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """What one run did, in one line. ``ok`` is None when the job had nothing to do
+    because it was switched off or skipped."""
+
+    ok: bool | None
+    summary: str
+
+
+class StopSignal:
+    """A stop request that reaches jobs running in other threads and event loops.
+
+    The daemon sets it on SIGTERM/SIGINT; a poll running in a worker thread
+    sees it through the asyncio.Event it was given (set thread-safely on the
+    poll's own loop) and stops at once, keeping every feed already stored.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.RLock()  # re-entrant: set() may run in a signal handler
+        self._loops: dict[asyncio.Event, asyncio.AbstractEventLoop] = {}
+
+    def set(self) -> None:
+        with self._lock:
+            self._event.set()
+            for event, loop in list(self._loops.items()):
+                with contextlib.suppress(RuntimeError):  # that loop has just closed
+                    loop.call_soon_threadsafe(event.set)
+
+    def flag(self) -> None:
+        """Only raise the flag (safe inside a signal handler); :meth:`set` passes it on."""
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)
+
+    def run(self, work: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> T:
+        """Run ``work(stop_event)`` on a fresh event loop in this thread."""
+
+        async def main() -> T:
+            event = asyncio.Event()
+            with self._lock:
+                self._loops[event] = asyncio.get_running_loop()
+                if self._event.is_set():
+                    event.set()
+            try:
+                return await work(event)
+            finally:
+                with self._lock:
+                    self._loops.pop(event, None)
+
+        return asyncio.run(main())
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """Filled in by the body of :func:`guarded_run`."""
+
+    result: JobResult = field(default_factory=lambda: JobResult(True, "done"))
+
+
+@contextmanager
+def guarded_run(
+    storage: Storage,
+    job: str,
+    *,
+    wait: float = 0.0,
+    shared: bool = False,
+    clock: Clock = utc_now,
+) -> Iterator[RunRecord]:
+    """Hold the job's lock and record the run in ``job_runs``.
+
+    Raises:
+        LockHeldError: the same job is running elsewhere (after ``wait`` seconds).
+    """
+    # The lock keeps real time whatever ``clock`` says: other processes read it.
+    with storage.locks.hold(job, wait=wait, shared=shared):
+        storage.job_runs.started(job, clock())
+        record = RunRecord()
+        try:
+            yield record
+        except BaseException as exc:
+            reason = f"failed: {exc}" if isinstance(exc, Exception) else "interrupted"
+            storage.job_runs.finished(job, clock(), ok=False, result=reason)
+            raise
+        storage.job_runs.finished(job, clock(), ok=record.result.ok, result=record.result.summary)
+
+
+# -- poll ---------------------------------------------------------------------------
+
+
+def poll_summary(outcomes: Sequence[PollOutcome], skipped: int = 0) -> JobResult:
+    failed = sum(1 for o in outcomes if not o.ok)
+    new = sum(o.new_entries for o in outcomes)
+    updated = sum(o.updated_entries for o in outcomes)
+    text = (
+        f"polled {len(outcomes)} feeds: {len(outcomes) - failed} ok, {failed} failed; "
+        f"{new} new candidates, {updated} updated"
+    )
+    if skipped:
+        text += f"; stopped before {skipped} more"
+    return JobResult(True, text)
+
+
+def poll_feeds_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
+    """The daemon's poll: only feeds whose next poll time has come."""
+    now = clock()
+    configured = app.sync_feeds(now)
+    selected = app.storage.feeds.for_update(now, mode="due")
+    if not selected:
+        return JobResult(True, "no feeds due")
+    names = {f.url: f.name for f in configured}
+    feed_names = {feed.id: names.get(feed.url) for feed in selected}
+    outcomes = stop.run(functools.partial(_poll_batch, app, selected, feed_names, clock))
+    return poll_summary(outcomes, skipped=len(selected) - len(outcomes))
+
+
+def lease_seconds(timeout_s: float, batch: int, per_host: int) -> float:
+    """How long a worker may keep a claimed batch: long enough for the whole batch
+    even if every feed is on one host (so ``per_host`` at a time) and each takes
+    the full timeout, plus a margin. Pure."""
+    return timeout_s * math.ceil(batch / max(per_host, 1)) + 60.0
+
+
+async def _poll_batch(
+    app: App,
+    batch: list[FeedForUpdate],
+    names: dict[int, str | None],
+    clock: Clock,
+    stop: asyncio.Event,
+) -> list[PollOutcome]:
+    # Loaded here, not at the top: `draft`, `show` and the web page use this module
+    # too and must not load feedparser and httpx (the README promises light commands).
+    from roundup_bot.services.polling import poll_feeds_async
+
+    return await poll_feeds_async(
+        app.storage,
+        batch,
+        app.feed_policy(),
+        app.poll_options(),
+        names=names,
+        clock=clock,
+        stop=stop,
+    )
+
+
+def poll_worker_job(app: App, stop: StopSignal, owner: str, clock: Clock = utc_now) -> JobResult:
+    """``poll --worker``: claim due feeds in leased batches until none are left.
+
+    Several workers (on one or more machines) share the due feeds through the
+    leases; a batch is released as soon as it is done, or abandoned when the
+    worker is stopped, so its unfinished feeds are due again at once.
+    """
+    configured = app.sync_feeds(clock())
+    names = {f.url: f.name for f in configured}
+    options = app.poll_options()
+    policy = app.feed_policy()
+    batch_size = max(options.concurrency, 1)
+    lease_s = lease_seconds(policy.timeout, batch_size, policy.per_host)
+    outcomes: list[PollOutcome] = []
+    batches = 0
+    while not stop.is_set():
+        batch = app.storage.leases.claim(owner, clock(), lease_s=lease_s, limit=batch_size)
+        if not batch:
+            break
+        batches += 1
+        feed_names = {feed.id: names.get(feed.url) for feed in batch}
+        try:
+            outcomes.extend(stop.run(functools.partial(_poll_batch, app, batch, feed_names, clock)))
+        finally:
+            app.storage.leases.release(owner, [feed.id for feed in batch])
+    result = poll_summary(outcomes)
+    return JobResult(True, f"{result.summary} (worker {owner}, {batches} batches)")
+
+
+# -- mentions and draft: the work lives with its own feature ----------------------------
+
+
+def poll_mentions_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
+    """Read suggestions from every enabled source; skipped when none is enabled."""
+    if not app.settings.twitter.enabled:
+        return JobResult(None, "skipped: no suggestion source is enabled (see [twitter] enabled)")
+    from roundup_bot.services.mentions import run_mentions  # tweepy is only loaded when X is on
+
+    return run_mentions(app, now=clock(), stop=stop)
+
+
+def draft_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
+    """Make (or refresh) the draft of the week that ends nearest to ``clock()``."""
+    from roundup_bot.services.drafting import draft_week
+
+    now = clock()
+    roundup = app.settings.roundup
+    week = week_to_draft(now, roundup.timezone, roundup.week_ends)
+    outcome = draft_week(app, week, now=now)
+    if outcome.left_alone:
+        return JobResult(None, f"skipped: {outcome.left_alone}")
+    verb = "created" if outcome.created else "refreshed"
+    return JobResult(
+        True,
+        f"{verb} the {week.label} draft (draft {outcome.draft.id}) "
+        f"with {len(outcome.draft.shown_items)} items",
+    )
+
+
+JobFunction = Callable[[App, StopSignal, Clock], JobResult]
+
+#: The daemon's jobs by name.
+JOBS: dict[str, JobFunction] = {
+    JOB_POLL: poll_feeds_job,
+    JOB_MENTIONS: poll_mentions_job,
+    JOB_DRAFT: draft_job,
+}

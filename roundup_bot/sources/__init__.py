@@ -1,1 +1,0 @@
-"""Adapters that bring candidates in: the HTTP client, feeds, and suggestion sources."""

@@ -1,0 +1,124 @@
+"""The schema is made by migrations, matches the tables in code, and upserts never duplicate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import insert
+
+from roundup_bot.core.records import ConfiguredFeed, ParsedEntry, ParsedFeed
+from roundup_bot.storage import Storage, open_storage
+from roundup_bot.storage.db import (
+    alembic_config,
+    create_db_engine,
+    current_revision,
+    head_revision,
+    migrate,
+)
+from roundup_bot.storage.schema import feeds, metadata
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def entry(n: int, title: str | None = None) -> ParsedEntry:
+    return ParsedEntry(
+        link=f"https://blog.example.gov.uk/post-{n}?utm_source=rss",
+        canonical_url=f"https://blog.example.gov.uk/post-{n}",
+        title=title or f"Post {n}",
+        author="A. Writer",
+        published=datetime(2026, 11, 18, 9, n % 60, tzinfo=UTC),
+        summary="Summary",
+        entry_id=f"id-{n}",
+    )
+
+
+def test_migrations_create_exactly_the_schema_in_code(db_url: str) -> None:
+    store = open_storage(db_url)
+    try:
+        assert current_revision(store.engine) == head_revision()
+        with store.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == []
+        assert migrate(store.engine) is False  # already at head: nothing to do
+    finally:
+        store.close()
+
+
+def test_storing_the_same_entries_twice_creates_no_duplicates(storage: Storage) -> None:
+    storage.feeds.sync([ConfiguredFeed("https://a.example/feed", "A", 1.0, True)], NOW)
+    [feed] = storage.feeds.for_update(NOW)
+    parsed = ParsedFeed(url=feed.url, title="A", site_url=None, entries=(entry(1), entry(2)))
+    kwargs = dict(etag=None, last_modified=None, permanent_url=None, now=NOW, next_due=NOW)
+    assert storage.feeds.record_success(feed, parsed=parsed, **kwargs) == (2, 0)
+    assert storage.feeds.record_success(feed, parsed=parsed, **kwargs) == (0, 0)
+    changed = ParsedFeed(url=feed.url, title="A", site_url=None, entries=(entry(1, "New title"),))
+    assert storage.feeds.record_success(feed, parsed=changed, **kwargs) == (0, 1)
+    found = storage.candidates.list()
+    assert len(found) == 2
+    assert {c.title for c in found} == {"New title", "Post 2"}
+    assert all(len(c.sources) == 1 for c in found)
+
+
+def test_the_same_article_from_two_feeds_is_one_candidate_with_both_sources(
+    storage: Storage,
+) -> None:
+    storage.feeds.sync(
+        [
+            ConfiguredFeed("https://a.example/feed", "Blog A", 1.0, True),
+            ConfiguredFeed("https://b.example/feed", "Blog B", 2.0, True),
+        ],
+        NOW,
+    )
+    for feed in storage.feeds.for_update(NOW):
+        parsed = ParsedFeed(url=feed.url, title=None, site_url=None, entries=(entry(7),))
+        storage.feeds.record_success(
+            feed,
+            parsed=parsed,
+            etag='"x"',
+            last_modified=None,
+            permanent_url=None,
+            now=NOW,
+            next_due=NOW,
+        )
+    [candidate] = storage.candidates.list()
+    assert {s.name for s in candidate.sources} == {"Blog A", "Blog B"}
+    assert sorted(candidate.feed_weights) == [1.0, 2.0]
+    assert candidate.published is not None
+    assert candidate.published.tzinfo is not None
+
+
+def test_the_schema_head_constant_is_the_newest_migration() -> None:
+    from roundup_bot.storage.db import SCHEMA_HEAD
+
+    assert head_revision() == SCHEMA_HEAD
+
+
+def test_a_database_made_by_an_older_release_is_upgraded_with_its_data(db_url: str) -> None:
+    """Every later migration runs on a populated database at revision 0001 (what the
+    first release made), and what was stored is still there afterwards."""
+    from alembic import command
+
+    engine = create_db_engine(db_url)
+    try:
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0001")
+            conn.execute(
+                insert(feeds).values(
+                    url="https://blog.example.gov.uk/feed", in_config=True, created_at=NOW
+                )
+            )
+        assert current_revision(engine) == "0001"
+    finally:
+        engine.dispose()
+    store = open_storage(db_url)  # migrates on first use
+    try:
+        assert current_revision(store.engine) == head_revision()
+        assert [f.url for f in store.feeds.for_update(NOW)] == ["https://blog.example.gov.uk/feed"]
+        with store.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    finally:
+        store.close()
