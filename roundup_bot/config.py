@@ -29,11 +29,11 @@ from pydantic import (
     model_validator,
 )
 
+from roundup_bot.core.errors import ConfigError
 from roundup_bot.core.exclusions import (
     DEFAULT_EXCLUDE_CATEGORIES,
     DEFAULT_EXCLUDE_TITLE_MARKERS,
 )
-from roundup_bot.core.errors import ConfigError
 
 DEFAULT_CONFIG = "config.toml"
 ENV_CONFIG = "ROUNDUP_CONFIG"

@@ -49,7 +49,7 @@ class Picks:
 
 
 def pick_fairly(
-    ranked: Sequence[tuple[int, str]],
+    ranked: Iterable[tuple[int, str]],
     slots: int,
     max_per_source: int,
     already: Iterable[str] = (),

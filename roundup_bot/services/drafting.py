@@ -149,11 +149,11 @@ def fair_picks(
 ) -> Picks:
     """The automatic picks: the best eligible candidates not ``taken``, at most
     ``max_per_source`` from one blog (``kept_blogs`` already in the draft)."""
-    eligible_ids = [
+    eligible_ids = (  # lazily: picking stops once the places are filled
         (r.candidate.id, blog_key(r.candidate))
         for r in ranked
         if r.score.excluded is None and r.candidate.id not in taken
-    ]
+    )
     return pick_fairly(eligible_ids, slots, max_per_source, kept_blogs)
 
 
@@ -367,6 +367,32 @@ def rank_for_draft(app: App, week: RoundupWeek, existing: Draft | None) -> list[
         if len(scores) >= need and scores[need - 1] > bounded[position][0]:
             break
     return rank(loaded.values(), window, settings.ranking, used=used)
+
+
+def rank_candidates(app: App, found: Iterable[Candidate]) -> list[Ranked]:
+    """Any candidates, each scored within its own round-up week: the newest week
+    first, each week best first; a candidate the ``max_per_source`` cap would hold
+    back from a fresh draft says so in its ``why`` (``roundup-bot candidates``)."""
+    settings = app.settings.roundup
+    by_week: dict[str, tuple[RoundupWeek, list[Candidate]]] = {}
+    week: RoundupWeek | None = None
+    for candidate in found:
+        moment = placed_at(candidate)
+        if week is None or not week.contains(moment):
+            week = week_containing(moment, settings.timezone, settings.week_ends)
+        by_week.setdefault(week.label, (week, []))[1].append(candidate)
+    out: list[Ranked] = []
+    for each, members in sorted(by_week.values(), key=lambda pair: pair[0].end, reverse=True):
+        used = app.storage.drafts.used_elsewhere(settings.name, each.label, [c.id for c in members])
+        ranked = rank(members, Window(each.start, each.end), app.settings.ranking, used=used)
+        notes = cap_notes(ranked, settings)
+        out.extend(
+            Ranked(r.candidate, replace(r.score, parts=(*r.score.parts, notes[r.candidate.id])))
+            if r.candidate.id in notes
+            else r
+            for r in ranked
+        )
+    return out
 
 
 def score_candidates(app: App, found: Iterable[Candidate]) -> dict[int, Score]:
