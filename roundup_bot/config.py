@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import reprlib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -49,9 +50,18 @@ NON_KEY_ENV = frozenset(
         "ROUNDUP_TWITTER_ACCESS_TOKEN",
         "ROUNDUP_TWITTER_ACCESS_TOKEN_SECRET",
         "ROUNDUP_WEB_SECRET_KEY",
+        "ROUNDUP_MASTODON_ACCESS_TOKEN",
+        "ROUNDUP_BLUESKY_APP_PASSWORD",
         "ROUNDUP_TEST_POSTGRES_URL",
     }
 )
+
+#: Deepest nesting of arrays and tables a config may have; the real keys need 4.
+#: Deeper documents (a hostile or broken file) are refused before anything recurses
+#: into them; one that even the TOML parser cannot descend is refused as well.
+MAX_DEPTH = 16
+#: How much of a wrong value an error message shows.
+SHOWN_VALUE = 60
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
@@ -66,7 +76,9 @@ def parse_duration(value: str | int | float) -> float:
     else:
         match = _DURATION.match(value)
         if not match:
-            raise ValueError(f"{value!r} is not a duration such as '90s', '15m', '2h' or '1d'")
+            raise ValueError(
+                f"{_shown(value)} is not a duration such as '90s', '15m', '2h' or '1d'"
+            )
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if seconds <= 0:
         raise ValueError("a duration must be more than zero")
@@ -123,11 +135,11 @@ class FeedSettings(_Section):
 
         value = value.strip()
         if not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):
-            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+            raise ValueError(f"{_shown(value)} is not an http:// or https:// URL")
         try:
             canonical_url(value)  # a space in the host, a bad port: only checked here
         except InvalidURL:
-            raise ValueError(f"{value!r} is not a valid URL") from None
+            raise ValueError(f"{_shown(value)} is not a valid URL") from None
         return value
 
     @field_validator("weight")
@@ -216,7 +228,9 @@ class TwitterSettings(_Section):
     def _username(cls, value: str) -> str:
         value = value.strip().lstrip("@")
         if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", value):
-            raise ValueError(f"{value!r} is not an X username (letters, digits, _; 15 at most)")
+            raise ValueError(
+                f"{_shown(value)} is not an X username (letters, digits, _; 15 at most)"
+            )
         return value
 
     @field_validator("user_id", mode="before")
@@ -229,7 +243,7 @@ class TwitterSettings(_Section):
     @classmethod
     def _user_id(cls, value: str | None) -> str | None:
         if value is not None and not value.strip().isdigit():
-            raise ValueError(f"{value!r} is not a numeric X user id")
+            raise ValueError(f"{_shown(value)} is not a numeric X user id")
         return value.strip() if value is not None else None
 
     @field_validator("api_base_url")
@@ -237,7 +251,7 @@ class TwitterSettings(_Section):
     def _base_url(cls, value: str) -> str:
         value = value.strip().rstrip("/")
         if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value, re.IGNORECASE):
-            raise ValueError(f"{value!r} is not an http:// or https:// base URL")
+            raise ValueError(f"{_shown(value)} is not an http:// or https:// base URL")
         return value
 
     @field_validator("max_posts_per_month", "first_run_days")
@@ -269,10 +283,130 @@ class TwitterSettings(_Section):
         return value
 
 
+class _ChannelSettings(_Section):
+    """What every suggestion channel other than X shares: reading, limits, replies, announcing."""
+
+    enabled: bool = False
+    first_run_days: int = 7  # the first run reads mentions this many days back
+    timeout: float = 20.0  # seconds for a whole request, a slow answer included
+    max_rate_limit_wait: float = 60.0  # wait for a rate-limit reset at most this many seconds
+    retries: int = 3  # retries after a 5xx answer or a timeout, with backoff
+    retry_backoff: float = 1.0  # first retry after this many seconds, doubling each time
+    thank_suggesters: bool = False  # reply once to each accepted suggestion
+    thank_template: str = "thanks.txt.j2"
+    announce: bool = False  # post once about each published round-up
+    announce_template: str = "announce.txt.j2"
+
+    @field_validator("first_run_days")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be 1 or more")
+        return value
+
+    @field_validator("retries")
+    @classmethod
+    def _retries(cls, value: int) -> int:
+        if not 0 <= value <= 10:
+            raise ValueError("must be between 0 and 10")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than zero")
+        return value
+
+    @field_validator("max_rate_limit_wait", "retry_backoff")
+    @classmethod
+    def _not_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must be zero or more")
+        return value
+
+
+def _https_base_url(value: str) -> str:
+    value = value.strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value, re.IGNORECASE):
+        raise ValueError(f"{value!r} is not an http:// or https:// base URL")
+    return value
+
+
+#: A Bluesky handle is a domain name: "name.bsky.social", "comms.council.gov.uk".
+_HANDLE = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*")
+
+
+class MastodonSettings(_ChannelSettings):
+    """Mastodon: mentions of the bot's account on its own server.
+
+    The access token is never a config key: ROUNDUP_MASTODON_ACCESS_TOKEN (an
+    application's token with read:notifications, read:statuses, and
+    write:statuses for replies and announcements).
+    """
+
+    api_base_url: str = ""  # the bot account's server, e.g. "https://council.social"
+    include_filtered: bool = True  # also read mentions Mastodon 4.3+ files as notification requests
+    visibility: Literal["public", "unlisted"] = "public"  # of announcements (replies: see README)
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _https_base_url(value) if value.strip() else ""
+
+    @model_validator(mode="after")
+    def _needs_server(self) -> MastodonSettings:
+        if self.enabled and not self.api_base_url:
+            raise ValueError("api_base_url: required when enabled (the bot account's server)")
+        return self
+
+    @property
+    def account_hint(self) -> str:
+        return self.api_base_url
+
+
+class BlueskySettings(_ChannelSettings):
+    """Bluesky: mentions of and replies to the bot's account.
+
+    The app password is never a config key: ROUNDUP_BLUESKY_APP_PASSWORD (made
+    under Settings > Privacy and security > App passwords). The session it opens
+    is kept in the database and refreshed, so the bot logs in once, not every run.
+    """
+
+    handle: str = ""  # the bot account, e.g. "welovelocalgov.bsky.social"
+    service: str = "https://bsky.social"  # the account's PDS (or the entryway that finds it)
+
+    @field_validator("handle")
+    @classmethod
+    def _handle(cls, value: str) -> str:
+        value = value.strip().lstrip("@").lower()
+        if value and not re.fullmatch(
+            r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*", value
+        ):
+            raise ValueError(f"{value!r} is not a Bluesky handle such as 'name.bsky.social'")
+        return value
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, value: str) -> str:
+        return _https_base_url(value)
+
+    @model_validator(mode="after")
+    def _needs_handle(self) -> BlueskySettings:
+        if self.enabled and not self.handle:
+            raise ValueError("handle: required when enabled (the bot's Bluesky handle)")
+        return self
+
+    @property
+    def account_hint(self) -> str:
+        return "@" + self.handle if self.handle else ""
+
+
 class SuggestionSettings(_Section):
     """Rules for suggestions from any platform; a rejected one is stored with its reason."""
 
-    blocked_users: list[str] = Field(default_factory=list)  # usernames (with or without @) or ids
+    # handles (with or without @) or account ids; "mastodon:@a@b.social" limits one to a platform
+    blocked_users: list[str] = Field(default_factory=list)
     blocked_domains: list[str] = Field(default_factory=list)  # a domain blocks its subdomains too
     allowed_domains: list[str] = Field(default_factory=list)  # when set, only these domains
     max_per_user_per_week: int = 5  # different links one person may suggest in 7 days; 0: no limit
@@ -335,8 +469,8 @@ class RoundupSettings(_Section):
     def _zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a long name
+            raise ValueError(f"unknown time zone {_shown(value)}") from exc
         return value
 
     @field_validator("week_ends")
@@ -346,7 +480,7 @@ class RoundupSettings(_Section):
             r"^(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s+\d{1,2}:\d{2}$",
             value.strip().lower(),
         ):
-            raise ValueError(f"{value!r} is not a day and time such as 'friday 09:00'")
+            raise ValueError(f"{_shown(value)} is not a day and time such as 'friday 09:00'")
         return value
 
 
@@ -434,6 +568,8 @@ class Settings(_Section):
     polling: PollingSettings = Field(default_factory=PollingSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     twitter: TwitterSettings = Field(default_factory=TwitterSettings)
+    mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
+    bluesky: BlueskySettings = Field(default_factory=BlueskySettings)
     suggestions: SuggestionSettings = Field(default_factory=SuggestionSettings)
     roundup: RoundupSettings = Field(default_factory=RoundupSettings)
     ranking: RankingSettings = Field(default_factory=RankingSettings)
@@ -447,7 +583,8 @@ class Settings(_Section):
         seen: dict[str, int] = {}
         for index, feed in enumerate(self.feeds):
             if feed.url in seen:
-                raise ValueError(f"feeds[{index}].url {feed.url!r} repeats feeds[{seen[feed.url]}]")
+                first = seen[feed.url]
+                raise ValueError(f"feeds[{index}].url {_shown(feed.url)} repeats feeds[{first}]")
             seen[feed.url] = index
         return self
 
@@ -495,6 +632,8 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
         raise ConfigError(shown, None, "the file is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(shown, None, f"TOML syntax error: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of [ or {
+        raise ConfigError(shown, None, _TOO_DEEP) from None
     return settings_from_mapping(data, shown, env)
 
 
@@ -506,6 +645,10 @@ def settings_from_mapping(
     if "path" in data:
         raise ConfigError(shown, "path", "unknown key")
     data = _apply_env_overrides(dict(data), env)
+    deep = _too_deep(data)
+    if deep is not None:
+        origin = _env_name(deep) if _env_name(deep) in env else shown
+        raise ConfigError(origin, _dotted(deep), _TOO_DEEP)
     try:
         settings = Settings.model_validate({**data, "path": shown})
     except ValidationError as exc:
@@ -531,7 +674,10 @@ def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[s
         if key not in fields:
             raise ConfigError(name, f"{section}.{key}", "unknown key")
         table = dict(data.get(section) or {})
-        table[key] = _env_value(raw, fields[key].annotation)
+        try:
+            table[key] = _env_value(raw, fields[key].annotation)
+        except RecursionError:
+            raise ConfigError(name, f"{section}.{key}", _TOO_DEEP) from None
         data[section] = table
     return data
 
@@ -551,6 +697,35 @@ def _env_value(raw: str, annotation: Any) -> Any:
     if not isinstance(value, str) and (annotation is str or str in get_args(annotation)):
         return raw
     return value
+
+
+_TOO_DEEP = f"nested too deeply (arrays and tables more than {MAX_DEPTH} levels deep)"
+
+
+def _too_deep(data: Mapping[str, Any]) -> tuple[int | str, ...] | None:
+    """Where ``data`` nests deeper than MAX_DEPTH (the shortest such path), else None.
+    Walks without recursion, so no document can exhaust the stack here."""
+    level: list[tuple[tuple[int | str, ...], Any]] = [((), data)]
+    for _ in range(MAX_DEPTH):
+        below: list[tuple[tuple[int | str, ...], Any]] = []
+        for loc, value in level:
+            if isinstance(value, Mapping):
+                below.extend(((*loc, k), v) for k, v in value.items())
+            elif isinstance(value, list):
+                below.extend(((*loc, n), v) for n, v in enumerate(value))
+        level = [(loc, v) for loc, v in below if isinstance(v, Mapping | list)]
+        if not level:
+            return None
+    return _key_part(level[0][0])
+
+
+def _key_part(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """The config key the nesting hangs from ("polling.timeout", "feeds[0].name"):
+    the path below it ([0][0][0]... or .a.a.a...) says nothing more."""
+    loc = loc[: 3 if loc and loc[0] == "feeds" else 2]
+    while len(loc) > 1 and isinstance(loc[-1], int):
+        loc = loc[:-1]
+    return loc
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:
@@ -578,8 +753,18 @@ def _problem(error: Mapping[str, Any]) -> str:
     message = str(error["msg"])
     message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if kind.endswith("_type") or kind.endswith("_parsing"):
-        return f"wrong type: {message[0].lower() + message[1:]} (got {error.get('input')!r})"
+        return f"wrong type: {message[0].lower() + message[1:]} (got {_shown(error.get('input'))})"
     return message
+
+
+def _shown(value: Any) -> str:
+    """A wrong value as an error shows it: its repr, cut short (a whole table or a
+    megabyte of text has no place in a one-line error)."""
+    shorter = reprlib.Repr()
+    shorter.maxstring = shorter.maxother = SHOWN_VALUE
+    shorter.maxlevel = 2
+    text = shorter.repr(value)
+    return text if len(text) <= SHOWN_VALUE else text[: SHOWN_VALUE - 1] + "…"
 
 
 def _resolve_sqlite(settings: Settings) -> None:

@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -30,6 +30,10 @@ CORPUS = SHARED / "corpus"
 PG_URL = os.environ.get(
     "ROUNDUP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+#: Under CI (``CI=true``, as .ci/run is run) a missing PostgreSQL server, browser or
+#: corpus fails the run instead of skipping: a green CI must mean those tests ran.
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 _pg_problem: str | None = None
 _pg_checked = False
@@ -51,6 +55,13 @@ def postgres_problem() -> str | None:
     return _pg_problem
 
 
+def missing(reason: str, *, module_level: bool = False) -> NoReturn:
+    """Skip for want of a server, browser or corpus; under CI, fail instead."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI must run these tests: see .ci/run)", pytrace=False)
+    pytest.skip(reason, allow_module_level=module_level)
+
+
 def _redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
@@ -65,7 +76,7 @@ def postgres_url() -> Iterator[str]:
     """A fresh, empty schema on the PostgreSQL test server, dropped afterwards."""
     problem = postgres_problem()
     if problem:
-        pytest.skip(problem)
+        missing(problem)
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
@@ -99,7 +110,7 @@ def storage(db_url: str) -> Iterator[Storage]:
 def corpus() -> Path:
     """The shared feed/X corpus; tests that need it skip cleanly without it."""
     if not CORPUS.is_dir():
-        pytest.skip(f"the shared corpus is not at {CORPUS} (it sits beside the checkout)")
+        missing(f"the shared corpus is not at {CORPUS} (it sits beside the checkout)")
     return CORPUS
 
 

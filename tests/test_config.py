@@ -63,11 +63,14 @@ GOOD_FEED = '\n[[feeds]]\nurl = "https://example.org/feed"\n'
             GOOD_FEED + GOOD_FEED.replace("/feed", "/other") + GOOD_FEED,
             ("feeds[2].url", "repeats feeds[0]"),
         ),
+        ('[roundup]\ntimezone = "' + "x" * 300 + '"\n', ("roundup.timezone", "unknown time zone")),
+        ('[[feeds]]\nurl = "' + "x" * 5000 + '"\n', ("feeds[0].url", "is not an http")),
     ],
 )
 def test_config_file_problems(tmp_path: Path, body: str, needles: tuple[str, ...]) -> None:
     line = assert_config_error(run_with(tmp_path, body), *needles)
     assert str(tmp_path / "config.toml") in line
+    assert len(line) < 400
 
 
 def test_a_config_that_is_not_utf8(tmp_path: Path) -> None:
@@ -325,3 +328,51 @@ def test_the_example_config_documents_every_key() -> None:
             f"{name}.{k}" for k in model.model_fields if k not in documented.get(name, set())
         ]
     assert missing == []
+
+
+DEEP = 5000
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ("[polling]\ntimeout = " + "[" * DEEP + "]" * DEEP + "\n", None),
+        (GOOD_FEED + "name = " + "{a = " * DEEP + "1" + "}" * DEEP + "\n", None),
+        ("[polling]\ntimeout = " + "[" * 300 + "]" * 300 + "\n", "polling.timeout"),
+        (GOOD_FEED + "name = " + "{a = " * 300 + "1" + "}" * 300 + "\n", "feeds[0].name"),
+    ],
+)
+def test_a_toml_nested_thousands_deep_is_a_config_error(
+    tmp_path: Path, body: str, key: str | None
+) -> None:
+    line = assert_config_error(run_with(tmp_path, body), "nested too deeply")
+    assert str(tmp_path / "config.toml") in line
+    if key:
+        assert f": {key}: " in line
+    assert len(line) < 300
+
+
+@pytest.mark.parametrize("depth", [300, DEEP])
+def test_an_environment_value_nested_thousands_deep_names_the_variable(
+    tmp_path: Path, depth: int
+) -> None:
+    deep = "[" * depth + "]" * depth
+    result = run_with(tmp_path, GOOD_FEED, {"ROUNDUP_POLLING_TIMEOUT": deep})
+    line = assert_config_error(
+        result, "ROUNDUP_POLLING_TIMEOUT", "polling.timeout", "nested too deeply"
+    )
+    assert len(line) < 300
+
+
+def test_a_wrong_value_is_shown_cut_short(tmp_path: Path) -> None:
+    body = '[polling]\ntimeout = ["' + "x" * 5000 + '"]\n'
+    line = assert_config_error(run_with(tmp_path, body), "polling.timeout", "wrong type", "…")
+    assert len(line) < 300
+
+
+def test_an_endless_opml_file_is_read_no_further_than_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    db = f'[database]\nurl = "sqlite:///{tmp_path / "db.sqlite"}"\n'
+    path.write_text(db + '[polling]\nopml = "/dev/zero"\n', encoding="utf-8")
+    result = run_cli(["--config", str(path), "status", "--json"])
+    assert_config_error(result, "polling.opml", "/dev/zero", "larger than 5 MiB")

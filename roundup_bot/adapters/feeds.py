@@ -33,6 +33,7 @@ from roundup_bot.core.curation import (
     clean_line,
     excerpt,
     plain_text,
+    without_credentials,
 )
 from roundup_bot.core.errors import FeedParseError
 from roundup_bot.core.records import ParsedEntry, ParsedFeed
@@ -66,9 +67,16 @@ feedparser.RESOLVE_RELATIVE_URIS = False
 
 def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
     """Parse one fetched feed document. ``url`` is where it was fetched from (after
-    redirects): relative links resolve against it unless xml:base says otherwise."""
+    redirects): relative links resolve against it unless xml:base says otherwise.
+
+    A private feed's URL carries its password (``https://user:secret@host/feed``):
+    links are resolved against the URL without it, and no stored link keeps one.
+    """
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
-    response_headers.setdefault("content-location", url)
+    base_url = without_credentials(url)
+    response_headers["content-location"] = without_credentials(
+        response_headers.get("content-location", base_url)
+    )
     content = _repair(content, response_headers)
     # feedparser would otherwise look at the (remote) URL's own encoding guesses only.
     try:
@@ -92,10 +100,10 @@ def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = Non
                 url, "JSON Feed is not supported: use the blog's RSS or Atom feed URL"
             )
         raise FeedParseError(url, f"not a feed: {problem or 'no feed elements found'}")
-    base = _site_url(feed_meta.get("link"), url)
+    base = _site_url(feed_meta.get("link"), base_url)
     entries: list[ParsedEntry] = []
     for raw in entries_raw:
-        entry = _entry(raw, url, feed_meta)
+        entry = _entry(raw, base_url, feed_meta)
         if entry is not None:
             entries.append(entry)
     if not entries and _malformed(parsed):
@@ -154,7 +162,7 @@ def _entry(raw: Any, feed_url: str, feed_meta: Any) -> ParsedEntry | None:
     link = _entry_link(raw)
     if not link:
         return None
-    link = absolute_url(link, feed_url)
+    link = without_credentials(absolute_url(link, feed_url))
     try:
         canonical = canonical_url(link)
     except InvalidURL:
@@ -173,7 +181,7 @@ def _entry(raw: Any, feed_url: str, feed_meta: Any) -> ParsedEntry | None:
         author=author,
         published=_when(raw),
         summary=excerpt(plain_text(summary_html), SUMMARY_CHARS),
-        entry_id=clean_line(_text(raw.get("id")) or "", 1000) or None,
+        entry_id=clean_line(without_credentials(_text(raw.get("id")) or ""), 1000) or None,
         categories=_categories(raw),
     )
 
@@ -246,7 +254,7 @@ def _site_url(link: Any, feed_url: str) -> str | None:
     """The feed's home page, only when it is an http(s) URL (it may be shown as a link)."""
     if not isinstance(link, str) or not link.strip():
         return None
-    absolute = absolute_url(link, feed_url)
+    absolute = without_credentials(absolute_url(link, feed_url))
     try:
         canonical_url(absolute)
     except InvalidURL:

@@ -4,9 +4,13 @@ Every request it makes has an overall deadline (connect, redirects and a body
 that drips a byte at a time all count against it), a size limit counted after
 decompression (so a gzip bomb stops at the limit), a bounded number of
 redirects followed one hop at a time, and a User-Agent that names roundup-bot.
-When private addresses are not allowed, every hop's host is resolved and
-refused if any address is private, loopback, link-local or otherwise not
-globally routable; that check runs before each connection is made.
+Every connection is made to an address this module resolved itself, once
+(:class:`_PinnedBackend`). When private addresses are not allowed, the host is
+refused if any of its addresses is private, loopback, link-local or otherwise
+not globally routable (IPv6 forms that carry such an IPv4 address included),
+and the connection goes only to the addresses that were checked: a DNS answer
+that changes between check and connect (rebinding) cannot get a request
+through, on any redirect hop.
 
 Concurrency is bounded overall by the caller and per host here, so a batch of
 feeds never hammers one server.
@@ -17,14 +21,17 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 import zlib
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from roundup_bot.core.errors import (
@@ -61,56 +68,224 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max((when - now).total_seconds(), 0.0)
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: local-use, site-specific
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # RFC 4291: deprecated "::a.b.c.d"
+
+
 def is_public_address(address: str) -> bool:
-    """True only for globally routable unicast addresses."""
+    """True only for globally routable unicast addresses.
+
+    An IPv6 address that carries an IPv4 address inside it reaches that IPv4
+    address through a translator or tunnel, so ``2002:7f00:1::`` (6to4) and
+    ``64:ff9b::7f00:1`` (NAT64) are as private as 127.0.0.1, though the
+    standard library calls them global. The local-use NAT64 prefix and the
+    deprecated IPv4-compatible form (``::a.b.c.d``) are never public.
+    """
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return _is_global_unicast(ip.ipv4_mapped)
+        if ip in _NAT64_LOCAL or ip in _IPV4_COMPATIBLE:
+            return False
+        embedded = ip.sixtofour
+        if ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+        if embedded is not None and not _is_global_unicast(embedded):
+            return False
+    return _is_global_unicast(ip)
+
+
+def _is_global_unicast(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return bool(ip.is_global) and not ip.is_multicast
 
 
-async def check_public_host(url: str) -> None:
-    """Raise BlockedAddress unless every address of the URL's host is public."""
-    host = urlsplit(url).hostname
-    if not host:
-        raise BlockedAddress(url, f"no host in {url}")
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise FetchError(url, f"cannot resolve {host}: {exc.strerror}") from exc
-    for info in infos:
-        address = str(info[4][0])
-        if not is_public_address(address):
-            raise BlockedAddress(
-                url, f"refused to fetch {host}: it resolves to non-public address {address}"
+class Resolver(Protocol):
+    """Turns a host name into the addresses to connect to (a seam for tests).
+
+    Raises:
+        OSError: the name cannot be resolved (``socket.gaierror``).
+    """
+
+    async def __call__(self, host: str, port: int) -> list[str]: ...
+
+
+async def resolve_system(host: str, port: int) -> list[str]:
+    """The system resolver (getaddrinfo in a thread), each address once, in its order."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Opens every TCP connection to an address it resolved and vetted itself.
+
+    httpcore would hand the host name to the socket layer, which resolves it
+    again: a name that answers "public" to a check and "127.0.0.1" a moment
+    later (DNS rebinding) would get a request through. Here the name is resolved
+    once per connection, every address is vetted (when private addresses are
+    refused), and only those addresses are connected to. httpcore still does
+    TLS with the host name, so SNI and certificate checks are for the name, and
+    the request keeps its Host header; its pool stays keyed by scheme, host and
+    port, so keep-alive connections are reused only for the host they were
+    vetted for. Every redirect hop to a new host is a new connection.
+    """
+
+    def __init__(self, resolver: Resolver, *, allow_private: bool) -> None:
+        self._resolver = resolver
+        self._allow_private = allow_private
+        self._sockets = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self._vetted_addresses(host, port, timeout)
+
+        async def connect(address: str) -> httpcore.AsyncNetworkStream:
+            return await self._sockets.connect_tcp(
+                address,
+                port,
+                timeout=timeout,
+                local_address=local_address,
+                socket_options=socket_options,
             )
 
+        return await _connect_first(addresses, connect)
 
-def _check_peer(original: str, url: str, response: httpx.Response) -> None:
-    """Refuse the answer if the connection actually went to a non-public address.
+    async def sleep(self, seconds: float) -> None:
+        await self._sockets.sleep(seconds)
 
-    The host was checked before connecting, but DNS may answer differently the
-    second time (rebinding); this checks the address really connected to, before
-    any of the body is read or any redirect is followed.
+    async def _vetted_addresses(self, host: str, port: int, timeout: float | None) -> list[str]:
+        try:
+            addresses = [ipaddress.ip_address(host).compressed]
+        except ValueError:
+            try:
+                async with asyncio.timeout(timeout):
+                    addresses = await self._resolver(host, port)
+            except TimeoutError:
+                raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
+            except OSError as exc:
+                raise httpcore.ConnectError(
+                    f"cannot resolve {host}: {exc.strerror or exc}"
+                ) from exc
+        if not addresses:
+            raise httpcore.ConnectError(f"cannot resolve {host}: no addresses")
+        if not self._allow_private:
+            for address in addresses:
+                if not is_public_address(address):
+                    problem = f"it resolves to non-public address {address}"
+                    raise BlockedAddress(host, f"refused to fetch {host}: {problem}")
+        return _happy_eyeballs_order(addresses)
+
+
+HAPPY_EYEBALLS_DELAY = 0.25  # seconds before racing the next address (RFC 8305)
+
+
+def _happy_eyeballs_order(addresses: list[str]) -> list[str]:
+    """The first IPv6 address, then the first IPv4 one, then the rest in order (as anyio)."""
+    first_v6 = next((a for a in addresses if ":" in a), None)
+    first_v4 = next((a for a in addresses if ":" not in a), None)
+    head = [a for a in (first_v6, first_v4) if a is not None]
+    return head + [a for a in addresses if a not in head]
+
+
+async def _connect_first(
+    addresses: list[str],
+    connect: Callable[[str], Coroutine[Any, Any, httpcore.AsyncNetworkStream]],
+) -> httpcore.AsyncNetworkStream:
+    """Race connections to ``addresses`` (Happy Eyeballs): the next attempt starts when
+    the last one fails or after :data:`HAPPY_EYEBALLS_DELAY`; the first to connect wins
+    and every other attempt is cancelled or closed.
+
+    This is what the socket layer would do with the name; it has to be done here
+    because only these (vetted) addresses may be tried.
     """
-    stream = response.extensions.get("network_stream")
-    peer = stream.get_extra_info("server_addr") if stream is not None else None
-    if peer and not is_public_address(str(peer[0])):
-        host = urlsplit(url).hostname
-        raise BlockedAddress(
-            original, f"refused to fetch {host}: it connected to non-public address {peer[0]}"
+    waiting = list(addresses)
+    attempts: list[asyncio.Task[httpcore.AsyncNetworkStream]] = []
+    errors: list[Exception] = []
+    winner: httpcore.AsyncNetworkStream | None = None
+    try:
+        while winner is None and (waiting or any(not t.done() for t in attempts)):
+            if waiting:
+                attempts.append(asyncio.create_task(connect(waiting.pop(0))))
+            running = {t for t in attempts if not t.done()}
+            done, _ = await asyncio.wait(
+                running,
+                timeout=HAPPY_EYEBALLS_DELAY if waiting else None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            for task in done:
+                error = task.exception()
+                if error is None:
+                    winner = winner or task.result()
+                elif isinstance(error, Exception):
+                    errors.append(error)
+                else:
+                    raise error
+    finally:
+        losers = [t for t in attempts if not t.done()]
+        for task in losers:
+            task.cancel()
+        await asyncio.gather(*losers, return_exceptions=True)
+        for task in attempts:
+            if not task.cancelled() and task.exception() is None and task.result() is not winner:
+                await task.result().aclose()
+    if winner is not None:
+        return winner
+    if len(errors) == 1:
+        raise errors[0]
+    raise httpcore.ConnectError(
+        f"all {len(errors)} addresses failed: " + "; ".join(str(e) for e in errors)
+    ) from errors[0]
+
+
+class _PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport, over a pool whose connections go through _PinnedBackend.
+
+    httpx 0.28 takes no network backend (encode/httpx#3749 proposes a
+    parameter), so the httpcore pool it builds is replaced by one with the same
+    settings and the backend; httpx still maps the requests, responses and
+    httpcore's errors.
+    """
+
+    def __init__(
+        self, backend: _PinnedBackend, *, limits: httpx.Limits, verify: ssl.SSLContext | bool
+    ) -> None:
+        super().__init__(verify=verify, limits=limits, trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
         )
 
 
 class HttpFetcher:
     """Fetches URLs under an :class:`HttpPolicy`. One per run; close it with ``aclose``."""
 
-    def __init__(self, policy: HttpPolicy, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        policy: HttpPolicy,
+        *,
+        resolver: Resolver = resolve_system,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        """``resolver`` and ``verify`` (the TLS trust) are seams for tests."""
         self.policy = policy
-        self._client = client or httpx.AsyncClient(
+        backend = _PinnedBackend(resolver, allow_private=policy.allow_private)
+        self._client = httpx.AsyncClient(
             follow_redirects=False,
             timeout=httpx.Timeout(policy.timeout),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            transport=_PinnedTransport(
+                backend,
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+                verify=verify,
+            ),
             headers={"User-Agent": policy.user_agent, "Accept-Encoding": "gzip, deflate"},
             trust_env=False,
         )
@@ -164,8 +339,6 @@ class HttpFetcher:
             scheme = urlsplit(current).scheme.lower()
             if scheme not in ("http", "https"):
                 raise FetchError(url, f"will not fetch a {scheme or 'relative'}: URL ({current})")
-            if not self.policy.allow_private:
-                await check_public_host(current)
             host = (urlsplit(current).hostname or "").lower()
             slot = self._host_slots[host]
             if slot.locked():
@@ -200,6 +373,8 @@ class HttpFetcher:
         try:
             request = self._client.build_request("GET", url, headers=headers)
             response = await self._client.send(request, stream=True)
+        except BlockedAddress as exc:
+            raise BlockedAddress(original, str(exc)) from None
         except httpx.InvalidURL as exc:
             # httpx also parses a redirect's Location here, even when not following it.
             raise FetchError(original, f"invalid URL or redirect Location at {url}: {exc}") from exc
@@ -210,8 +385,6 @@ class HttpFetcher:
                 original, f"{type(exc).__name__}: {exc or 'connection failed'}"
             ) from exc
         try:
-            if not self.policy.allow_private:
-                _check_peer(original, url, response)
             status = response.status_code
             if status in REDIRECT_STATUSES:
                 location = response.headers.get("location")

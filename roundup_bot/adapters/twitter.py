@@ -21,7 +21,7 @@ only from the environment and never appear in messages or logs.
 
 Errors::
 
-    SourceError
+    ChannelError (roundup_bot.core.errors; each X error is also the matching Channel* error)
     └── XApiError
         ├── XLimitError         stopped by a limit; the place is kept (exit status 4)
         │   ├── XRateLimited    a 429 rate limit with a reset too far away
@@ -52,7 +52,17 @@ import urllib3
 from tweepy.errors import HTTPException, TooManyRequests, TwitterServerError
 
 from roundup_bot import __version__
-from roundup_bot.core.errors import ConfigError, SourceError
+from roundup_bot.core.channels import ChannelPage, ReadPlace, ReplyTarget
+from roundup_bot.core.errors import (
+    ChannelAuthError,
+    ChannelBadResponse,
+    ChannelError,
+    ChannelLimited,
+    ChannelRequestError,
+    ChannelUnavailable,
+    ConfigError,
+)
+from roundup_bot.core.suggestion_rules import MalformedPage, parse_page
 
 log = logging.getLogger(__name__)
 
@@ -81,22 +91,12 @@ MENTION_USER_FIELDS = ("username", "name")
 MAX_RATE_LIMIT_WAITS = 2  # per request: after that the run stops and keeps its place
 
 
-class XApiError(SourceError):
+class XApiError(ChannelError):
     """The X API could not give what was asked; the message is one line for the operator."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
-        self.status = status
-        super().__init__(message)
 
-
-class XLimitError(XApiError):
+class XLimitError(XApiError, ChannelLimited):
     """Stopped by a limit, not a fault: run again later (the place is kept)."""
-
-    def __init__(
-        self, message: str, status: int | None = None, resume_at: datetime | None = None
-    ) -> None:
-        self.resume_at = resume_at
-        super().__init__(message, status)
 
 
 class XRateLimited(XLimitError):
@@ -106,20 +106,22 @@ class XRateLimited(XLimitError):
 class XUsageCapped(XLimitError):
     """The plan's usage cap is reached, or the pay-per-use credits are used up."""
 
+    outcome = "usage_capped"
 
-class XAuthError(XApiError):
+
+class XAuthError(XApiError, ChannelAuthError):
     """401 or 403: the credentials, the app's set-up or the plan does not allow this."""
 
 
-class XRequestError(XApiError):
+class XRequestError(XApiError, ChannelRequestError):
     """Another 4xx: the request itself was refused (expired pagination token, no such user)."""
 
 
-class XUnavailable(XApiError):
+class XUnavailable(XApiError, ChannelUnavailable):
     """5xx answers or timeouts, still failing after the retries."""
 
 
-class XBadResponse(XApiError):
+class XBadResponse(XApiError, ChannelBadResponse):
     """The answer is not the JSON object the endpoint documents."""
 
 
@@ -566,3 +568,71 @@ def _reset_time(response: Any) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+class XChannel:
+    """X mentions as a suggestion channel (roundup_bot.core.channels.SuggestionChannel).
+
+    The sweep's floor is X's own ``since_id`` (or ``start_time`` on the first
+    run) and its cursor X's ``pagination_token``; the account's numeric id is
+    looked up once from the username and kept in the channel's state.
+    """
+
+    name = "x"
+    platform = "x"
+
+    def __init__(
+        self,
+        api: XApi,
+        *,
+        username: str = "welovelocalgov",
+        user_id: str | None = None,
+        max_posts_per_month: int = 1000,
+    ) -> None:
+        self.api = api
+        self.username = username
+        self.user_id = user_id
+        self.max_posts_per_month = max_posts_per_month
+
+    def start(self, state: Mapping[str, str | None]) -> dict[str, str | None]:
+        if self.user_id:
+            return {}
+        wanted = self.username.lower()
+        if state.get("user_id") and state.get("user_id_for") == wanted:
+            self.user_id = str(state["user_id"])
+            return {}
+        self.user_id = self.api.lookup_user_id(self.username)
+        log.info("X account @%s has id %s (stored)", self.username, self.user_id)
+        return {"user_id": self.user_id, "user_id_for": wanted}
+
+    def read_page(self, place: ReadPlace, limit: int) -> ChannelPage:
+        if self.user_id is None:
+            raise XRequestError("X mentions: the account's id is not known (start() first)")
+        page = self.api.mentions(
+            self.user_id,
+            since_id=place.floor_id,
+            start_time=place.floor_time if not place.floor_id else None,
+            pagination_token=place.cursor,
+            max_results=limit,
+        )
+        try:
+            reading = parse_page(page, own_user_id=self.user_id)
+        except MalformedPage as exc:
+            raise XBadResponse(f"X API mentions: malformed page: {exc}") from exc
+        return ChannelPage(
+            suggestions=reading.suggestions,
+            mentions=reading.mentions,
+            posts=reading.posts,
+            newest_id=reading.newest_id,
+            next_cursor=reading.next_token,
+            skipped=reading.skipped,
+        )
+
+    def reply(self, target: ReplyTarget, text: str) -> str:
+        return self.api.reply(target.post_id, text)
+
+    def saved_state(self) -> dict[str, str | None]:
+        return {}
+
+    def close(self) -> None:
+        self.api.close()

@@ -75,6 +75,9 @@ _RAW_TEXT_TAG = re.compile(r"<(/?)(iframe|noembed|noframes|noscript)\b[^>]*>", r
 _HOST = re.compile(r"^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.?)+$|^\[[0-9a-f:.]+\]$")
 #: Longer links are junk or attacks, and would not fit a PostgreSQL index entry.
 MAX_URL_CHARS = 2048
+#: The user name and password of a URL: everything of the authority up to its *last* "@"
+#: (as urlsplit, and HTTP clients, read "user:p@ss@host").
+_USERINFO = re.compile(r"^(?P<head>\s*[a-z][a-z0-9+.-]*://)[^/?#]*@", re.IGNORECASE)
 
 
 class InvalidURL(ValueError):
@@ -95,6 +98,25 @@ def absolute_url(link: str, base: str | None) -> str:
         return urljoin(base, link)
     except ValueError:  # e.g. "http://[bad/": canonical_url will refuse it
         return link
+
+
+def without_credentials(url: str) -> str:
+    """The URL without its user name and password; anything else unchanged.
+
+    A private feed is configured as ``https://user:secret@host/feed``: every link
+    resolved against it (a relative entry link, the site's home page, a guid)
+    would otherwise carry the secret into the database and onto the pages as an
+    ``href``. Text that is not a URL with credentials comes back as it was.
+    """
+    if "@" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed "[": cut by the text's shape instead
+        return _USERINFO.sub(r"\g<head>", url, count=1)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def canonical_url(url: str) -> str:

@@ -16,6 +16,12 @@ catch these::
     │   └── BlockedAddress     the URL resolves to a private/loopback/link-local address
     ├── FeedParseError         the bytes are not a usable feed (carries the URL)
     ├── SourceError            a suggestion source (X, ...) failed as a whole
+    │   └── ChannelError       a suggestion channel's call failed (one line for the operator)
+    │       ├── ChannelLimited         stopped by a limit; the place is kept (carries resume_at)
+    │       ├── ChannelAuthError       credentials refused, or the account may not do this
+    │       ├── ChannelRequestError    another refusal (an expired cursor, no such post)
+    │       ├── ChannelUnavailable     5xx answers or timeouts, still failing after retries
+    │       └── ChannelBadResponse     the answer is not what the API documents
     ├── TemplateError          a round-up template is broken (names file and line)
     ├── PublishError           the round-up could not be written to [publish] output_dir
     └── DraftError             a draft operation is not allowed (status rules, stale version)
@@ -102,6 +108,49 @@ class FeedParseError(RoundupError):
 
 class SourceError(RoundupError):
     """A suggestion source (the X API, later Mastodon or Bluesky) failed as a whole."""
+
+
+class ChannelError(SourceError):
+    """A suggestion channel (X, Mastodon, Bluesky...) could not do what was asked.
+
+    The message is one line for the operator and never holds a credential.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class ChannelLimited(ChannelError):
+    """Stopped by a limit, not a fault: run again later, the place is kept.
+
+    ``outcome`` names the limit for the run's report ("rate_limited", or
+    "usage_capped" for limits that no waiting clears).
+    """
+
+    outcome = "rate_limited"
+
+    def __init__(
+        self, message: str, status: int | None = None, resume_at: datetime | None = None
+    ) -> None:
+        self.resume_at = resume_at
+        super().__init__(message, status)
+
+
+class ChannelAuthError(ChannelError):
+    """Credentials refused, or the account or plan may not do this."""
+
+
+class ChannelRequestError(ChannelError):
+    """The request itself was refused (an expired cursor, a deleted post)."""
+
+
+class ChannelUnavailable(ChannelError):
+    """5xx answers or timeouts, still failing after the retries."""
+
+
+class ChannelBadResponse(ChannelError):
+    """The answer is not the JSON the API documents (or too large to be one)."""
 
 
 class TemplateError(RoundupError):

@@ -193,15 +193,27 @@ class LinkDetails:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemDetails:
+    """An item's title, author and blog name from one origin (None: that origin
+    has none)."""
+
+    title: str | None = None
+    author: str | None = None
+    site_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DraftItem:
     """One article in a draft, with what the editor changed marked.
 
     ``title``, ``author`` and ``site_name`` are what the round-up shows: the
-    editor's own text where they set it, else the feed's or tweet's, else what
-    the article page said.
+    editor's own text where they set it (``overrides``), else the feed's or
+    tweet's, else what the article page said (``automatic``). Keeping both lets
+    the pure draft edits (:mod:`roundup_bot.core.draft_edits`) change one and
+    put one back without the database.
     """
 
-    id: int
+    id: int  # negative for an item added by an edit and not yet stored
     candidate_id: int
     position: int  # 1-based order among the items shown; removed items come last
     url: str  # canonical URL
@@ -218,7 +230,14 @@ class DraftItem:
     removed: bool = False  # taken out by an editor (kept so a refresh does not put it back)
     added_by_editor: bool = False
     moved_by_editor: bool = False
-    details_edited: bool = False  # the editor set the title, author or site name
+    overrides: ItemDetails = ItemDetails()  # the editor's own text; None: not set
+    automatic: ItemDetails = ItemDetails()  # what shows where the editor set nothing
+
+    @property
+    def details_edited(self) -> bool:
+        """The editor set the title, author or site name."""
+        own = self.overrides
+        return bool(own.title or own.author or own.site_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,8 +296,9 @@ class DraftSummary:
     published_at: datetime | None
 
 
-# Editors change a draft through these, applied together in one transaction by
-# ``storage.drafts.apply_edits`` (one version check, one version bump).
+# Editors change a draft through these. :func:`roundup_bot.core.draft_edits.edit_draft`
+# applies them; ``storage.drafts.apply_edits`` runs it and saves the result in one
+# transaction (one version check, one version bump).
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +372,36 @@ DraftEdit = (
     | SetIntro
     | SetOutro
 )
+
+
+ProblemKind = Literal[
+    "too_long",  # a text over its limit
+    "no_item",  # the draft has no item with that id
+    "bad_order",  # a new order that does not list each shown item once
+    "already_shown",  # AddItem for a candidate the draft already shows
+    "no_candidate",  # AddItem for a candidate not of the draft's week
+    "bad_edit",  # not an edit at all
+    "not_editable",  # the draft is approved or published
+]
+
+
+@dataclass(frozen=True, slots=True)
+class EditProblem:
+    """Why one edit cannot be applied (then none of them is)."""
+
+    kind: ProblemKind
+    message: str  # one line, lower case first, e.g. "the intro is 4100 characters; ..."
+    edit: DraftEdit | None  # the edit at fault (None: the draft as a whole)
+    field: str | None = None  # the web form's field: "intro", "blurb-42", "title-42" ...
+
+
+@dataclass(frozen=True, slots=True)
+class EditOutcome:
+    """What :func:`roundup_bot.core.draft_edits.edit_draft` made of a draft and edits."""
+
+    draft: Draft  # the draft with every edit that had no problem applied
+    problems: tuple[EditProblem, ...] = ()
+    changed: bool = False  # anything shown or marked differs from the draft edited
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,7 @@ class SuggestedLink:
     canonical_url: str  # the de-duplication key shared with feed candidates
     link_title: str | None  # the page title X put on the URL entity, if any
     link_description: str | None  # the page description X put on the URL entity, if any
+    reply_ref: str | None = None  # what a reply needs beyond post_id (JSON; Bluesky's cids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +92,33 @@ class PageReading:
     skipped: tuple[str, ...] = ()  # why some mentions gave nothing (no author, ...)
 
 
+#: Platforms a ``blocked_users`` entry may name: "mastodon:@spam@example.social".
+PLATFORM_PREFIXES = ("x", "twitter", "mastodon", "bluesky", "wordpress")
+
+
+def blocked_user_key(entry: str) -> str:
+    """A ``[suggestions] blocked_users`` entry as "platform:who" ("*:who" for every platform).
+
+    ``who`` is a handle without its leading "@" (lower-case) or an account id
+    (an X or Mastodon number, a Bluesky DID). Without a platform prefix an entry
+    applies everywhere, which is safe because handles do not collide across
+    platforms: X names have no dots, Mastodon handles are stored as "user@server",
+    Bluesky handles are domain names.
+    """
+    text = entry.strip()
+    platform = "*"
+    head, sep, rest = text.partition(":")
+    if sep and head.strip().lower() in PLATFORM_PREFIXES and not rest.startswith("//"):
+        platform = "x" if head.strip().lower() == "twitter" else head.strip().lower()
+        text = rest.strip()
+    return f"{platform}:{text.lstrip('@').lower()}"
+
+
 @dataclass(frozen=True, slots=True)
 class AbuseRules:
     """[suggestions] from the config, normalised for matching."""
 
-    blocked_users: frozenset[str] = frozenset()  # lower-case usernames or numeric ids
+    blocked_users: frozenset[str] = frozenset()  # "platform:who" keys, see blocked_user_key
     blocked_domains: tuple[str, ...] = ()
     allowed_domains: tuple[str, ...] = ()  # empty: every domain is allowed
     max_per_user_per_week: int = 5  # 0: no limit
@@ -110,7 +133,7 @@ class AbuseRules:
     ) -> AbuseRules:
         return cls(
             blocked_users=frozenset(
-                name.strip().lstrip("@").lower() for name in blocked_users if name.strip()
+                blocked_user_key(name) for name in blocked_users if name.strip().lstrip("@")
             ),
             blocked_domains=tuple(_domain(d) for d in blocked_domains if d.strip()),
             allowed_domains=tuple(_domain(d) for d in allowed_domains if d.strip()),
@@ -323,8 +346,12 @@ def judge(
     rules: AbuseRules,
     prior: Sequence[PriorSuggestion],
     now: datetime,
+    platform: str = PLATFORM,
 ) -> list[JudgedSuggestion]:
     """Accept or reject each suggestion, oldest first, under the abuse rules.
+
+    ``prior`` and ``suggestions`` are one platform's: the weekly limit counts a
+    person per platform, and ``blocked_users`` entries may name a platform.
 
     Checked in order: blocked user, blocked domain, allowed domains, then the
     weekly limit: a person (an account, see person_key) may suggest at most
@@ -345,7 +372,7 @@ def judge(
     verdicts: dict[int, JudgedSuggestion] = {}
     for index in order:
         item = suggestions[index]
-        status, reason = _verdict(item, rules, accepted, now)
+        status, reason = _verdict(item, rules, accepted, now, platform)
         if status == "accepted":
             accepted.setdefault(person_key(item.author_id, item.author_username), []).append(
                 (item.posted_at or now, item.canonical_url)
@@ -359,9 +386,12 @@ def _verdict(
     rules: AbuseRules,
     accepted: Mapping[str, list[tuple[datetime, str]]],
     now: datetime,
+    platform: str,
 ) -> tuple[Status, str | None]:
-    user = item.author_username.lower()
-    if user in rules.blocked_users or (item.author_id or "") in rules.blocked_users:
+    who = {item.author_username.lstrip("@").lower()}
+    if item.author_id:
+        who.add(item.author_id.lower())
+    if any(f"{scope}:{key}" in rules.blocked_users for scope in ("*", platform) for key in who):
         return "rejected", f"@{item.author_username} is in [suggestions] blocked_users"
     host = host_of(item.canonical_url)
     for domain in rules.blocked_domains:

@@ -49,21 +49,41 @@ class WeekLabelError(ValueError):
     """The text is not an ISO week such as 2026-W48."""
 
 
+class WeekOutOfRange(WeekLabelError):
+    """The text is an ISO week, but not one there is (2026-W99), or one outside
+    :data:`FIRST_YEAR` to :data:`LAST_YEAR`."""
+
+
+#: The years a week may be named in. Every week in them has a week before and
+#: after it that the calendar (datetime, 1 to 9999) can hold in any time zone.
+FIRST_YEAR = 1970
+LAST_YEAR = 9998
+
+
 def week_label(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
 
 
 def parse_week_label(text: str) -> tuple[int, int]:
-    """'2026-W48' (or '2026W48', '2026-w48') -> (2026, 48). Raises WeekLabelError."""
+    """'2026-W48' (or '2026W48', '2026-w48') -> (2026, 48).
+
+    Raises:
+        WeekLabelError: not an ISO week label.
+        WeekOutOfRange: a week that is not there, or outside FIRST_YEAR..LAST_YEAR.
+    """
     match = _LABEL.match(text)
     if not match:
         raise WeekLabelError(f"{text!r} is not an ISO week such as 2026-W48")
     year, week = int(match.group(1)), int(match.group(2))
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise WeekOutOfRange(
+            f"{year:04d}-W{week:02d} is out of range: weeks from {FIRST_YEAR} to {LAST_YEAR} only"
+        )
     try:
         date.fromisocalendar(year, week, 1)
     except ValueError:
-        raise WeekLabelError(f"{year} has no week {week}") from None
+        raise WeekOutOfRange(f"{year} has no week {week}") from None
     return year, week
 
 

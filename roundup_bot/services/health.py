@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from roundup_bot.core.channels import CHANNEL_NAMES
 from roundup_bot.core.records import FeedStatus
-from roundup_bot.core.suggestion_rules import PLATFORM
 from roundup_bot.services.app import App
 from roundup_bot.services.jobs import JOB_NAMES
 from roundup_bot.services.mentions import (
+    ACCOUNT,
     LAST_ERROR,
     LAST_OK,
     LAST_OUTCOME,
@@ -101,15 +102,15 @@ def jobs_health(storage: Storage) -> list[JobHealth]:
 
 
 @dataclass(frozen=True, slots=True)
-class XHealth:
-    """How reading suggestions from X mentions is going.
+class ChannelHealth:
+    """How reading suggestions from one channel (X, Mastodon, Bluesky...) is going.
 
     The times are kept as stored (ISO text) so that output can show an
     unreadable value as it is; ``last_run_at`` and ``resume_after_at`` parse them.
     """
 
     enabled: bool
-    username: str  # with the "@"
+    account: str  # whose mentions are read: "@welovelocalgov", "@bot@council.social"
     user_id: str | None
     ok: bool | None  # None until the first run
     last_run: str | None
@@ -120,8 +121,13 @@ class XHealth:
     resume_after: str | None
     month: str
     posts_read_this_month: int
-    max_posts_per_month: int
+    max_posts_per_month: int  # 0: no monthly limit
     suggestions: SuggestionCounts
+    name: str = "x"  # the channel: "x", "mastodon", "bluesky"
+
+    @property
+    def label(self) -> str:
+        return CHANNEL_LABELS.get(self.name, self.name)
 
     @property
     def state(self) -> XState:
@@ -142,15 +148,33 @@ class XHealth:
         return parse_time(self.resume_after)
 
 
-def x_health(app: App, now: datetime | None = None) -> XHealth:
-    twitter = app.settings.twitter
-    state = app.storage.state.all(PLATFORM)
+#: The X channel's health (the name it had before there were other channels).
+XHealth = ChannelHealth
+CHANNEL_LABELS = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky", "wordpress": "WordPress"}
+
+
+def x_health(app: App, now: datetime | None = None) -> ChannelHealth:
+    return channel_health(app, "x", now)
+
+
+def channel_health(app: App, name: str, now: datetime | None = None) -> ChannelHealth:
+    """One channel's health from its stored state (whether or not it is on)."""
+    settings = app.settings
+    section = getattr(settings, "twitter" if name == "x" else name, None)
+    state = app.storage.state.all(name)
     month = month_of(now or datetime.now(UTC))
     ok = state.get(LAST_OK)
-    return XHealth(
-        enabled=twitter.enabled,
-        username="@" + twitter.username,
-        user_id=twitter.user_id or state.get(USER_ID),
+    if name == "x":
+        account = "@" + settings.twitter.username
+        user_id = settings.twitter.user_id or state.get(USER_ID)
+    else:
+        account = state.get(ACCOUNT) or str(getattr(section, "account_hint", "") or name)
+        user_id = state.get(USER_ID)
+    return ChannelHealth(
+        name=name,
+        enabled=bool(getattr(section, "enabled", False)),
+        account=account,
+        user_id=user_id,
         ok=None if ok is None else ok == "true",
         last_run=state.get(LAST_RUN),
         last_outcome=state.get(LAST_OUTCOME),
@@ -159,10 +183,21 @@ def x_health(app: App, now: datetime | None = None) -> XHealth:
         unfinished_sweep=bool(state.get(RESUME_TOKEN)),
         resume_after=state.get(RESUME_AFTER),
         month=month,
-        posts_read_this_month=app.storage.suggestions.posts_read(PLATFORM, month),
-        max_posts_per_month=twitter.max_posts_per_month,
-        suggestions=app.storage.suggestions.counts(PLATFORM),
+        posts_read_this_month=app.storage.suggestions.posts_read(name, month),
+        max_posts_per_month=int(getattr(section, "max_posts_per_month", 0) or 0),
+        suggestions=app.storage.suggestions.counts(name),
     )
+
+
+def channels_health(app: App, now: datetime | None = None) -> list[ChannelHealth]:
+    """X always (it says when it is off), then every other channel that is on or
+    was ever read, in reading order."""
+    out = [channel_health(app, "x", now)]
+    for name in CHANNEL_NAMES[1:]:
+        health = channel_health(app, name, now)
+        if health.enabled or health.last_run:
+            out.append(health)
+    return out
 
 
 def parse_time(value: str | None) -> datetime | None:

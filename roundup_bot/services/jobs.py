@@ -8,7 +8,7 @@ records it in ``job_runs`` (so ``status`` shows the last run).
 Jobs:
   poll      poll the feeds that are due (the daemon; ``poll`` polls all healthy feeds)
   worker    ``poll --worker``: claim due feeds in leased batches until none are left
-  mentions  read suggestions from the enabled sources (X); skipped when none is enabled
+  mentions  read suggestions from the enabled channels (X, Mastodon, Bluesky); skipped when none is
   draft     make this week's draft round-up
 """
 
@@ -229,9 +229,15 @@ def poll_worker_job(app: App, stop: StopSignal, owner: str, clock: Clock = utc_n
 
 def poll_mentions_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
     """Read suggestions from every enabled source; skipped when none is enabled."""
-    if not app.settings.twitter.enabled:
-        return JobResult(None, "skipped: no suggestion source is enabled (see [twitter] enabled)")
-    from roundup_bot.services.mentions import run_mentions  # tweepy is only loaded when X is on
+    from roundup_bot.services.channels import enabled_channel_names
+
+    if not enabled_channel_names(app.settings):
+        return JobResult(
+            None,
+            "skipped: no suggestion source is enabled"
+            " (see [twitter], [mastodon], [bluesky] enabled)",
+        )
+    from roundup_bot.services.mentions import run_mentions
 
     return run_mentions(app, now=clock(), stop=stop)
 

@@ -1,64 +1,78 @@
-"""One mentions run: read new X mentions, store the suggested links, optionally say thanks.
+"""One mentions run: read every enabled suggestion channel, store the links, thank.
 
-The flow, one page at a time (X returns the newest mentions first)::
+Each channel (X, Mastodon, Bluesky...) is an adapter behind
+:class:`~roundup_bot.core.channels.SuggestionChannel`; this module reads any of
+them the same way, one page at a time (newest first)::
 
-    resolve the account's id (once; stored)
-      -> XApi.mentions(since_id | start_time, pagination_token)
-      -> parse_page (pure)  ->  judge (pure: abuse rules)
-      -> storage.suggestions.store_page: suggestions, candidates, the page's
-         place (next pagination token) and the month's post count, in ONE transaction
+    channel.start(state)                     (a looked-up id, a restored session: stored)
+      -> channel.read_page(place, limit)
+      -> judge (pure: the [suggestions] rules, per platform)
+      -> storage.suggestions.store_page: suggestions, candidates, the next place
+         and the month's post count, in ONE transaction
 
-Nothing lost, nothing twice: ``since_id`` moves to the newest mention only in
-the transaction that stores the sweep's last page. Until then the state holds
-where the sweep stands (``resume_token`` and the sweep's own ``since_id`` /
-``start_time``), so a run stopped by a rate limit, a usage cap, a fault or a
-kill carries on from the last stored page next time; and if it re-reads a
-page, the unique (post, link) key stores nothing twice.
+Nothing lost, nothing twice: the floor (``since_id``) moves to the newest post
+only in the transaction that stores the sweep's last page. Until then the state
+holds where the sweep stands (``resume_token`` and the sweep's own floor and
+newest id), so a run stopped by a rate limit, a usage cap, a fault or a kill
+carries on from the last stored page next time; and if it re-reads a page, the
+unique (platform, post, link) key stores nothing twice.
 
-Cost: every page asks for at most the posts still allowed by
-``[twitter] max_posts_per_month`` (X bills each post read), and the run stops
-before a page when the month's count has reached it.
+One channel failing never stops the others: each is read in turn, each has its
+own state (``source_state`` under the channel's name) and its own report.
 
-The X adapter (and with it tweepy) is imported inside the functions that use
-it, so ``status`` and a daemon with X switched off never load it.
+Cost: a channel with ``max_posts_per_month`` (X, which bills each post read)
+asks for at most the posts still allowed, and the run stops before a page when
+the month's count has reached it.
+
+Adapters (and with them tweepy, Mastodon.py, atproto) are imported by
+``roundup_bot.services.channels`` only for the channels that are on, so
+``status`` and a daemon with every channel off never load them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from roundup_bot.config import Settings
-from roundup_bot.core.errors import ConfigError, RoundupError
-from roundup_bot.core.suggestion_rules import (
-    PLATFORM,
-    WEEK,
-    AbuseRules,
-    MalformedPage,
-    judge,
-    parse_page,
+from roundup_bot.core.channels import CHANNEL_NAMES, ReadPlace, ReplyTarget, SuggestionChannel
+from roundup_bot.core.errors import (
+    ChannelAuthError,
+    ChannelError,
+    ChannelLimited,
+    ChannelRequestError,
+    ConfigError,
+    RoundupError,
 )
-from roundup_bot.services.thanks import ThanksText, thanks_renderer
+from roundup_bot.core.suggestion_rules import WEEK, AbuseRules, judge
+from roundup_bot.services.thanks import ThanksText
 from roundup_bot.storage import Storage
 
 if TYPE_CHECKING:
+    from roundup_bot.adapters.twitter import XApi
     from roundup_bot.services.app import App
+    from roundup_bot.services.channels import OpenChannel
     from roundup_bot.services.jobs import JobResult
+
+    #: (channel name, settings, environment, sleep) -> a channel ready to read.
+    Opener = Callable[[str, Settings, Mapping[str, str], Callable[[float], None]], OpenChannel]
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["completed", "rate_limited", "usage_capped", "cost_guard", "failed", "stopped"]
 Clock = Callable[[], datetime]
 
-# Keys in source_state under source "x".
+# Keys in source_state, under each channel's name ("x", "mastodon", "bluesky").
 USER_ID = "user_id"
+ACCOUNT = "account"  # the channel's own account as shown ("@bot@council.social")
 USER_ID_FOR = "user_id_for"  # the username the stored id belongs to
-SINCE_ID = "since_id"
+SINCE_ID = "since_id"  # the floor: the newest post of the last finished sweep
 RESUME_TOKEN = "resume_token"  # noqa: S105 - a state key, not a secret
 RESUME_SINCE_ID = "resume_since_id"
 RESUME_START_TIME = "resume_start_time"
@@ -94,31 +108,10 @@ def interruptible_sleep(stop: Stop) -> Callable[[float], None]:
     return sleep
 
 
-class MentionsApi(Protocol):
-    """What a run needs from the X API (``roundup_bot.adapters.twitter.XApi``).
-
-    Raises:
-        XLimitError: a rate limit or usage cap stopped the call.
-        XApiError: any other failure, as one line for the operator.
-    """
-
-    def lookup_user_id(self, username: str) -> str: ...
-
-    def mentions(
-        self,
-        user_id: str,
-        *,
-        since_id: str | None = None,
-        start_time: datetime | None = None,
-        pagination_token: str | None = None,
-        max_results: int = 100,
-    ) -> dict[str, Any]: ...
-
-    def reply(self, in_reply_to: str, text: str) -> str: ...
-
-
 @dataclass(frozen=True, slots=True)
 class MentionsOptions:
+    """The X channel's options (kept for the X-only entry point, read_mentions)."""
+
     username: str = "welovelocalgov"
     user_id: str | None = None
     max_posts_per_month: int = 1000
@@ -139,9 +132,10 @@ class MentionsOptions:
 
 @dataclass(frozen=True, slots=True)
 class MentionsReport:
-    """What one run did; the CLI prints it and chooses the exit status from ``outcome``."""
+    """What one channel's run did; the CLI prints it and picks the exit status from ``outcome``."""
 
     outcome: Outcome
+    channel: str = "x"
     pages: int = 0
     mentions: int = 0
     posts_read: int = 0
@@ -179,7 +173,7 @@ def abuse_rules(settings: Settings) -> AbuseRules:
 
 def read_mentions(
     storage: Storage,
-    api: MentionsApi,
+    api: XApi,
     options: MentionsOptions,
     rules: AbuseRules,
     *,
@@ -187,40 +181,76 @@ def read_mentions(
     thanks_text: ThanksText | None = None,
     stop: Stop | None = None,
 ) -> MentionsReport:
-    """Read every new mention (all pages), store the suggestions, then thank if asked.
+    """Read the X channel through ``api`` (see read_channel)."""
+    from roundup_bot.adapters.twitter import XChannel
+
+    channel = XChannel(
+        api,
+        username=options.username,
+        user_id=options.user_id,
+        max_posts_per_month=options.max_posts_per_month,
+    )
+    return read_channel(
+        storage,
+        channel,
+        rules,
+        clock=clock,
+        first_run_days=options.first_run_days,
+        thanks_text=thanks_text if options.thank else None,
+        stop=stop,
+    )
+
+
+def read_channel(
+    storage: Storage,
+    channel: SuggestionChannel,
+    rules: AbuseRules,
+    *,
+    clock: Clock,
+    first_run_days: int = 7,
+    thanks_text: ThanksText | None = None,
+    stop: Stop | None = None,
+) -> MentionsReport:
+    """Read every new post of one channel (all pages), store the suggestions, then
+    thank if ``thanks_text`` is given.
 
     Limits and faults never raise: they end the run with a report whose
     ``outcome`` says what stopped it, and the stored state keeps its place.
     Storage failures (StorageError) do raise: nothing more can be done then.
     When ``stop`` is set the run ends before its next page (or reply), and at
-    once if the API's sleep raises RunStopped.
+    once if the channel's sleep raises RunStopped.
     """
-    from roundup_bot.adapters.twitter import XApiError, XLimitError, XUsageCapped
-
     started = clock()
     tally = _Tally(
-        MentionsReport(outcome="completed", max_posts_per_month=options.max_posts_per_month)
+        MentionsReport(
+            outcome="completed",
+            channel=channel.name,
+            max_posts_per_month=channel.max_posts_per_month,
+        )
     )
     try:
-        user_id = _user_id(storage, api, options)
-        _sweep(storage, api, options, rules, user_id, tally, clock, stop)
-    except XLimitError as exc:
-        outcome: Outcome = "usage_capped" if isinstance(exc, XUsageCapped) else "rate_limited"
+        for key, value in channel.start(storage.state.all(channel.name)).items():
+            storage.state.set(channel.name, key, value)
+        _sweep(storage, channel, rules, first_run_days, tally, clock, stop)
+    except ChannelLimited as exc:
+        outcome: Outcome = "usage_capped" if exc.outcome == "usage_capped" else "rate_limited"
         tally.report = replace(
             tally.report, outcome=outcome, error=str(exc), resume_at=exc.resume_at
         )
-    except XApiError as exc:
+    except ChannelError as exc:
         tally.report = replace(tally.report, outcome="failed", error=str(exc))
     except RunStopped:
         tally.report = replace(tally.report, outcome="stopped", error="stopped on request")
     report = replace(
         tally.report,
-        posts_read_month=storage.suggestions.posts_read(PLATFORM, month_of(clock())),
-        since_id=storage.state.get(PLATFORM, SINCE_ID),
+        posts_read_month=storage.suggestions.posts_read(channel.platform, month_of(clock())),
+        since_id=storage.state.get(channel.name, SINCE_ID),
     )
-    if options.thank and thanks_text is not None and report.outcome not in ("failed", "stopped"):
-        report = _thank(storage, api, thanks_text, report, clock, stop)
-    _record_run(storage, report, started)
+    if thanks_text is not None and report.outcome not in ("failed", "stopped"):
+        report = _thank(storage, channel, thanks_text, report, clock, stop)
+    for key, value in channel.saved_state().items():
+        storage.state.set(channel.name, key, value)
+    _record_run(storage, channel.name, report, started)
     return report
 
 
@@ -231,28 +261,21 @@ class _Tally:
     report: MentionsReport
 
 
-def _user_id(storage: Storage, api: MentionsApi, options: MentionsOptions) -> str:
-    if options.user_id:
-        return options.user_id
-    wanted = options.username.lower()
-    state = storage.state.all(PLATFORM)
-    if state.get(USER_ID) and state.get(USER_ID_FOR) == wanted:
-        return str(state[USER_ID])
-    user_id = api.lookup_user_id(options.username)
-    storage.state.set(PLATFORM, USER_ID, user_id)
-    storage.state.set(PLATFORM, USER_ID_FOR, wanted)
-    log.info("X account @%s has id %s (stored)", options.username, user_id)
-    return user_id
-
-
 @dataclass(slots=True)
 class _Sweep:
-    """Where the current sweep stands: its lower bound and the next page to read."""
+    """Where the current sweep stands: its floor and the next page to read."""
 
     since_id: str | None
     start_time: str | None
     token: str | None
     newest_id: str | None
+
+    def place(self) -> ReadPlace:
+        return ReadPlace(
+            floor_id=self.since_id,
+            floor_time=datetime.fromisoformat(self.start_time) if self.start_time else None,
+            cursor=self.token,
+        )
 
     def resuming_state(self, next_token: str) -> dict[str, str | None]:
         return {
@@ -274,27 +297,26 @@ class _Sweep:
         return done
 
 
-def _new_sweep(state: Mapping[str, str | None], options: MentionsOptions, now: datetime) -> _Sweep:
+def _new_sweep(state: Mapping[str, str | None], first_run_days: int, now: datetime) -> _Sweep:
     since_id = state.get(SINCE_ID)
     start = None
     if not since_id:
-        start = (now - timedelta(days=options.first_run_days)).replace(microsecond=0).isoformat()
+        start = (now - timedelta(days=first_run_days)).replace(microsecond=0).isoformat()
     return _Sweep(since_id=since_id, start_time=start, token=None, newest_id=None)
 
 
 def _sweep(
     storage: Storage,
-    api: MentionsApi,
-    options: MentionsOptions,
+    channel: SuggestionChannel,
     rules: AbuseRules,
-    user_id: str,
+    first_run_days: int,
     tally: _Tally,
     clock: Clock,
     stop: Stop | None = None,
 ) -> None:
-    from roundup_bot.adapters.twitter import XBadResponse, XRequestError
-
-    state = storage.state.all(PLATFORM)
+    name, platform = channel.name, channel.platform
+    label = _LABELS.get(name, name)
+    state = storage.state.all(name)
     if state.get(RESUME_TOKEN):
         sweep = _Sweep(
             since_id=state.get(RESUME_SINCE_ID),
@@ -302,75 +324,72 @@ def _sweep(
             token=state.get(RESUME_TOKEN),
             newest_id=state.get(RESUME_NEWEST_ID),
         )
-        log.info("X mentions: resuming an unfinished sweep")
+        log.info("%s: resuming an unfinished sweep", label)
     else:
-        sweep = _new_sweep(state, options, clock())
+        sweep = _new_sweep(state, first_run_days, clock())
     resumed = sweep.token is not None
+    cap = channel.max_posts_per_month
     while True:
         if stop is not None and stop.is_set():
             tally.report = replace(tally.report, outcome="stopped", error="stopped on request")
             return
         now = clock()
         month = month_of(now)
-        used = storage.suggestions.posts_read(PLATFORM, month)
-        remaining = options.max_posts_per_month - used
+        used = storage.suggestions.posts_read(platform, month)
+        remaining = cap - used if cap > 0 else PAGE_SIZE
         if remaining <= 0:
             tally.report = replace(
                 tally.report,
                 outcome="cost_guard",
                 error=(
-                    f"read {used} posts this month, the limit [twitter] max_posts_per_month is"
-                    f" {options.max_posts_per_month}: reading resumes next month (UTC) or when"
-                    " the limit is raised"
+                    f"read {used} posts this month, the limit [{_section(name)}]"
+                    f" max_posts_per_month is {cap}: reading resumes next month (UTC) or"
+                    " when the limit is raised"
                 ),
             )
             return
         try:
-            page = api.mentions(
-                user_id,
-                since_id=sweep.since_id,
-                start_time=datetime.fromisoformat(sweep.start_time) if sweep.start_time else None,
-                pagination_token=sweep.token,
-                max_results=min(PAGE_SIZE, remaining),
-            )
-        except XRequestError as exc:
+            page = channel.read_page(sweep.place(), min(PAGE_SIZE, remaining))
+        except ChannelRequestError as exc:
             if not (resumed and tally.report.pages == 0):
                 raise
-            # The stored pagination token is no longer accepted: start the sweep again.
-            log.warning("X mentions: could not resume (%s); starting the sweep again", exc)
-            storage.state.set(PLATFORM, RESUME_TOKEN, None)
-            sweep = _new_sweep(storage.state.all(PLATFORM), options, now)
+            # The stored cursor is no longer accepted: start the sweep again.
+            log.warning("%s: could not resume (%s); starting the sweep again", label, exc)
+            storage.state.set(name, RESUME_TOKEN, None)
+            sweep = _new_sweep(storage.state.all(name), first_run_days, now)
             resumed = False
             continue
-        try:
-            reading = parse_page(page, own_user_id=user_id)
-        except MalformedPage as exc:
-            raise XBadResponse(f"X API mentions: malformed page: {exc}") from exc
-        for problem in reading.skipped:
-            log.info("X mentions: skipped %s", problem)
-        if sweep.newest_id is None and reading.newest_id:
-            sweep.newest_id = reading.newest_id
-        earliest = min((s.posted_at or now for s in reading.suggestions), default=now)
+        for problem in page.skipped:
+            log.info("%s: skipped %s", label, problem)
+        if sweep.newest_id is None and page.newest_id:
+            sweep.newest_id = page.newest_id
+        earliest = min((s.posted_at or now for s in page.suggestions), default=now)
         prior = storage.suggestions.prior(
-            PLATFORM,
-            [s.author_username for s in reading.suggestions],
+            platform,
+            [s.author_username for s in page.suggestions],
             earliest - WEEK,
-            author_ids=[s.author_id for s in reading.suggestions if s.author_id],
+            author_ids=[s.author_id for s in page.suggestions if s.author_id],
         )
-        judged = judge(reading.suggestions, rules, prior, now)
-        if reading.next_token:
-            place = sweep.resuming_state(reading.next_token)
-        else:
-            place = sweep.finished_state()
+        judged = judge(page.suggestions, rules, prior, now, platform)
+        place = (
+            sweep.resuming_state(page.next_cursor) if page.next_cursor else sweep.finished_state()
+        )
+        place = {**channel.saved_state(), **place}
         stored = storage.suggestions.store_page(
-            PLATFORM, judged, posts_read=reading.posts, month=month, state=place, now=now
+            platform,
+            judged,
+            posts_read=page.posts,
+            month=month,
+            state=place,
+            now=now,
+            state_source=name,
         )
         done = tally.report
         tally.report = replace(
             done,
             pages=done.pages + 1,
-            mentions=done.mentions + reading.mentions,
-            posts_read=done.posts_read + reading.posts,
+            mentions=done.mentions + page.mentions,
+            posts_read=done.posts_read + page.posts,
             accepted=done.accepted + stored.accepted,
             rejected=done.rejected + stored.rejected,
             duplicates=done.duplicates + stored.duplicates,
@@ -379,142 +398,222 @@ def _sweep(
         for item in judged:
             if item.status == "rejected":
                 log.info(
-                    "X mentions: rejected %s from @%s: %s",
+                    "%s: rejected %s from @%s: %s",
+                    label,
                     item.suggestion.canonical_url,
                     item.suggestion.author_username,
                     item.reason,
                 )
-        if not reading.next_token:
+        if not page.next_cursor:
             return
-        sweep.token = reading.next_token
+        sweep.token = page.next_cursor
 
 
 def _thank(
     storage: Storage,
-    api: MentionsApi,
+    channel: SuggestionChannel,
     thanks_text: ThanksText,
     report: MentionsReport,
     clock: Clock,
     stop: Stop | None = None,
 ) -> MentionsReport:
-    from roundup_bot.adapters.twitter import XApiError, XAuthError, XLimitError
-
     thanked = 0
     errors: list[str] = []
-    for target in storage.suggestions.to_thank(PLATFORM, clock() - THANKS_WINDOW):
+    platform = channel.platform
+    for target in storage.suggestions.to_thank(platform, clock() - THANKS_WINDOW):
         if stop is not None and stop.is_set():
             break
         claimed_at = clock()
-        if not storage.suggestions.claim_thanks(PLATFORM, target.post_id, claimed_at):
+        if not storage.suggestions.claim_thanks(platform, target.post_id, claimed_at):
             continue  # another run is thanking this post
         sent = False
         try:
             text = thanks_text(target.username, target.links, target.titles, target.post_url)
-            api.reply(target.post_id, text)
+            channel.reply(
+                ReplyTarget(
+                    post_id=target.post_id,
+                    post_url=target.post_url,
+                    handle=target.username,
+                    author_id=target.author_id,
+                    reply_ref=target.reply_ref,
+                ),
+                text,
+            )
             sent = True
-        except (XAuthError, XLimitError) as exc:
+        except (ChannelAuthError, ChannelLimited) as exc:
             errors.append(str(exc))
             break  # the next reply would fail the same way
-        except (XApiError, RoundupError) as exc:
+        except RoundupError as exc:
             errors.append(f"thanking @{target.username} ({target.post_url}): {exc}")
             continue
         finally:
             if not sent:
-                storage.suggestions.release_thanks(PLATFORM, target.post_id, claimed_at)
+                storage.suggestions.release_thanks(platform, target.post_id, claimed_at)
         thanked += 1
     return replace(report, thanked=thanked, thank_errors=tuple(errors))
 
 
-def _record_run(storage: Storage, report: MentionsReport, started: datetime) -> None:
+def _record_run(storage: Storage, name: str, report: MentionsReport, started: datetime) -> None:
     error = report.error
     if report.thank_errors:
         error = "; ".join(filter(None, [error, *report.thank_errors]))
-    storage.state.set(PLATFORM, LAST_RUN, started.isoformat())
-    storage.state.set(PLATFORM, LAST_OK, "true" if report.ok else "false")
-    storage.state.set(PLATFORM, LAST_OUTCOME, report.outcome)
-    storage.state.set(PLATFORM, LAST_ERROR, error[:1000] if error else None)
+    storage.state.set(name, LAST_RUN, started.isoformat())
+    storage.state.set(name, LAST_OK, "true" if report.ok else "false")
+    storage.state.set(name, LAST_OUTCOME, report.outcome)
+    storage.state.set(name, LAST_ERROR, error[:1000] if error else None)
     storage.state.set(
-        PLATFORM, RESUME_AFTER, report.resume_at.isoformat() if report.resume_at else None
+        name, RESUME_AFTER, report.resume_at.isoformat() if report.resume_at else None
     )
 
 
-def check_enabled(settings: Settings) -> None:
-    """Raises ConfigError when the X source is switched off."""
-    if not settings.twitter.enabled:
+_LABELS = {"x": "X mentions", "mastodon": "Mastodon mentions", "bluesky": "Bluesky mentions"}
+
+
+def _section(name: str) -> str:
+    return "twitter" if name == "x" else name
+
+
+def reply_ref_json(**values: object) -> str:
+    """A reply reference as stored (compact JSON)."""
+    return json.dumps(values, separators=(",", ":"), sort_keys=True)
+
+
+def check_enabled(settings: Settings, only: str | None = None) -> list[str]:
+    """The channels a run reads: every enabled one, or ``only``.
+
+    Raises:
+        ConfigError: no channel is on, ``only`` is unknown or off, or a channel
+            that is on lacks a credential or has a broken thank-you template.
+    """
+    from roundup_bot.services.channels import enabled_channel_names
+
+    names = enabled_channel_names(settings)
+    if only is not None:
+        if only not in CHANNEL_NAMES:
+            raise ConfigError(
+                "--channel", None, f"{only!r} is not a channel ({', '.join(CHANNEL_NAMES)})"
+            )
+        if only not in names:
+            section = _section(only)
+            raise ConfigError(
+                settings.path, f"{section}.enabled", f"the {only} channel is off: set it to true"
+            )
+        names = [only]
+    if not names:
         raise ConfigError(
-            settings.path, "twitter.enabled", "the X source is off: set it to true to read mentions"
+            settings.path,
+            "twitter.enabled",
+            "no suggestion channel is on: set [twitter], [mastodon] or [bluesky] enabled = true",
         )
+    return names
 
 
 def mentions_from_settings(
     settings: Settings,
     storage: Storage,
     *,
+    only: str | None = None,
     environ: Mapping[str, str] | None = None,
     clock: Clock | None = None,
     sleep: Callable[[float], None] = time.sleep,
     stop: Stop | None = None,
-) -> MentionsReport:
-    """Wire a run from the config and the environment, and run it.
+    opener: Opener | None = None,
+) -> list[MentionsReport]:
+    """Read every enabled channel (or ``only``), one after the other.
+
+    A channel that cannot even start (a missing credential, a broken template)
+    gets a failed report; the others are read all the same. ``opener`` builds a
+    channel (roundup_bot.services.channels.open_channel; tests pass fakes).
 
     Raises:
-        ConfigError: the X source is off, or a credential it needs is not set.
-        TemplateError: the thank-you template is missing or broken.
+        ConfigError: no channel is on, or ``only`` is unknown or off.
         StorageError: the database failed.
     """
-    from roundup_bot.adapters.twitter import XApi, XApiOptions, XCredentials
+    from roundup_bot.services.channels import open_channel
 
-    check_enabled(settings)
-    credentials = XCredentials.from_env(os.environ if environ is None else environ)
-    credentials.require_reading()
-    thanks_text = None
-    if settings.twitter.thank_suggesters:
-        credentials.require_posting()
-        thanks_text = thanks_renderer(settings)
-    twitter = settings.twitter
-    api = XApi(
-        credentials,
-        XApiOptions(
-            base_url=twitter.api_base_url,
-            timeout=twitter.timeout,
-            max_rate_limit_wait=twitter.max_rate_limit_wait,
-            retries=twitter.retries,
-            retry_backoff=twitter.retry_backoff,
-        ),
-        sleep=interruptible_sleep(stop) if stop is not None else sleep,
-    )
-    try:
-        return read_mentions(
-            storage,
-            api,
-            MentionsOptions.from_settings(settings),
-            abuse_rules(settings),
-            clock=clock or _utc_now,
-            thanks_text=thanks_text,
-            stop=stop,
-        )
-    finally:
-        api.close()
+    opener = opener or open_channel
+    names = check_enabled(settings, only)
+    rules = abuse_rules(settings)
+    reports: list[MentionsReport] = []
+    for name in names:
+        if stop is not None and stop.is_set():
+            break
+        try:
+            opened = opener(
+                name,
+                settings,
+                os.environ if environ is None else environ,
+                interruptible_sleep(stop) if stop is not None else sleep,
+            )
+        except RoundupError as exc:  # ConfigError, TemplateError: this channel only
+            log.error("%s: %s", _LABELS.get(name, name), exc)
+            report = MentionsReport(outcome="failed", channel=name, error=str(exc))
+            _record_run(storage, name, report, (clock or _utc_now)())
+            reports.append(report)
+            continue
+        try:
+            reports.append(
+                read_channel(
+                    storage,
+                    opened.channel,
+                    rules,
+                    clock=clock or _utc_now,
+                    first_run_days=opened.first_run_days,
+                    thanks_text=opened.thanks_text,
+                    stop=stop,
+                )
+            )
+        finally:
+            opened.channel.close()
+    return reports
 
 
 def summary(report: MentionsReport) -> str:
     """One line for the log, the job record and the end of ``roundup-bot mentions``."""
+    limit = (
+        f"{report.posts_read_month} of {report.max_posts_per_month} posts read this month"
+        if report.max_posts_per_month
+        else f"{report.posts_read_month} posts read this month"
+    )
     text = (
         f"read {report.mentions} mentions ({report.posts_read} posts) in {report.pages} pages:"
         f" {report.accepted} suggestions accepted, {report.rejected} rejected,"
-        f" {report.duplicates} already stored; {report.new_candidates} new candidates;"
-        f" {report.posts_read_month} of {report.max_posts_per_month} posts read this month"
+        f" {report.duplicates} already stored; {report.new_candidates} new candidates; {limit}"
     )
     if report.thanked:
         text += f"; thanked {report.thanked}"
     return text
 
 
-def run_mentions(app: App, now: datetime | None = None, stop: Stop | None = None) -> JobResult:
-    """The daemon's mentions job (see roundup_bot.services.jobs). Given ``stop``, the run
-    ends promptly when it is set, even while it waits for a rate-limit reset."""
+def job_line(report: MentionsReport) -> str:
+    """One channel's line for the job record: the summary, with what stopped it first."""
+    line = summary(report)
+    if report.error:
+        line = f"{report.outcome}: {report.error} ({line})"
+    for problem in report.thank_errors:
+        line += f"; thanks failed: {problem}"
+    return line
+
+
+def runs_result(reports: Sequence[MentionsReport]) -> JobResult:
+    """The job's result over every channel: ok only when each one is; "stopped" (None)
+    when the run was asked to stop. One line per channel, "x: ..." first."""
     from roundup_bot.services.jobs import JobResult
 
+    if len(reports) == 1:
+        line = job_line(reports[0])
+    else:
+        line = "; ".join(f"{r.channel}: {job_line(r)}" for r in reports)
+    if any(r.outcome == "stopped" for r in reports):
+        return JobResult(None, line)
+    return JobResult(all(r.ok for r in reports), line)
+
+
+def run_mentions(app: App, now: datetime | None = None, stop: Stop | None = None) -> JobResult:
+    """The daemon's mentions job (see roundup_bot.services.jobs): every enabled channel.
+
+    Given ``stop``, the run ends promptly when it is set, even while it waits
+    for a rate-limit reset."""
     clock: Clock = _utc_now
     if now is not None:
         offset = now - _utc_now()
@@ -522,13 +621,7 @@ def run_mentions(app: App, now: datetime | None = None, stop: Stop | None = None
         def clock() -> datetime:
             return _utc_now() + offset
 
-    report = mentions_from_settings(app.settings, app.storage, clock=clock, stop=stop)
-    line = summary(report)
-    if report.error:
-        line = f"{report.outcome}: {report.error} ({line})"
-    for problem in report.thank_errors:
-        line += f"; thanks failed: {problem}"
-    return JobResult(None if report.outcome == "stopped" else report.ok, line)
+    return runs_result(mentions_from_settings(app.settings, app.storage, clock=clock, stop=stop))
 
 
 def _utc_now() -> datetime:

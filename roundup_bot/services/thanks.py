@@ -22,13 +22,17 @@ MAX_CHARS = 280
 ThanksText = Callable[[str, tuple[str, ...], tuple[str | None, ...], str], str]
 
 
-def thanks_renderer(settings: Settings) -> ThanksText:
-    """Load ``[twitter] thank_template`` now (so a broken one fails before any reading).
+def thanks_renderer(
+    settings: Settings, name: str | None = None, max_chars: int = MAX_CHARS
+) -> ThanksText:
+    """Load a channel's thank-you template now (so a broken one fails before any
+    reading): ``name``, by default ``[twitter] thank_template``. ``max_chars`` is
+    the platform's limit for one post (X 280, Mastodon 500, Bluesky 300).
 
     Raises:
         TemplateError: the template is missing or does not compile.
     """
-    name = settings.twitter.thank_template
+    name = name or settings.twitter.thank_template
     folders: list[str] = []
     if settings.roundup.templates_dir:
         folders.append(str(settings.resolve_path(settings.roundup.templates_dir)))
@@ -64,8 +68,8 @@ def thanks_renderer(settings: Settings) -> ThanksText:
             raise TemplateError(f"{name}: {exc}") from exc
         if not text:
             raise TemplateError(f"{name}: renders to an empty reply")
-        if len(text) > MAX_CHARS:
-            raise TemplateError(f"{name}: renders to {len(text)} characters, over {MAX_CHARS}")
+        if len(text) > max_chars:
+            raise TemplateError(f"{name}: renders to {len(text)} characters, over {max_chars}")
         return text
 
     return render

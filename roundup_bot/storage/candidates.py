@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, Select, bindparam, func, select, upda
 from roundup_bot.core.records import Candidate, CandidateAlias, CandidateSource, ParsedEntry
 from roundup_bot.storage._sql import read, upsert
 from roundup_bot.storage.schema import (
+    MAX_ID,
     candidate_aliases,
     candidate_sources,
     candidates,
@@ -59,8 +60,8 @@ class CandidateRepository:
         if until is not None:
             query = query.where(candidates.c.placed_at < until)
         query = query.order_by(candidates.c.placed_at.desc(), candidates.c.id.desc())
-        if limit is not None:
-            query = query.limit(limit)
+        if limit is not None:  # more than there can be rows means all (and fits in SQL)
+            query = query.limit(min(limit, MAX_ID))
         with read(self.engine) as conn:
             rows = conn.execute(query).all()
             found: _Ids = [row.id for row in rows]

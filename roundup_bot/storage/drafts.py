@@ -4,9 +4,10 @@ Every change goes through one of three doors, each a single transaction that
 checks the draft's status and (where given) its ``version`` and bumps it:
 
 * :meth:`DraftRepository.save_plan` stores what ``roundup-bot draft`` decided;
-* :meth:`DraftRepository.apply_edits` stores an editor's changes (the CLI now,
-  the web page later), item by item, marking each thing the editor touched so a
-  later refresh leaves it alone;
+* :meth:`DraftRepository.apply_edits` stores an editor's changes (the web page and
+  ``roundup-bot edit``): the rules are :func:`roundup_bot.core.draft_edits.edit_draft`'s,
+  run here on the draft as the transaction sees it; this module only saves what
+  changed, so a later refresh knows what the editor touched;
 * :meth:`DraftRepository.approve`, :meth:`~DraftRepository.mark_published` and
   :meth:`~DraftRepository.reopen` move the status: draft -> approved -> published,
   and back to draft only on purpose.
@@ -18,7 +19,6 @@ names who saved last, so two editors never silently overwrite each other.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -26,10 +26,12 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from roundup_bot.core.credits import Credit, credit, tidy
+from roundup_bot.core.credits import credit, tidy
+from roundup_bot.core.draft_edits import edit_draft
 from roundup_bot.core.errors import DraftError, DraftNotFound, StaleDraftError, StorageError
 from roundup_bot.core.records import (
     AddItem,
+    Candidate,
     CandidateSource,
     Draft,
     DraftEdit,
@@ -37,33 +39,24 @@ from roundup_bot.core.records import (
     DraftPlan,
     DraftStatus,
     DraftSummary,
-    MoveItem,
+    EditProblem,
+    ItemDetails,
     RankingFacts,
-    RemoveItem,
-    RestoreItem,
     ScorePart,
-    SetBlurb,
-    SetIntro,
-    SetItemDetails,
-    SetOrder,
-    SetOutro,
 )
 from roundup_bot.storage._sql import read, write
-from roundup_bot.storage.candidates import sources_for, suggesters_for
+from roundup_bot.storage.candidates import CandidateRepository, sources_for, suggesters_for
 from roundup_bot.storage.schema import (
     candidate_sources,
     candidates,
     draft_items,
     drafts,
     feeds,
+    is_row_id,
     link_details,
     suggestions,
 )
 
-#: Longest text an editor may save, in characters.
-MAX_BLURB = 2000
-MAX_INTRO = 4000
-MAX_DETAIL = 300
 _CHUNK = 500
 
 
@@ -289,48 +282,72 @@ class DraftRepository:
         expected_version: int,
         by: str,
         now: datetime,
+        addable: Sequence[Candidate] | None = None,
     ) -> Draft:
         """Apply an editor's edits together: all of them or none.
 
-        Each thing changed is marked (``blurb_edited``, ``removed``,
-        ``moved_by_editor``, ``added_by_editor``, ``intro_edited`` ...), so a
-        later ``roundup-bot draft`` refresh keeps it. An edit that changes
-        nothing (a blurb saved as it was) marks nothing.
+        The rules are :func:`~roundup_bot.core.draft_edits.edit_draft`'s; this
+        checks the status and version, saves what changed and bumps the version.
+        ``addable`` are the candidates an AddItem may name; by default, those of
+        the draft's week that the edits name (as the web page offers them).
 
         Raises:
             DraftNotFound: no such draft, or an edit names an item not in it.
             StaleDraftError: ``expected_version`` is not the draft's version.
             DraftError: the draft is approved or published, or an edit is invalid
-                (text too long, an unknown candidate, a bad order).
+                (text too long, a candidate not of the week, a bad order).
         """
+        if addable is None:
+            addable = self._addable(draft_id, edits)
         with write(self.engine) as conn:
             head = _head(conn, draft_id)
             _check_editable(head, expected_version)
-            rows = [
-                dict(r._mapping)
-                for r in conn.execute(
-                    select(draft_items)
-                    .where(draft_items.c.draft_id == draft_id)
-                    .order_by(draft_items.c.position, draft_items.c.id)
-                )
-            ]
-            original = {row["id"]: dict(row) for row in rows}
-            draft_values: dict[str, Any] = {}
-            for edit in edits:
-                _apply(conn, edit, rows, head, draft_values)
-            _renumber(rows)
+            current = _load(conn, draft_id)
+            outcome = edit_draft(current, edits, addable={c.id: c for c in addable})
+            if outcome.problems:
+                raise _refusal(outcome.problems[0])
+            new = outcome.draft
+            draft_values = {
+                name: getattr(new, name)
+                for name in ("intro", "outro", "intro_edited", "outro_edited")
+                if getattr(new, name) != getattr(current, name)
+            }
             _bump(conn, draft_id, expected_version, by, now, draft_values)
-            for row in rows:
-                if row["id"] is None:
-                    values = {k: v for k, v in row.items() if k != "id"}
-                    conn.execute(insert(draft_items).values(**values))
+            before = {item.id: _item_columns(item) for item in current.items}
+            for item in new.items:
+                columns = _item_columns(item)
+                if item.id < 0:
+                    conn.execute(
+                        insert(draft_items).values(
+                            draft_id=draft_id,
+                            candidate_id=item.candidate_id,
+                            score=item.score,
+                            why=None,
+                            **columns,
+                        )
+                    )
                     continue
-                changed = {k: v for k, v in row.items() if original[row["id"]].get(k) != v}
+                changed = {k: v for k, v in columns.items() if before[item.id][k] != v}
                 if changed:
                     conn.execute(
-                        update(draft_items).where(draft_items.c.id == row["id"]).values(**changed)
+                        update(draft_items).where(draft_items.c.id == item.id).values(**changed)
                     )
             return _load(conn, draft_id)
+
+    def _addable(self, draft_id: int, edits: Sequence[DraftEdit]) -> list[Candidate]:
+        """The candidates the AddItem edits name that belong to the draft's week."""
+        wanted = [
+            edit.candidate_id
+            for edit in edits
+            if isinstance(edit, AddItem) and is_row_id(edit.candidate_id)
+        ]
+        if not wanted:
+            return []
+        with read(self.engine) as conn:
+            head = _head(conn, draft_id)
+        return CandidateRepository(self.engine).list(
+            head["period_start"], head["period_end"], ids=wanted
+        )
 
     # --- status ----------------------------------------------------------------------------
 
@@ -468,7 +485,12 @@ def _create(conn: Connection, plan: DraftPlan, now: datetime, by: str) -> int:
 
 
 def _head(conn: Connection, draft_id: int) -> dict[str, Any]:
-    row = conn.execute(select(drafts).where(drafts.c.id == draft_id)).first()
+    # An id no row can have is not asked for: the database would refuse the number itself.
+    row = (
+        conn.execute(select(drafts).where(drafts.c.id == draft_id)).first()
+        if is_row_id(draft_id)
+        else None
+    )
     if row is None:
         raise DraftNotFound(f"no draft with id {draft_id} (see `roundup-bot drafts`)")
     return dict(row._mapping)
@@ -521,148 +543,25 @@ def _bump(
     )
 
 
-# What no database column or XML page may hold: NUL (PostgreSQL refuses it), other C0
-# controls but tab and newline, lone surrogates (not encodable), U+FFFE/U+FFFF.
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+def _refusal(problem: EditProblem) -> DraftError:
+    if problem.kind == "no_item":
+        return DraftNotFound(problem.message)
+    return DraftError(problem.message)
 
 
-def _text(value: str, limit: int, what: str) -> str:
-    text = value.replace("\r\n", "\n").replace("\r", "\n")
-    text = _FORBIDDEN.sub("", text).strip()
-    if len(text) > limit:
-        raise DraftError(f"the {what} is {len(text)} characters long; the limit is {limit}")
-    return text
-
-
-def _find(rows: list[dict[str, Any]], item_id: int, head: dict[str, Any]) -> dict[str, Any]:
-    for row in rows:
-        if row["id"] == item_id:
-            return row
-    raise DraftNotFound(f"draft {head['id']} has no item {item_id}")
-
-
-def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [row for row in rows if not row["removed"]]
-
-
-def _apply(
-    conn: Connection,
-    edit: DraftEdit,
-    rows: list[dict[str, Any]],
-    head: dict[str, Any],
-    draft_values: dict[str, Any],
-) -> None:
-    if isinstance(edit, SetBlurb):
-        row = _find(rows, edit.item_id, head)
-        text = _text(edit.text, MAX_BLURB, "blurb")
-        if text != row["blurb"]:
-            row["blurb"], row["blurb_edited"] = text, True
-    elif isinstance(edit, SetItemDetails):
-        row = _find(rows, edit.item_id, head)
-        for field in ("title", "author", "site_name"):
-            raw = getattr(edit, field)
-            row[field] = _text(raw, MAX_DETAIL, field.replace("_", " ")) or None if raw else None
-    elif isinstance(edit, RemoveItem):
-        _find(rows, edit.item_id, head)["removed"] = True
-    elif isinstance(edit, RestoreItem):
-        row = _find(rows, edit.item_id, head)
-        if row["removed"]:
-            rows.remove(row)
-            row["removed"] = False
-            rows.insert(len(_shown(rows)), row)
-    elif isinstance(edit, MoveItem):
-        _move(rows, _find(rows, edit.item_id, head), edit.offset)
-    elif isinstance(edit, SetOrder):
-        _set_order(rows, edit.item_ids, head)
-    elif isinstance(edit, AddItem):
-        _add(conn, rows, edit, head)
-    elif isinstance(edit, SetIntro):
-        text = _text(edit.text, MAX_INTRO, "intro")
-        if text != head["intro"]:
-            draft_values.update(intro=text, intro_edited=True)
-            head["intro"] = text
-    elif isinstance(edit, SetOutro):
-        text = _text(edit.text, MAX_INTRO, "outro")
-        if text != head["outro"]:
-            draft_values.update(outro=text, outro_edited=True)
-            head["outro"] = text
-    else:  # pragma: no cover - the union is closed
-        raise DraftError(f"unknown edit {edit!r}")
-
-
-def _move(rows: list[dict[str, Any]], row: dict[str, Any], offset: int) -> None:
-    shown = _shown(rows)
-    if row["removed"] or offset == 0:
-        return
-    index = shown.index(row)
-    target = min(max(index + offset, 0), len(shown) - 1)
-    if target == index:
-        return
-    shown.remove(row)
-    shown.insert(target, row)
-    row["moved_by_editor"] = True
-    rows[:] = shown + [r for r in rows if r["removed"]]
-
-
-def _set_order(rows: list[dict[str, Any]], item_ids: Sequence[int], head: dict[str, Any]) -> None:
-    shown = _shown(rows)
-    if sorted(item_ids) != sorted(r["id"] for r in shown) or len(set(item_ids)) != len(item_ids):
-        raise DraftError(
-            f"the new order for draft {head['id']} must list each shown item exactly once"
-        )
-    by_id = {r["id"]: r for r in shown}
-    ordered = [by_id[i] for i in item_ids]
-    for before, after in zip(shown, ordered, strict=True):
-        if before is not after:
-            after["moved_by_editor"] = True
-    rows[:] = ordered + [r for r in rows if r["removed"]]
-
-
-def _add(conn: Connection, rows: list[dict[str, Any]], edit: AddItem, head: dict[str, Any]) -> None:
-    existing = next((r for r in rows if r["candidate_id"] == edit.candidate_id), None)
-    if existing is not None and not existing["removed"]:
-        raise DraftError(f"candidate {edit.candidate_id} is already in draft {head['id']}")
-    known = conn.execute(
-        select(candidates.c.id).where(candidates.c.id == edit.candidate_id)
-    ).scalar_one_or_none()
-    if known is None:
-        raise DraftError(f"there is no candidate {edit.candidate_id}")
-    blurb = _text(edit.blurb, MAX_BLURB, "blurb")
-    if existing is not None:
-        rows.remove(existing)
-        row = existing
-        row["removed"] = False
-        row["added_by_editor"] = True
-        if blurb:
-            row["blurb"], row["blurb_edited"] = blurb, True
-    else:
-        row = {
-            "id": None,
-            "draft_id": head["id"],
-            "candidate_id": edit.candidate_id,
-            "position": 0,
-            "blurb": blurb,
-            "blurb_edited": bool(blurb),
-            "removed": False,
-            "added_by_editor": True,
-            "moved_by_editor": False,
-            "score": 0.0,
-            "why": None,
-            "title": None,
-            "author": None,
-            "site_name": None,
-        }
-    if edit.position is not None:
-        row["moved_by_editor"] = True  # placed on purpose: a refresh keeps the order
-    shown = _shown(rows)
-    at = len(shown) if edit.position is None else min(max(edit.position - 1, 0), len(shown))
-    shown.insert(at, row)
-    rows[:] = shown + [r for r in rows if r["removed"]]
-
-
-def _renumber(rows: list[dict[str, Any]]) -> None:
-    for position, row in enumerate(rows, start=1):
-        row["position"] = position
+def _item_columns(item: DraftItem) -> dict[str, Any]:
+    """The draft_items columns an edit may change, as ``item`` has them."""
+    return {
+        "position": item.position,
+        "blurb": item.blurb,
+        "blurb_edited": item.blurb_edited,
+        "removed": item.removed,
+        "added_by_editor": item.added_by_editor,
+        "moved_by_editor": item.moved_by_editor,
+        "title": item.overrides.title,
+        "author": item.overrides.author,
+        "site_name": item.overrides.site_name,
+    }
 
 
 def _why_json(parts: Sequence[ScorePart]) -> str:
@@ -682,9 +581,10 @@ def _why_parts(raw: str | None) -> tuple[ScorePart, ...]:
         return ()
 
 
-def _credit(row: Any, sources: Sequence[CandidateSource]) -> Credit:
-    """The item's byline: the editor's own author and blog where they set them, else
-    the automatic credit (core.credits: a link blog credits the linked article)."""
+def _item(row: Any, sources: Sequence[CandidateSource], people: Sequence[str]) -> DraftItem:
+    """An item as the round-up shows it: the editor's own title, author and blog where
+    they set them, else the automatic ones (core.credits: a link blog credits the
+    linked article's author and blog, and is kept as ``via``)."""
     auto = credit(
         url=row.c_url,
         sources=sources,
@@ -693,7 +593,32 @@ def _credit(row: Any, sources: Sequence[CandidateSource]) -> Credit:
         page_author=row.d_author,
         page_site_name=row.d_site_name,
     )
-    return tidy(row.author or auto.author, row.site_name or auto.site_name, auto.via)
+    automatic = ItemDetails(
+        title=row.c_title or row.d_title, author=auto.author, site_name=auto.site_name
+    )
+    own = ItemDetails(title=row.title, author=row.author, site_name=row.site_name)
+    shown = tidy(own.author or automatic.author, own.site_name or automatic.site_name, auto.via)
+    return DraftItem(
+        id=row.id,
+        candidate_id=row.candidate_id,
+        position=row.position,
+        url=row.c_url,
+        title=own.title or automatic.title,
+        author=shown.author,
+        site_name=shown.site_name,
+        via=shown.via,
+        blurb=row.blurb,
+        suggested_by=tuple(people),
+        score=float(row.score),
+        why=_why_parts(row.why),
+        published=row.c_published,
+        blurb_edited=bool(row.blurb_edited),
+        removed=bool(row.removed),
+        added_by_editor=bool(row.added_by_editor),
+        moved_by_editor=bool(row.moved_by_editor),
+        overrides=own,
+        automatic=automatic,
+    )
 
 
 def _load(conn: Connection, draft_id: int) -> Draft:
@@ -723,28 +648,8 @@ def _load(conn: Connection, draft_id: int) -> Draft:
     sources = sources_for(conn, ids)
     people = suggesters_for(conn, ids)
     items = tuple(
-        DraftItem(
-            id=row.id,
-            candidate_id=row.candidate_id,
-            position=row.position,
-            url=row.c_url,
-            title=row.title or row.c_title or row.d_title,
-            author=shown.author,
-            site_name=shown.site_name,
-            via=shown.via,
-            blurb=row.blurb,
-            suggested_by=tuple(people.get(row.candidate_id, ())),
-            score=float(row.score),
-            why=_why_parts(row.why),
-            published=row.c_published,
-            blurb_edited=bool(row.blurb_edited),
-            removed=bool(row.removed),
-            added_by_editor=bool(row.added_by_editor),
-            moved_by_editor=bool(row.moved_by_editor),
-            details_edited=bool(row.title or row.author or row.site_name),
-        )
+        _item(row, sources.get(row.candidate_id, ()), people.get(row.candidate_id, ()))
         for row in item_rows
-        for shown in [_credit(row, sources.get(row.candidate_id, ()))]
     )
     return Draft(
         id=head["id"],

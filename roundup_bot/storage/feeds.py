@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, Row, and_, func, or_, select, update
 
+from roundup_bot.core.curation import without_credentials
 from roundup_bot.core.records import ConfiguredFeed, FeedForUpdate, FeedStatus, ParsedFeed
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.candidates import store_entries
@@ -132,12 +133,15 @@ class FeedRepository:
             if parsed is not None:
                 values["title"] = parsed.title
                 values["site_url"] = parsed.site_url
-                source_name = source_name or feed.name or parsed.title or feed.url
+                # Only the feed row keeps a private feed's password (to fetch it);
+                # the copies on its entries, shown on the pages, never do.
+                public_url = without_credentials(feed.url)
+                source_name = source_name or feed.name or parsed.title or public_url
                 counts = store_entries(
                     conn,
                     feed_id=feed.id,
                     source_name=source_name,
-                    source_url=feed.url,
+                    source_url=public_url,
                     entries=parsed.entries,
                     now=now,
                 )

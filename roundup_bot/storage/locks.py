@@ -95,6 +95,11 @@ def holder_is_dead_here(owner: str, hostname: str | None = None) -> bool:
     return False
 
 
+def _say_waiting(job: str, wait: float, holder: str | None) -> None:
+    """An operator watching a one-shot pause should know why (and tests wait for it)."""
+    log.info("waiting up to %g s for the %s lock, held by %s", wait, job, holder or "another run")
+
+
 @dataclass(frozen=True, slots=True)
 class LockInfo:
     """Who holds a job's lock, as far as the database knows."""
@@ -111,6 +116,9 @@ class JobLocks:
     def __init__(self, engine: Engine, *, ttl_s: float = DEFAULT_TTL_S) -> None:
         self.engine = engine
         self.ttl_s = ttl_s
+        # Between tries while waiting for another holder: a seam, so a test can see
+        # that a waiter really was waiting when the lock was released.
+        self.pause: Callable[[float], None] = time.sleep
 
     @contextmanager
     def hold(
@@ -247,10 +255,14 @@ class JobLocks:
         try:
             key = advisory_key(_scope(conn), job)
             deadline = time.monotonic() + wait
+            tries = 0
             while not self._try_advisory(conn, job, key, shared, owner, clock):
                 if time.monotonic() >= deadline:
                     raise LockHeldError(job, self._recorded_owner(conn, job))
-                time.sleep(min(_RETRY_S, max(deadline - time.monotonic(), 0.01)))
+                if tries == 0:
+                    _say_waiting(job, wait, self._recorded_owner(conn, job))
+                tries += 1
+                self.pause(min(_RETRY_S, max(deadline - time.monotonic(), 0.01)))
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot take the {job} lock: {_short(exc)}") from exc
         return key
@@ -290,13 +302,17 @@ class JobLocks:
     @contextmanager
     def _hold_row(self, job: str, wait: float, owner: str, clock: Clock) -> Iterator[None]:
         deadline = time.monotonic() + wait
+        tries = 0
         while True:
             holder = self._try_row(job, owner, clock)
             if holder is None:
                 break
             if time.monotonic() >= deadline:
                 raise LockHeldError(job, holder)
-            time.sleep(min(_RETRY_S, max(deadline - time.monotonic(), 0.01)))
+            if tries == 0:
+                _say_waiting(job, wait, holder)
+            tries += 1
+            self.pause(min(_RETRY_S, max(deadline - time.monotonic(), 0.01)))
         stop = threading.Event()
         beat = threading.Thread(
             target=self._heartbeat,

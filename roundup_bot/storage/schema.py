@@ -29,6 +29,17 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+#: The largest id a row can have: ``Integer`` columns are 32-bit on PostgreSQL. An id
+#: from outside (a URL, a command line) above it names no row; asking the database
+#: would fail ("integer out of range", or OverflowError on SQLite past 64 bits).
+MAX_ID = 2**31 - 1
+
+
+def is_row_id(value: int) -> bool:
+    """Could ``value`` be the id of a row? (1 to :data:`MAX_ID`)"""
+    return 1 <= value <= MAX_ID
+
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -153,10 +164,13 @@ suggestions = Table(
     "suggestions",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("platform", String(20), nullable=False),  # x | mastodon | bluesky
-    Column("post_id", String(64), nullable=False),
+    Column("platform", String(20), nullable=False),  # x | mastodon | bluesky | wordpress
+    # The post's id on its platform: a number on X and Mastodon, an at:// URI on Bluesky.
+    Column("post_id", Text, nullable=False),
     Column("post_url", Text, nullable=False),
-    Column("author_id", String(64)),
+    # The author's stable id (X/Mastodon account id, Bluesky DID) and handle
+    # ("ann", "ann@council.social", "ann.bsky.social"): the handle is the credit.
+    Column("author_id", Text),
     Column("author_username", Text, nullable=False),
     Column("text", Text),
     Column("posted_at", UTCDateTime),
@@ -169,6 +183,9 @@ suggestions = Table(
     Column("reason", Text),  # why it was rejected
     Column("created_at", UTCDateTime, nullable=False),
     Column("thanked_at", UTCDateTime),
+    # What a reply needs beyond post_id (JSON): Bluesky's record cids and thread
+    # root, Mastodon's visibility. NULL for X.
+    Column("reply_ref", Text),
     UniqueConstraint("platform", "post_id", "canonical_url", name="uq_suggestions_post_link"),
 )
 Index("ix_suggestions_candidate_id", suggestions.c.candidate_id)

@@ -1,4 +1,4 @@
-"""Suggestions from X (later Mastodon, Bluesky): stored per (post, link), credited, thanked.
+"""Suggestions from every channel (X, Mastodon, Bluesky): stored per (post, link), thanked.
 
 One page of mentions is stored in one transaction together with the source's
 reading position and its monthly post counter, so a run that is killed keeps
@@ -10,7 +10,7 @@ mentions again never stores anything twice.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, and_, func, select, tuple_, update
@@ -47,6 +47,8 @@ class ThankTarget:
     username: str
     links: tuple[str, ...]
     titles: tuple[str | None, ...]
+    author_id: str | None = None
+    reply_ref: str | None = None  # what the platform needs to reply (JSON), as stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ class SuggestionRepository:
         month: str,
         state: Mapping[str, str | None],
         now: datetime,
+        state_source: str | None = None,
     ) -> StoredPage:
         """Store one page's suggestions, add ``posts_read`` to ``month``'s counter and
         write ``state`` (the reading position), all in one transaction.
@@ -120,12 +123,14 @@ class SuggestionRepository:
         of the same canonical URL) with the post as a source; a title or
         description from the URL entity fills a candidate's empty title or
         summary. Rejected ones are stored with their reason and nothing else.
+        ``state`` is kept under ``state_source`` (the channel's name; by default
+        the platform).
         """
         with write(self.engine) as conn:
             stored = _store(conn, platform, judged, now)
             counter = _count_posts(conn, platform, month, posts_read)
             for key, value in state.items():
-                set_state(conn, platform, key, value)
+                set_state(conn, state_source or platform, key, value)
         return StoredPage(
             accepted=stored[0],
             rejected=stored[1],
@@ -151,6 +156,8 @@ class SuggestionRepository:
                 suggestions.c.link,
                 suggestions.c.link_title,
                 suggestions.c.posted_at,
+                suggestions.c.author_id,
+                suggestions.c.reply_ref,
             )
             .where(
                 suggestions.c.platform == platform,
@@ -174,13 +181,12 @@ class SuggestionRepository:
                         username=row.author_username,
                         links=(row.link,),
                         titles=(row.link_title,),
+                        author_id=row.author_id,
+                        reply_ref=row.reply_ref,
                     )
                 else:
-                    grouped[row.post_id] = ThankTarget(
-                        platform=platform,
-                        post_id=target.post_id,
-                        post_url=target.post_url,
-                        username=target.username,
+                    grouped[row.post_id] = replace(
+                        target,
                         links=(*target.links, row.link),
                         titles=(*target.titles, row.link_title),
                     )
@@ -271,6 +277,7 @@ def _store(
                 canonical_url=s.canonical_url,
                 link_title=s.link_title,
                 link_description=s.link_description,
+                reply_ref=s.reply_ref,
                 candidate_id=candidate_id,
                 status=item.status,
                 reason=item.reason,

@@ -8,11 +8,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from helpers.dns import FakeDns, loopback_counts_as_public, public_and_internal
 from helpers.drafts import Article, make_app, seed
+from helpers.server import Reply
 from pytest_httpserver import HTTPServer
 
-from roundup_bot.adapters import http as http_module
-from roundup_bot.adapters.pages import fetch_many, is_fresh, parse_page, refresh_link_details
+from roundup_bot.adapters.http import HttpFetcher
+from roundup_bot.adapters.pages import (
+    fetch_details,
+    fetch_many,
+    is_fresh,
+    parse_page,
+    refresh_link_details,
+)
 from roundup_bot.core.records import HttpPolicy, LinkDetails
 from roundup_bot.core.weeks import week_by_label
 from roundup_bot.services.drafting import draft_week
@@ -105,11 +113,10 @@ def test_private_addresses_are_refused(url: str) -> None:
     assert "non-public address" in (details.error or "")
 
 
-@pytest.fixture
-def loopback_counts_as_public(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(name="loopback_counts_as_public")
+def _loopback_counts_as_public(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let the test server at 127.0.0.1 stand in for a public site, and nothing else."""
-    original = http_module.is_public_address
-    monkeypatch.setattr(http_module, "is_public_address", lambda a: a == "127.0.0.1" or original(a))
+    loopback_counts_as_public(monkeypatch)
 
 
 @pytest.mark.parametrize(
@@ -133,21 +140,25 @@ def test_a_redirect_to_a_private_address_is_refused(httpserver: HTTPServer, targ
     assert "non-public address" in (details.error or "")
 
 
-def test_the_address_actually_connected_to_is_checked_too(
-    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """As if DNS said "public" when checked and then pointed at loopback (rebinding)."""
+@pytest.mark.usefixtures("loopback_counts_as_public")
+def test_dns_rebinding_gets_no_request_to_an_internal_page() -> None:
+    """The name answers "public" to the first lookup and loopback afterwards: the
+    page is read from the address that was checked; the internal one sees nothing."""
+    dns = FakeDns({"rebind.example": [["127.0.0.1"], ["127.0.0.2"]]})
+    with public_and_internal() as (public, internal):
+        public.route("/post", Reply(200, {"Content-Type": "text/html"}, PAGE.encode()))
+        internal.route("/post", Reply(200, {"Content-Type": "text/html"}, b"<title>admin"))
 
-    async def fooled(url: str) -> None:
-        return None
+        async def go() -> LinkDetails:
+            async with HttpFetcher(policy(False), resolver=dns) as fetcher:
+                return await fetch_details(
+                    f"http://rebind.example:{public.port}/post", fetcher, NOW
+                )
 
-    monkeypatch.setattr(http_module, "check_public_host", fooled)
-    httpserver.expect_request("/secret").respond_with_data(PAGE, content_type="text/html")
-    [details] = asyncio.run(
-        fetch_many([f"http://127.0.0.1:{httpserver.port}/secret"], policy(False), NOW)
-    )
-    assert not details.ok
-    assert "connected to non-public address 127.0.0.1" in (details.error or "")
+        details = asyncio.run(go())
+        assert internal.requests == []
+    assert details.ok
+    assert details.site_name == "Leeds Digital"
 
 
 def test_cache_freshness() -> None:

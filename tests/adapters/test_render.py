@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from helpers.markup import assert_no_active_markup
 
 from roundup_bot.adapters.render import Renderer, markdown_escape, md_url, safe_url
 from roundup_bot.core.errors import TemplateError
@@ -63,35 +63,6 @@ def draft(*items: DraftItem, **overrides: object) -> Draft:
     }
     values.update(overrides)
     return Draft(**values)  # type: ignore[arg-type]
-
-
-class Collector(HTMLParser):
-    """Every element and attribute the way a browser's tokenizer would see them."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[str] = []
-        self.attributes: list[tuple[str, str]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attributes.extend((name, value or "") for name, value in attrs)
-
-    handle_startendtag = handle_starttag
-
-
-def assert_no_active_markup(html: str) -> Collector:
-    parser = Collector()
-    parser.feed(html)
-    parser.close()
-    assert not {"script", "iframe", "img", "svg", "object", "embed"} & set(parser.tags)
-    for name, value in parser.attributes:
-        assert not name.lower().startswith("on"), (name, value)
-        if name.lower() in ("href", "src", "action", "formaction"):
-            assert (
-                re.sub(r"[\s\x00-\x1f]", "", value).lower().startswith(("https:", "http:", "#"))
-            ), value
-    return parser
 
 
 def test_the_packaged_html_reads_like_the_roundup() -> None:

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from helpers.fake_x_api import twarc_pages
 
+from roundup_bot.core.channels import credit
 from roundup_bot.core.suggestion_rules import (
     AbuseRules,
     MalformedPage,
     PriorSuggestion,
     SuggestedLink,
+    blocked_user_key,
     is_x_link,
     judge,
     parse_page,
@@ -403,3 +405,31 @@ def test_the_limit_counts_in_time_order_whatever_the_page_order() -> None:
     older = suggestion("alice", "https://a.example/1", post="8", at=NOW - timedelta(hours=3))
     judged = judge([newer, older], rules, [], NOW)  # X sends the newest first
     assert [j.status for j in judged] == ["rejected", "accepted"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "key"),
+    [
+        ("@Spammer", "*:spammer"),
+        ("777", "*:777"),
+        ("mastodon:@Nasty@Evil.Social", "mastodon:nasty@evil.social"),
+        ("bluesky: spam.bsky.social", "bluesky:spam.bsky.social"),
+        ("bluesky:did:plc:abc123", "bluesky:did:plc:abc123"),
+        ("twitter:@spammer", "x:spammer"),
+        ("did:plc:abc123", "*:did:plc:abc123"),
+    ],
+)
+def test_blocked_users_may_name_a_platform(entry: str, key: str) -> None:
+    assert blocked_user_key(entry) == key
+
+
+@pytest.mark.parametrize(
+    ("handle", "shown"),
+    [
+        ("ann", "@ann"),
+        ("@ann@council.social", "@ann@council.social"),
+        ("ann.bsky.social", "@ann.bsky.social"),
+    ],
+)
+def test_credit_reads_naturally_on_each_platform(handle: str, shown: str) -> None:
+    assert credit(handle) == shown

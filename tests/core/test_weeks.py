@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -94,3 +94,18 @@ def test_bad_week_labels_are_refused(text: str) -> None:
 def test_labels_are_read_leniently() -> None:
     assert parse_week_label("2026w7") == (2026, 7)
     assert parse_week_label(" 2026-W07 ") == (2026, 7)
+
+
+@pytest.mark.parametrize("label", ["0001-W01", "1969-W52", "9999-W01", "9999-W52"])
+def test_weeks_outside_the_supported_years_are_refused(label: str) -> None:
+    with pytest.raises(WeekLabelError, match="out of range"):
+        week_by_label(label, "Europe/London", "friday 09:00")
+
+
+@pytest.mark.parametrize("zone", ["Europe/London", "Pacific/Kiritimati", "Etc/GMT+12"])
+@pytest.mark.parametrize("label", ["1970-W01", f"9998-W{date(9998, 12, 28).isocalendar()[1]}"])
+def test_the_first_and_last_supported_weeks_have_neighbours(zone: str, label: str) -> None:
+    for week_ends in ("monday 00:00", "sunday 23:59"):
+        week = week_by_label(label, zone, week_ends)
+        assert previous_week(week, week_ends).end == week.start
+        assert next_week(week, week_ends).start == week.end

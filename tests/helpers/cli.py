@@ -29,7 +29,7 @@ class Run:
     stderr: str
 
 
-def _clean_env(extra: Mapping[str, str] | None) -> dict[str, str | None]:
+def _clean_env(extra: Mapping[str, str | None] | None) -> dict[str, str | None]:
     env: dict[str, str | None] = {
         name: None
         for name in os.environ
@@ -39,13 +39,16 @@ def _clean_env(extra: Mapping[str, str] | None) -> dict[str, str | None]:
     return env
 
 
-def run_cli(args: Sequence[str], env: Mapping[str, str] | None = None) -> Run:
-    """``roundup-bot ARGS`` in this process."""
+def run_cli(
+    args: Sequence[str], env: Mapping[str, str | None] | None = None, input: str | None = None
+) -> Run:
+    """``roundup-bot ARGS`` in this process (``input``: its standard input; an ``env``
+    value of None unsets that variable)."""
     from roundup_bot.entrypoints.cli import main
 
     runner = CliRunner()
     code = 0
-    with runner.isolation(env=_clean_env(env)) as (out, err, _mixed):
+    with runner.isolation(input=input, env=_clean_env(env)) as (out, err, _mixed):
         try:
             main(list(args))
         except SystemExit as exc:

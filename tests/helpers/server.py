@@ -12,6 +12,7 @@ returns one. Every request is recorded (method, path, headers) for asserts.
 from __future__ import annotations
 
 import gzip
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -53,32 +54,56 @@ Handler = Callable[[SeenRequest], Reply]
 
 
 class InFlight:
-    """Counts requests being answered across several servers (for concurrency bounds)."""
+    """Counts requests being answered across several servers (for concurrency bounds).
+
+    A request is in flight from its arrival until its answer starts: a client that
+    waits for each answer before sending the next request is never seen with two.
+    """
 
     def __init__(self) -> None:
         self.now = 0
         self.max = 0
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
 
     def enter(self) -> None:
-        with self._lock:
+        with self._changed:
             self.now += 1
             self.max = max(self.max, self.now)
+            self._changed.notify_all()
 
     def leave(self) -> None:
-        with self._lock:
+        with self._changed:
             self.now -= 1
+            self._changed.notify_all()
+
+    def wait_for_max(self, count: int, timeout: float = 30.0) -> bool:
+        """Block until ``count`` requests have been in flight at once (an answer held
+        here proves concurrency without timing it); False after ``timeout``."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.max >= count, timeout)
 
 
 class LocalServer:
     """A threaded HTTP/1.0 server on an ephemeral loopback port. Use as a context manager.
 
     ``host`` may be any 127.x.y.z address: each is a different host to the client,
-    which is how tests get several "hosts" on one machine.
+    which is how tests get several "hosts" on one machine. ``port`` (default: any
+    free one) lets two servers share a port on different addresses. ``tls`` serves
+    HTTPS with that context; ``keep_alive`` answers in HTTP/1.1 and keeps the
+    connection open when the reply has a length.
     """
 
-    def __init__(self, host: str = "127.0.0.1", shared: InFlight | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        shared: InFlight | None = None,
+        *,
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+        keep_alive: bool = False,
+    ) -> None:
         self.host = host
+        self.scheme = "https" if tls else "http"
         self.shared = shared
         self.routes: dict[str, Reply | Handler] = {}
         self.requests: list[SeenRequest] = []
@@ -89,14 +114,19 @@ class LocalServer:
         outer = self
 
         class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_GET(self) -> None:
                 outer._handle(self)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer((host, 0), _Handler)
+        self._httpd = ThreadingHTTPServer((host, port), _Handler)
         self._httpd.daemon_threads = True
+        if tls is not None:
+            # The handshake runs in accept(); one that fails drops only that connection.
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
     @property
@@ -104,7 +134,7 @@ class LocalServer:
         return int(self._httpd.server_address[1])
 
     def url(self, path: str = "/") -> str:
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def route(self, path: str, reply: Reply | Handler) -> str:
         """Serve ``reply`` at ``path``; returns the full URL."""
@@ -138,27 +168,39 @@ class LocalServer:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         if self.shared is not None:
             self.shared.enter()
+        left = threading.Event()
+
+        def answering() -> None:
+            """The answer starts (or the request ends): no longer in flight."""
+            if left.is_set():
+                return
+            left.set()
+            if self.shared is not None:
+                self.shared.leave()
+            with self._lock:
+                self.in_flight -= 1
+
         try:
             route = self.routes.get(handler.path) or self.routes.get(handler.path.split("?")[0])
             if route is None:
                 reply = Reply(404, {"Content-Type": "text/plain"}, b"not found")
             else:
                 reply = route(seen) if callable(route) else route
-            self._send(handler, reply)
+            self._send(handler, reply, answering)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up, as it should when a limit is hit
         finally:
-            if self.shared is not None:
-                self.shared.leave()
-            with self._lock:
-                self.in_flight -= 1
+            answering()
 
-    def _send(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    def _send(
+        self, handler: BaseHTTPRequestHandler, reply: Reply, answering: Callable[[], None]
+    ) -> None:
         if reply.hang:
             self.closing.wait(120)
             return
         if reply.delay and self.closing.wait(reply.delay):
             return
+        answering()
         handler.send_response(reply.status)
         body = reply.body
         headers = dict(reply.headers)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from roundup_bot.core.records import ConfiguredFeed, FeedStatus, ParsedEntry, ParsedFeed
-from roundup_bot.services.health import XHealth, feed_state, jobs_health
+from roundup_bot.services.health import ChannelHealth, feed_state, jobs_health
 from roundup_bot.storage import Storage
 from roundup_bot.storage.schema import candidate_sources, candidates
 from roundup_bot.storage.suggestions import SuggestionCounts
@@ -121,10 +121,10 @@ def test_every_job_is_listed_with_how_its_last_run_went(storage: Storage) -> Non
     assert {job.name: job.state for job in jobs_health(storage)}["alpha"] == "skipped"
 
 
-def x(**changes: object) -> XHealth:
+def x(**changes: object) -> ChannelHealth:
     base: dict[str, object] = dict(
         enabled=True,
-        username="@welovelocalgov",
+        account="@welovelocalgov",
         user_id="9",
         ok=True,
         last_run="2026-11-20T12:00:00+00:00",
@@ -138,7 +138,7 @@ def x(**changes: object) -> XHealth:
         max_posts_per_month=1000,
         suggestions=SuggestionCounts(3, 1, 2),
     )
-    return XHealth(**{**base, **changes})  # type: ignore[arg-type]
+    return ChannelHealth(**{**base, **changes})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 from helpers.drafts import Article, make_app, seed
-from test_render import assert_no_active_markup
+from helpers.markup import assert_no_active_markup
 
 from roundup_bot.core.errors import DraftError, PublishError, StaleDraftError, TemplateError
 from roundup_bot.core.records import SetBlurb
@@ -161,13 +160,23 @@ def test_two_round_ups_approved_at_once_both_reach_the_feed(
     app = make_app(storage, tmp_path)
     ids = [draft_week(app, week, now=NOW).draft.id for week in (W47, W48)]
     building = threading.Event()
+    second_waits = threading.Event()
     original = publish_module.build_feed
+    pause = app.storage.locks.pause
+
+    def note_the_wait(seconds: float) -> None:
+        second_waits.set()
+        pause(seconds)
+
+    app.storage.locks.pause = note_the_wait
 
     def slow_build_feed(*args: Any, **kwargs: Any) -> bytes:
         if building.is_set():  # the second publish: it must not overlap the first
             return original(*args, **kwargs)
         building.set()
-        time.sleep(0.5)  # room for the other publish to build its own feed meanwhile
+        # The first publish builds its feed only once the second is waiting for the
+        # lock: without the lock, the second would be building its own meanwhile.
+        assert second_waits.wait(30), "the second publish never waited for the lock"
         return original(*args, **kwargs)
 
     monkeypatch.setattr(publish_module, "build_feed", slow_build_feed)

@@ -52,19 +52,29 @@ def test_a_second_holder_is_refused_and_named(storage: Storage, db_url: str) -> 
 
 
 def test_a_waiting_holder_gets_the_lock_when_it_is_released(storage: Storage, db_url: str) -> None:
+    """The second holder asks while the first holds (it has been refused once and
+    is pausing before its next try), and gets the lock once the first lets go."""
     other = open_storage(db_url)
-    released = threading.Event()
+    waiting = threading.Event()
+    took: list[bool] = []
+
+    def pause_and_tell(seconds: float) -> None:
+        waiting.set()
+        time.sleep(seconds)
+
+    other.locks.pause = pause_and_tell
+
+    def second_holder() -> None:
+        with other.locks.hold("poll", wait=60):
+            took.append(True)
+
     try:
         with storage.locks.hold("poll"):
-
-            def release_soon() -> None:
-                time.sleep(0.5)
-                released.set()
-
-            threading.Thread(target=release_soon).start()
-            released.wait()
-        with other.locks.hold("poll", wait=10):
-            pass
+            waiter = threading.Thread(target=second_holder)
+            waiter.start()
+            assert waiting.wait(60), "the second holder never had to wait"
+        waiter.join(60)
+        assert took == [True]
     finally:
         other.close()
 
@@ -153,14 +163,24 @@ def test_a_live_sqlite_row_from_another_machine_is_respected(sqlite_url: str) ->
 
 
 def test_the_sqlite_heartbeat_keeps_a_long_run_alive(sqlite_url: str) -> None:
+    """The lock's clock jumps an hour, far past the TTL: only a renewal by the
+    heartbeat (every ttl/3 of real time) keeps the row from being taken over."""
     store = open_storage(sqlite_url)
     store.locks.ttl_s = 0.6  # renewed every 0.2 s
+    now = [datetime(2026, 11, 20, 9, 0, tzinfo=UTC)]
+
+    def clock() -> datetime:
+        return now[0]
+
     try:
-        with store.locks.hold("poll"):
-            first = store.locks.holders()["poll"].expires_at
-            time.sleep(1.0)  # longer than the TTL: only the heartbeat keeps it
-            assert store.locks.holders()["poll"].expires_at > first
-            with pytest.raises(LockHeldError), store.locks.hold("poll"):
+        with store.locks.hold("poll", clock=clock):
+            now[0] += timedelta(hours=1)
+            for _ in range(600):  # a renewal is due every 0.2 s; wait for one, however slow
+                if store.locks.holders(clock=clock).get("poll") is not None:
+                    break
+                time.sleep(0.05)
+            assert store.locks.holders(clock=clock)["poll"].expires_at > now[0]
+            with pytest.raises(LockHeldError), store.locks.hold("poll", clock=clock):
                 pass
     finally:
         store.close()

@@ -124,9 +124,176 @@ def test_a_database_made_by_an_older_release_is_upgraded_with_its_data(db_url: s
         store.close()
 
 
-def test_migration_0003_keeps_candidates_and_cached_pages(db_url: str) -> None:
-    """A populated 0002 database (candidates, a source, a cached page) upgrades to
-    0003: nothing is lost, the new columns start empty, and aliases work at once."""
+def test_upgrading_to_0003_takes_feed_passwords_out_of_stored_links(db_url: str) -> None:
+    """Rows stored before 0003 from a private feed (``user:secret@host``) lose the
+    user name and password in every copy of, or link resolved against, the feed's
+    URL; the feed row keeps them (it is fetched with them), and links without any
+    are untouched."""
+    from alembic import command
+    from sqlalchemy import select
+
+    from roundup_bot.storage.schema import candidate_sources, candidates
+
+    private = "https://reader:p%40ss:w@rd@blog.example.gov.uk/feed"
+    engine = create_db_engine(db_url)
+    try:
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0002")
+            feed_id = conn.execute(
+                insert(feeds)
+                .values(
+                    url=private,
+                    fetch_url="https://reader:secret@blog.example.gov.uk/moved",
+                    site_url="https://reader:secret@blog.example.gov.uk/",
+                    in_config=True,
+                    created_at=NOW,
+                )
+                .returning(feeds.c.id)
+            ).scalar_one()
+            links = {
+                "https://reader:secret@blog.example.gov.uk/posts/1": (
+                    "https://blog.example.gov.uk/posts/1"
+                ),
+                "https://other.example/a@b?q=x@y": "https://other.example/a@b?q=x@y",
+            }
+            for n, link in enumerate(links):
+                candidate_id = conn.execute(
+                    insert(candidates)
+                    .values(
+                        url=f"https://blog.example.gov.uk/posts/{n}",
+                        link=link,
+                        first_seen=NOW,
+                        updated_at=NOW,
+                        placed_at=NOW,
+                    )
+                    .returning(candidates.c.id)
+                ).scalar_one()
+                conn.execute(
+                    insert(candidate_sources).values(
+                        candidate_id=candidate_id,
+                        kind="feed",
+                        source_ref=str(feed_id),
+                        feed_id=feed_id,
+                        name=private,
+                        url=private,
+                        entry_id=link if n == 0 else "tag:blog.example.gov.uk,2026:a@b",
+                        first_seen=NOW,
+                    )
+                )
+    finally:
+        engine.dispose()
+    store = open_storage(db_url)  # migrates on first use
+    try:
+        assert current_revision(store.engine) == head_revision()
+        with store.engine.connect() as conn:
+            feed = conn.execute(select(feeds)).one()
+            found = conn.execute(select(candidates.c.link).order_by(candidates.c.id)).all()
+            sources = conn.execute(select(candidate_sources).order_by(candidate_sources.c.id))
+            source_rows = sources.all()
+    finally:
+        store.close()
+    assert (feed.url, feed.fetch_url) == (
+        private,
+        "https://reader:secret@blog.example.gov.uk/moved",
+    )
+    assert feed.site_url == "https://blog.example.gov.uk/"
+    assert [row.link for row in found] == list(links.values())
+    public = "https://blog.example.gov.uk/feed"
+    assert [(s.name, s.url, s.entry_id) for s in source_rows] == [
+        (public, public, "https://blog.example.gov.uk/posts/1"),
+        (public, public, "tag:blog.example.gov.uk,2026:a@b"),
+    ]
+
+
+def test_migration_0004_keeps_stored_suggestions_and_takes_long_post_ids(db_url: str) -> None:
+    """A populated 0003 database (an X suggestion with its candidate) upgrades; the row is
+    intact, and a Bluesky post (an at:// URI over 64 characters, a DID) can then be stored."""
+    from alembic import command
+    from sqlalchemy import select
+
+    from roundup_bot.core.suggestion_rules import JudgedSuggestion, SuggestedLink
+    from roundup_bot.storage.schema import candidates, suggestions
+
+    engine = create_db_engine(db_url)
+    try:
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0003")
+            conn.execute(
+                insert(candidates).values(
+                    id=1,
+                    url="https://blog.example.gov.uk/a",
+                    link="https://blog.example.gov.uk/a",
+                    first_seen=NOW,
+                    updated_at=NOW,
+                    placed_at=NOW,
+                )
+            )
+            conn.execute(
+                insert(suggestions).values(
+                    platform="x",
+                    post_id="1859000000000000001",
+                    post_url="https://x.com/ann/status/1859000000000000001",
+                    author_id="42",
+                    author_username="ann",
+                    link="https://blog.example.gov.uk/a",
+                    canonical_url="https://blog.example.gov.uk/a",
+                    candidate_id=1,
+                    status="accepted",
+                    created_at=NOW,
+                )
+            )
+        assert current_revision(engine) == "0003"
+    finally:
+        engine.dispose()
+    store = open_storage(db_url)
+    try:
+        assert current_revision(store.engine) == head_revision()
+        uri = "at://did:plc:ewvi7nxzyoun6zhxrhs64oiz/app.bsky.feed.post/3lmicbemya22g"
+        assert len(uri) > 64
+        bluesky = SuggestedLink(
+            post_id=uri,
+            post_url="https://bsky.app/profile/ann.bsky.social/post/3lmicbemya22g",
+            author_id="did:web:comms.an-unusually-long-council-domain-name.gov.uk:people:ann",
+            author_username="ann.bsky.social",
+            text="look",
+            posted_at=NOW,
+            link="https://blog.example.gov.uk/a",
+            canonical_url="https://blog.example.gov.uk/a",
+            link_title=None,
+            link_description=None,
+            reply_ref='{"cid":"bafy"}',
+        )
+        stored = store.suggestions.store_page(
+            "bluesky",
+            [JudgedSuggestion(bluesky, "accepted")],
+            posts_read=1,
+            month="2026-11",
+            state={},
+            now=NOW,
+        )
+        assert stored.accepted == 1
+        with store.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    suggestions.c.platform, suggestions.c.post_id, suggestions.c.reply_ref
+                ).order_by(suggestions.c.id)
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("x", "1859000000000000001", None),
+            ("bluesky", uri, '{"cid":"bafy"}'),
+        ]
+        assert sorted(store.candidates.list()[0].suggested_by) == ["@ann", "@ann.bsky.social"]
+    finally:
+        store.close()
+
+
+def test_migration_0005_keeps_candidates_and_cached_pages(db_url: str) -> None:
+    """A populated 0004 database (candidates, a source, a cached page) upgrades to
+    0005: nothing is lost, the new columns start empty, and aliases work at once."""
     from alembic import command
     from sqlalchemy import text
 
@@ -135,7 +302,7 @@ def test_migration_0003_keeps_candidates_and_cached_pages(db_url: str) -> None:
         cfg = alembic_config()
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0002")
+            command.upgrade(cfg, "0004")
             feed_id = conn.execute(
                 insert(feeds)
                 .values(
@@ -170,7 +337,7 @@ def test_migration_0003_keeps_candidates_and_cached_pages(db_url: str) -> None:
                 ),
                 {"now": NOW},
             )
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == "0004"
     finally:
         engine.dispose()
     store = open_storage(db_url)

@@ -40,6 +40,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "drafts": ("roundup_bot.entrypoints.cli.drafts", "drafts_command"),
     "approve": ("roundup_bot.entrypoints.cli.drafts", "approve"),
     "reopen": ("roundup_bot.entrypoints.cli.drafts", "reopen"),
+    "edit": ("roundup_bot.entrypoints.cli.edit", "edit"),
     "run": ("roundup_bot.entrypoints.cli.daemon", "run"),
     "web": ("roundup_bot.entrypoints.cli.web", "web"),
     "editor": ("roundup_bot.entrypoints.cli.web", "editor"),
@@ -99,6 +100,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except click.BadParameter as exc:
+        # A bad value: one line naming the option and the problem; the usage text
+        # would only repeat what --help says.
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_CONFIG)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_CONFIG if exc.exit_code == 2 else exc.exit_code)

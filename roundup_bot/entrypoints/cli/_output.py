@@ -1,14 +1,16 @@
-"""Formatting helpers for command output: ISO dates, JSON, plain tables."""
+"""Helpers for command input and output: ISO dates, ids, JSON, plain tables."""
 
 from __future__ import annotations
 
 import json
 import shutil
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import click
+
+from roundup_bot.storage.schema import is_row_id
 
 
 def iso(value: datetime | None) -> str | None:
@@ -50,4 +52,27 @@ def parse_when(value: str, default_tz: Any) -> datetime:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 date such as 2026-11-20") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=default_tz)
+    try:  # 0001-01-01T00:00+14:00 is a valid text but no moment in UTC
+        when.astimezone(UTC)
+    except OverflowError:
+        raise click.BadParameter(f"{value!r} is out of range") from None
     return when
+
+
+class RowId(click.ParamType):  # type: ignore[type-arg]  # generic in newer click only
+    """A row's id on the command line (``show 3``): a whole number a row can have.
+    Anything bigger is refused here, as a usage error, before the database sees it."""
+
+    name = "id"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            number = value
+        else:
+            text = str(value).strip()
+            if not (text.isascii() and text.isdecimal()):
+                self.fail(f"{value!r} is not an id such as 3", param, ctx)
+            number = int(text)
+        if not is_row_id(number):
+            self.fail(f"{value} is out of range: no row has that id", param, ctx)
+        return number

@@ -14,7 +14,7 @@ from roundup_bot.core.records import Draft, DraftSummary
 from roundup_bot.core.weeks import WeekLabelError, parse_week_label
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock
-from roundup_bot.entrypoints.cli._output import echo_json, iso, table
+from roundup_bot.entrypoints.cli._output import RowId, echo_json, iso, table
 from roundup_bot.services.drafting import draft_week, resolve_week
 from roundup_bot.services.publish import approve as approve_draft
 from roundup_bot.services.publish import reopen as reopen_draft
@@ -153,7 +153,7 @@ def draft(
 
 
 @click.command()
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=RowId())
 @click.option(
     "--format",
     "fmt",
@@ -218,7 +218,7 @@ def drafts_command(cli: CliContext, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=RowId())
 @click.option("--by", "by", required=True, metavar="NAME", help="Who approves it (recorded).")
 @pass_cli
 def approve(cli: CliContext, draft_id: int, by: str) -> None:
@@ -234,7 +234,7 @@ def approve(cli: CliContext, draft_id: int, by: str) -> None:
 
 
 @click.command()
-@click.argument("draft_id", type=int)
+@click.argument("draft_id", type=RowId())
 @click.option("--by", "by", metavar="NAME", help="Who reopens it (default: your user name).")
 @click.option("--force", is_flag=True, help="Reopen a round-up that is already published.")
 @pass_cli
@@ -244,11 +244,12 @@ def reopen(cli: CliContext, draft_id: int, by: str | None, force: bool) -> None:
     A published one needs --force: its files stay as published until it is
     approved again, which republishes it and records that it changed.
     """
-    reopened = reopen_draft(cli.app, draft_id, by=by or _user(), force=force)
+    reopened = reopen_draft(cli.app, draft_id, by=by or user_name(), force=force)
     click.echo(f"draft {reopened.id} ({reopened.week}) is a draft again")
 
 
-def _user() -> str:
+def user_name() -> str:
+    """Who a command records as having made a change, when --by does not say."""
     try:
         return getpass.getuser()
     except (OSError, KeyError):

@@ -22,9 +22,9 @@ from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock, poll_as_worker
 from roundup_bot.entrypoints.cli._output import echo_json, iso, parse_when, shorten, table
 from roundup_bot.entrypoints.cli.daemon import echo_jobs, jobs_json
-from roundup_bot.entrypoints.cli.mentions import echo_x, x_json
+from roundup_bot.entrypoints.cli.mentions import channel_json, echo_x, x_json
 from roundup_bot.services.drafting import rank_candidates
-from roundup_bot.services.health import feed_state, jobs_health, x_health
+from roundup_bot.services.health import channels_health, feed_state, jobs_health
 from roundup_bot.services.jobs import poll_summary
 from roundup_bot.services.polling import poll_feeds, utc_now
 from roundup_bot.storage.db import current_revision, migrate
@@ -266,19 +266,29 @@ def feed_status_json(status: FeedStatus) -> dict[str, Any]:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help='Print {"feeds": [...], "jobs": [...]}.')
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print {"feeds": [...], "jobs": [...], "x": {...}, "channels": [...]}.',
+)
 @pass_cli
 def status(cli: CliContext, as_json: bool) -> None:
-    """Show each feed's health (last poll, errors, when it is next due) and the
-    scheduled jobs' last and next runs."""
+    """Show each feed's health (last poll, errors, when it is next due), the
+    scheduled jobs' last and next runs, and each suggestion channel's state."""
     app = cli.app
     app.sync_feeds(utc_now())
     feeds = app.storage.feeds.statuses()
     jobs = jobs_health(app.storage)
-    x = x_health(app)
+    channels = channels_health(app)
     if as_json:
         echo_json(
-            {"feeds": [feed_status_json(f) for f in feeds], "jobs": jobs_json(jobs), "x": x_json(x)}
+            {
+                "feeds": [feed_status_json(f) for f in feeds],
+                "jobs": jobs_json(jobs),
+                "x": x_json(channels[0]),
+                "channels": [channel_json(c) for c in channels],
+            }
         )
         return
     zone = ZoneInfo(cli.settings.roundup.timezone)
@@ -303,7 +313,8 @@ def status(cli: CliContext, as_json: bool) -> None:
     table(["health", "feed", "last polled", "next due", "errors", "last error"], rows, flexible=5)
     click.echo("")
     echo_jobs(jobs, zone)
-    echo_x(x, zone)
+    for channel in channels:
+        echo_x(channel, zone)
 
 
 _FEED_WORDS = {

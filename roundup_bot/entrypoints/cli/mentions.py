@@ -1,21 +1,25 @@
-"""``roundup-bot mentions``: followers' suggestions from X mentions; the X part of ``status``."""
+"""``roundup-bot mentions``: suggestions from every channel; the channels in ``status``."""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 
+from roundup_bot.core.channels import CHANNEL_NAMES
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._output import echo_json, iso
-from roundup_bot.services.health import XHealth, parse_time
-from roundup_bot.services.jobs import JOB_MENTIONS, JobResult, guarded_run
+from roundup_bot.services.channels import check_channel
+from roundup_bot.services.health import CHANNEL_LABELS, ChannelHealth, parse_time
+from roundup_bot.services.jobs import JOB_MENTIONS, guarded_run
 from roundup_bot.services.mentions import (
     MentionsReport,
     check_enabled,
     mentions_from_settings,
+    runs_result,
     summary,
 )
 
@@ -25,6 +29,7 @@ EXIT_LIMITED = 4  # stopped by a rate limit, a usage cap or max_posts_per_month;
 
 def report_json(report: MentionsReport) -> dict[str, Any]:
     return {
+        "channel": report.channel,
         "outcome": report.outcome,
         "ok": report.ok,
         "pages": report.pages,
@@ -45,53 +50,70 @@ def report_json(report: MentionsReport) -> dict[str, Any]:
 
 
 @click.command()
+@click.option(
+    "--channel",
+    "only",
+    type=click.Choice(CHANNEL_NAMES),
+    default=None,
+    help="Read only this channel (default: every channel that is on).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run's report as a JSON object.")
 @pass_cli
-def mentions(cli: CliContext, as_json: bool) -> None:
-    """Read new mentions of the X account and store the links they suggest.
+def mentions(cli: CliContext, only: str | None, as_json: bool) -> None:
+    """Read new mentions on every suggestion channel that is on (X, Mastodon,
+    Bluesky) and store the links they suggest.
 
-    Reads every mention since the last run (the first run: the last
-    [twitter] first_run_days days), all pages. Each link becomes a candidate
-    credited to whoever suggested it, unless a [suggestions] rule rejects it.
-    Needs [twitter] enabled = true and ROUNDUP_TWITTER_BEARER_TOKEN.
+    Reads every post since the last run (the first run: the last
+    first_run_days days of the channel's section), all pages. Each link becomes
+    a candidate credited to whoever suggested it, unless a [suggestions] rule
+    rejects it. One failing channel never stops the others. Each channel needs
+    its credential in the environment (ROUNDUP_TWITTER_BEARER_TOKEN,
+    ROUNDUP_MASTODON_ACCESS_TOKEN, ROUNDUP_BLUESKY_APP_PASSWORD).
 
-    Exit status: 0 the run completed; 1 it failed (credentials refused, X
-    unavailable, a malformed answer, a thank-you reply failed); 2 bad config;
-    3 the mentions job is running elsewhere; 4 stopped by a limit (X's rate
-    limit or usage cap, or max_posts_per_month): run again later, it carries
-    on where it stopped.
+    Exit status: 0 every channel's run completed; 1 one failed (credentials
+    refused, the service unavailable, a malformed answer, a thank-you reply
+    failed); 2 bad config; 3 the mentions job is running elsewhere; 4 stopped
+    by a limit (a rate limit, X's usage cap or max_posts_per_month): run again
+    later, it carries on where it stopped.
     """
     settings = cli.settings
-    check_enabled(settings)
+    names = check_enabled(settings, only)
     app = cli.app
     with guarded_run(app.storage, JOB_MENTIONS, wait=settings.schedule.lock_wait_seconds) as record:
-        report = mentions_from_settings(settings, app.storage)
-        record.result = JobResult(report.ok, _job_line(report))
+        for name in names:  # a missing credential is a config error (exit 2) here
+            check_channel(name, settings, os.environ)
+        reports = mentions_from_settings(settings, app.storage, only=only)
+        record.result = runs_result(reports)
+    several = len(reports) > 1
     if as_json:
-        echo_json(report_json(report))
+        echo_json({"ok": all(r.ok for r in reports), "channels": [report_json(r) for r in reports]})
     else:
-        click.echo(summary(report))
-    if report.outcome == "failed":
-        click.echo(f"error: {report.error}", err=True)
-    elif report.outcome != "completed":
-        click.echo(f"stopped: {report.error}", err=True)
-    for problem in report.thank_errors:
-        click.echo(f"error: thank-you reply failed: {problem}", err=True)
-    if report.outcome == "failed" or report.thank_errors:
+        for report in reports:
+            prefix = f"{_label(report.channel)}: " if several else ""
+            click.echo(prefix + summary(report))
+    for report in reports:
+        prefix = f"{_label(report.channel)}: " if several else ""
+        if report.outcome == "failed":
+            click.echo(f"error: {prefix}{report.error}", err=True)
+        elif report.outcome != "completed":
+            click.echo(f"stopped: {prefix}{report.error}", err=True)
+        for problem in report.thank_errors:
+            click.echo(f"error: {prefix}thank-you reply failed: {problem}", err=True)
+    if any(r.outcome == "failed" or r.thank_errors for r in reports):
         sys.exit(EXIT_FAILED)
-    if report.outcome != "completed":
+    if any(r.outcome != "completed" for r in reports):
         sys.exit(EXIT_LIMITED)
 
 
-def _job_line(report: MentionsReport) -> str:
-    line = summary(report)
-    return f"{report.outcome}: {report.error} ({line})" if report.error else line
+def _label(name: str) -> str:
+    return CHANNEL_LABELS.get(name, name)
 
 
-def x_json(x: XHealth) -> dict[str, Any]:
+def channel_json(x: ChannelHealth) -> dict[str, Any]:
     return {
+        "channel": x.name,
         "enabled": x.enabled,
-        "username": x.username,
+        "account": x.account,
         "user_id": x.user_id,
         "ok": x.ok,
         "last_run": x.last_run,
@@ -111,14 +133,42 @@ def x_json(x: XHealth) -> dict[str, Any]:
     }
 
 
-def echo_x(x: XHealth, zone: ZoneInfo) -> None:
-    """Print the X source's health after the feed table."""
+def x_json(x: ChannelHealth) -> dict[str, Any]:
+    """The X channel in ``status --json`` (``"x"``; every channel is also under ``"channels"``)."""
+    return {
+        "enabled": x.enabled,
+        "username": x.account,
+        "user_id": x.user_id,
+        "ok": x.ok,
+        "last_run": x.last_run,
+        "last_outcome": x.last_outcome,
+        "last_error": x.last_error,
+        "since_id": x.since_id,
+        "unfinished_sweep": x.unfinished_sweep,
+        "resume_after": x.resume_after,
+        "month": x.month,
+        "posts_read_this_month": x.posts_read_this_month,
+        "max_posts_per_month": x.max_posts_per_month,
+        "suggestions": {
+            "accepted": x.suggestions.accepted,
+            "rejected": x.suggestions.rejected,
+            "thanked": x.suggestions.thanked,
+        },
+    }
+
+
+def echo_x(x: ChannelHealth, zone: ZoneInfo) -> None:
+    """Print one channel's health after the feed table (X first)."""
     last = _when(x.last_run, zone)
+    read = (
+        f"{x.posts_read_this_month} of {x.max_posts_per_month} posts read this month"
+        if x.max_posts_per_month
+        else f"{x.posts_read_this_month} posts read this month"
+    )
     click.echo("")
     click.echo(
-        f"X {x.username}: {_health(x)}; last run {last}; since_id {x.since_id or '-'};"
-        f" {x.posts_read_this_month} of {x.max_posts_per_month} posts read"
-        f" this month; {x.suggestions.accepted} suggestions accepted,"
+        f"{x.label} {x.account}: {_health(x)}; last run {last}; since_id {x.since_id or '-'};"
+        f" {read}; {x.suggestions.accepted} suggestions accepted,"
         f" {x.suggestions.rejected} rejected"
     )
     if x.resume_after:
@@ -134,10 +184,10 @@ _LIMITS = {
 }
 
 
-def _health(x: XHealth) -> str:
+def _health(x: ChannelHealth) -> str:
     state = x.state
     if state == "limited":
-        return f"STOPPED ({_LIMITS[x.last_outcome or '']})"
+        return f"STOPPED ({_LIMITS.get(x.last_outcome or '', 'limited')})"
     return {"disabled": "off", "never": "new", "ok": "ok"}.get(state, "FAILING")
 
 

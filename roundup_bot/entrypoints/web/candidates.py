@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from roundup_bot.core.weeks import WeekLabelError, next_week, previous_week
+from roundup_bot.core.weeks import WeekLabelError, WeekOutOfRange, next_week, previous_week
 from roundup_bot.entrypoints.web.context import web
 from roundup_bot.entrypoints.web.draftpage import matches
 
@@ -25,8 +25,10 @@ def index() -> str | tuple[str, int]:
     current = svc.current_week(web().clock())
     try:
         week = svc.week(label) if label else current
-    except WeekLabelError as exc:
-        return render_template("error.html", code=400, title="No such week", message=str(exc)), 400
+    except WeekLabelError as exc:  # not a week label: 400; a week there is not: 404
+        code = 404 if isinstance(exc, WeekOutOfRange) else 400
+        page = render_template("error.html", code=code, title="No such week", message=str(exc))
+        return page, code
     query = (request.args.get("q") or "").strip()[:200]
     ranked = svc.ranked(week)
     words = query.casefold().split()

@@ -16,10 +16,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from roundup_bot.core.draft_edits import (  # the one set of limits and text cleaning
+    MAX_BLURB,
+    MAX_DETAIL,
+    MAX_INTRO,
+    clean_line,
+    clean_text,
+    too_long,
+)
 from roundup_bot.core.records import (
     AddItem,
     Draft,
@@ -33,11 +40,6 @@ from roundup_bot.core.records import (
     SetItemDetails,
     SetOrder,
     SetOutro,
-)
-from roundup_bot.storage.drafts import (  # the one set of limits, kept in storage
-    MAX_BLURB,
-    MAX_DETAIL,
-    MAX_INTRO,
 )
 
 MAX_SEARCH = 200
@@ -116,10 +118,7 @@ def order_fingerprint(item_ids: Sequence[int]) -> str:
 
 
 def _text(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
-    return value.strip()
+    return clean_text(value) if value is not None else None
 
 
 def _int(value: str | None) -> int | None:
@@ -153,7 +152,7 @@ def read_form(form: Mapping[str, str], items: Sequence[str]) -> Submission:
             if prefix == "blurb":
                 blurbs[number] = _text(value) or ""
             else:
-                details.setdefault(number, {})[prefix] = " ".join((_text(value) or "").split())
+                details.setdefault(number, {})[prefix] = clean_line(value)
     return Submission(
         version=_int(form.get("version")),
         intro=_text(form.get("intro")),
@@ -182,34 +181,23 @@ def check_lengths(sub: Submission, draft: Draft | None = None) -> None:
     """Raises FormProblem for the first field over its limit, naming the item
     (its place on the page and its title) when ``draft`` is given: on a page of
     ten items, "a blurb" alone does not say which box to shorten."""
-    if sub.intro is not None and len(sub.intro) > MAX_INTRO:
-        raise FormProblem(
-            f"The intro is {len(sub.intro)} characters; the limit is {MAX_INTRO}."
-            " Shorten it and save again.",
-            field="intro",
-        )
-    if sub.outro is not None and len(sub.outro) > MAX_INTRO:
-        raise FormProblem(
-            f"The outro is {len(sub.outro)} characters; the limit is {MAX_INTRO}."
-            " Shorten it and save again.",
-            field="outro",
-        )
+    checks: list[tuple[str, str, int, str]] = []  # (what, text, limit, field)
+    for name in ("intro", "outro"):
+        text = getattr(sub, name)
+        if text is not None:
+            checks.append((f"the {name}", text, MAX_INTRO, name))
     for item_id, fields in sub.details.items():
         for key, text in fields.items():
-            if len(text) > MAX_DETAIL:
-                raise FormProblem(
-                    f"The {DETAILS[key][1].lower()}{_which(item_id, sub, draft)} is {len(text)}"
-                    f" characters; the limit is"
-                    f" {MAX_DETAIL}. Shorten it and save again.",
-                    field=f"{key}-{item_id}",
-                )
+            what = f"the {DETAILS[key][1].lower()}{_which(item_id, sub, draft)}"
+            checks.append((what, text, MAX_DETAIL, f"{key}-{item_id}"))
     for item_id, text in sub.blurbs.items():
-        if len(text) > MAX_BLURB:
+        what = f"the blurb{_which(item_id, sub, draft)}"
+        checks.append((what, text, MAX_BLURB, f"blurb-{item_id}"))
+    for what, text, limit, name in checks:
+        problem = too_long(what, text, limit)
+        if problem:
             raise FormProblem(
-                f"The blurb{_which(item_id, sub, draft)} is {len(text)} characters;"
-                f" the limit is {MAX_BLURB}."
-                " Shorten it and save again.",
-                field=f"blurb-{item_id}",
+                problem[0].upper() + problem[1:] + ". Shorten it and save again.", field=name
             )
 
 

@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from roundup_bot.core.errors import DraftError, DraftNotFound, RoundupError, StaleDraftError
 from roundup_bot.core.ranking import Ranked
 from roundup_bot.core.records import Draft
-from roundup_bot.core.weeks import WeekLabelError, previous_week
+from roundup_bot.core.weeks import WeekLabelError, WeekOutOfRange, previous_week
 from roundup_bot.entrypoints.web.auth import current_editor
 from roundup_bot.entrypoints.web.context import web
 from roundup_bot.entrypoints.web.draftform import (
@@ -151,8 +151,10 @@ def create() -> BaseResponse | tuple[str, int]:
     label = (request.form.get("week") or "").strip()
     try:
         week = svc.week(label) if label else svc.current_week(now)
-    except WeekLabelError as exc:
-        return render_template("error.html", code=400, title="No such week", message=str(exc)), 400
+    except WeekLabelError as exc:  # not a week label: 400; a week there is not: 404
+        code = 404 if isinstance(exc, WeekOutOfRange) else 400
+        page = render_template("error.html", code=code, title="No such week", message=str(exc))
+        return page, code
     editor = current_editor()
     try:
         outcome = svc.make_draft(

@@ -1,8 +1,8 @@
-"""The sources page: each feed's health, the scheduled jobs, and the X source.
+"""The sources page: each feed's health, the scheduled jobs, and the suggestion channels.
 
 The same facts as ``roundup-bot status`` (it calls the same functions): which
 feeds are failing and why, when each was last polled and is next due, when
-each job last ran, and how reading suggestions from X is going. Failing feeds
+each job last ran, and how reading suggestions from each channel is going. Failing feeds
 come first, since they are what an editor would tell whoever runs the bot.
 """
 
@@ -14,7 +14,13 @@ from flask import Blueprint, render_template
 
 from roundup_bot.core.records import FeedStatus
 from roundup_bot.entrypoints.web.context import web
-from roundup_bot.services.health import JobHealth, XHealth, feed_state, jobs_health, x_health
+from roundup_bot.services.health import (
+    ChannelHealth,
+    JobHealth,
+    channels_health,
+    feed_state,
+    jobs_health,
+)
 
 bp = Blueprint("sources", __name__)
 
@@ -50,10 +56,17 @@ _JOB_BADGES = {
     "failed": ("failing", "Failed"),
 }
 _LIMITS = {
-    "rate_limited": "X's rate limit",
-    "usage_capped": "X's usage cap",
+    "rate_limited": "{label}'s rate limit",
+    "usage_capped": "{label}'s usage cap",
     "cost_guard": "this month's post limit",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRow:
+    channel: ChannelHealth
+    state: str  # the badge's colour
+    label: str
 
 
 def _feed_row(feed: FeedStatus) -> FeedRow:
@@ -61,10 +74,11 @@ def _feed_row(feed: FeedStatus) -> FeedRow:
     return FeedRow(feed, state, _FEED_LABELS[state])
 
 
-def _x_badge(x: XHealth) -> tuple[str, str]:
+def _x_badge(x: ChannelHealth) -> tuple[str, str]:
     state = x.state
     if state == "limited":
-        return "failing", f"Paused by {_LIMITS[x.last_outcome or '']}"
+        limit = _LIMITS.get(x.last_outcome or "", "a limit").format(label=x.label)
+        return "failing", f"Paused by {limit}"
     labels = {"disabled": "Turned off", "never": "Not read yet", "ok": "OK", "failing": "Failing"}
     return state, labels[state]
 
@@ -78,14 +92,10 @@ def index() -> str:
     )
     counts = {state: sum(1 for r in rows if r.state == state) for state in _ORDER}
     jobs = [JobRow(job, *_JOB_BADGES[job.state]) for job in jobs_health(roundup.storage)]
-    x = x_health(roundup, web().clock())
-    x_state, x_label = _x_badge(x)
+    channels = [
+        ChannelRow(channel, *_x_badge(channel))
+        for channel in channels_health(roundup, web().clock())
+    ]
     return render_template(
-        "sources/index.html",
-        rows=rows,
-        counts=counts,
-        jobs=jobs,
-        x=x,
-        x_state=x_state,
-        x_label=x_label,
+        "sources/index.html", rows=rows, counts=counts, jobs=jobs, channels=channels
     )

@@ -1,8 +1,10 @@
 """`roundup-bot run` as a real subprocess against local feed servers.
 
 Intervals are a second long; every wait is bounded, and the daemon is always
-killed in a ``finally``. Times are never asserted, except the one promise the
-daemon makes about them: it stops within 10 seconds of SIGTERM.
+killed in a ``finally``. Times are never asserted. The daemon's promise to stop
+promptly on SIGTERM is tested by its mechanism: held feeds would keep a fetch
+open for ten minutes (``timeout = 600``), so a daemon that waited for them
+instead of stopping would never exit within the test's two-minute guard.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from roundup_bot.storage import open_storage
 
 pytestmark = pytest.mark.slow
 
-STOP_LIMIT_S = 10.0
+#: Only a guard against a hung test: a daemon that waits for its fetches needs 600 s.
+STOP_GUARD_S = 120
 
 
 @pytest.fixture
@@ -46,7 +49,7 @@ def make_config(
         f'url = "{url}"',
         "[polling]",
         "per_host = 16",
-        "timeout = 60",
+        "timeout = 600",
         "[schedule]",
         'poll_feeds_every = "1s"',
         'poll_mentions_every = "2s"',
@@ -100,12 +103,10 @@ class Daemon:
         text = self.log_path.read_text(encoding="utf-8")
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
-    def terminate(self) -> tuple[int, float]:
-        """SIGTERM; returns the exit status and how long the stop took."""
-        started = time.monotonic()
+    def terminate(self) -> int:
+        """SIGTERM; returns the exit status."""
         self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=30)
-        return code, time.monotonic() - started
+        return self.process.wait(timeout=STOP_GUARD_S)
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -152,11 +153,10 @@ def test_the_daemon_polls_and_stops_on_sigterm(tmp_path: Path, server: FeedServe
         scheduled = {name: job["next_run"] for name, job in status_jobs(config).items()}
         assert scheduled["poll"] is not None
         assert scheduled["draft"] is not None  # next Friday 09:00 London
-        code, took = daemon.terminate()
+        code = daemon.terminate()
     finally:
         daemon.kill()
     assert code == 0
-    assert took < STOP_LIMIT_S
     lines = daemon.log_lines()  # every line is a JSON object (json.loads above)
     messages = [str(line["message"]) for line in lines]
     assert any(m.startswith("scheduled job poll") for m in messages)
@@ -177,7 +177,7 @@ def test_the_daemon_polls_and_stops_on_sigterm(tmp_path: Path, server: FeedServe
     assert jobs["draft"]["last_started"] is None
 
 
-def test_sigterm_mid_poll_stops_in_time_and_keeps_the_database_consistent(
+def test_sigterm_mid_poll_stops_without_waiting_and_keeps_the_database_consistent(
     tmp_path: Path, server: FeedServer, db_url: str
 ) -> None:
     config = make_config(tmp_path, server, fast=4, slow=3, db_url=db_url)
@@ -185,11 +185,10 @@ def test_sigterm_mid_poll_stops_in_time_and_keeps_the_database_consistent(
     try:
         server.wait_for_held(3)
         wait_until(lambda: len(candidate_titles(db_url)) == 4, what="the fast feeds stored")
-        code, took = daemon.terminate()
+        code = daemon.terminate()
     finally:
         daemon.kill()
     assert code == 0
-    assert took < STOP_LIMIT_S
     messages = [str(line["message"]) for line in daemon.log_lines()]
     assert "stopping: received SIGTERM" in messages
     assert any("stopped before 3 more" in m for m in messages)
@@ -241,8 +240,14 @@ def test_a_one_shot_poll_during_the_daemons_poll_skips_or_waits(
             env=environment(ROUNDUP_SCHEDULE_LOCK_WAIT='"60s"'),
         )
         try:
-            time.sleep(1.0)
-            assert waiting.poll() is None  # still waiting for the lock
+            assert waiting.stderr is not None
+            said = []
+            for line in waiting.stderr:  # the gate opens only once it says it waits
+                said.append(line)
+                if "waiting up to 60 s for the poll lock" in line:
+                    break
+            else:
+                pytest.fail(f"the one-shot never waited for the lock: {''.join(said)}")
             assert all(count == 1 for count in server.counts.values())
             server.gate.set()  # let the daemon's poll finish
             out, err = waiting.communicate(timeout=60)
@@ -251,11 +256,10 @@ def test_a_one_shot_poll_during_the_daemons_poll_skips_or_waits(
             waiting.wait()
         assert waiting.returncode == 0, err
         assert "polled 4 feeds" in out
-        code, took = daemon.terminate()
+        code = daemon.terminate()
     finally:
         daemon.kill()
     assert code == 0
-    assert took < STOP_LIMIT_S
     titles = candidate_titles(db_url)
     assert sorted(titles) == sorted(set(titles))  # no duplicates
     assert len(titles) == 4

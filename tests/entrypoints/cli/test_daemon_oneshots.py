@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -56,24 +55,31 @@ def test_a_one_shot_skips_with_status_3_while_its_job_runs_elsewhere(
 
 
 def test_a_one_shot_waits_for_the_lock_when_told_to(config: Path) -> None:
+    """The lock is let go only once the one-shot says it is waiting for it, so the
+    one-shot really waited, however slowly either side runs."""
     assert run(config, "init").returncode == 0
     store = open_storage(f"sqlite:///{config.parent / 'r.db'}")
-    held = threading.Event()
-
-    def hold_for_a_while() -> None:
-        with store.locks.hold("draft", owner="daemon-host:4242:cafe"):
-            held.set()
-            time.sleep(1.5)
-
-    holder = threading.Thread(target=hold_for_a_while)
-    holder.start()
-    try:
-        held.wait(10)
-        done = run(config, "draft", ROUNDUP_SCHEDULE_LOCK_WAIT='"30s"')
-    finally:
-        holder.join()
-    assert done.returncode == 0, done.stderr
-    assert "created the" in done.stderr
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ROUNDUP_")}
+    environ.update(PYTHONPATH=str(ROOT), ROUNDUP_SCHEDULE_LOCK_WAIT='"60s"')
+    command = [sys.executable, "-m", "roundup_bot", "--config", str(config), "draft"]
+    held = contextlib.ExitStack()  # the lock is taken before the one-shot starts
+    held.enter_context(store.locks.hold("draft", owner="daemon-host:4242:cafe"))
+    one_shot = subprocess.Popen(
+        command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=environ
+    )
+    with one_shot:
+        assert one_shot.stderr is not None
+        with held:
+            said = []
+            for line in one_shot.stderr:
+                said.append(line)
+                if "waiting up to 60 s for the draft lock, held by daemon-host:4242:cafe" in line:
+                    break
+            else:
+                pytest.fail(f"the one-shot never waited: {''.join(said)}")
+        rest = one_shot.stderr.read()
+        assert one_shot.wait(60) == 0, rest
+    assert "created the" in rest
     runs = store.job_runs.all()
     store.close()
     assert runs["draft"].last_ok is True

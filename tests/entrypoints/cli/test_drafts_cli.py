@@ -161,3 +161,36 @@ def test_a_malformed_week_is_not_recorded_as_a_failed_draft_run(
     assert code == 0
     [draft_job] = [job for job in json.loads(out)["jobs"] if job["name"] == "draft"]
     assert draft_job["last_started"] is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("show", "99999999999999999999"),
+        ("show", "2147483648"),
+        ("approve", "99999999999999999999", "--by", "ann"),
+        ("reopen", "99999999999999999999"),
+        ("draft", "--week", "0001-W01"),
+        ("draft", "--week", "9999-W52"),
+        ("candidates", "--week", "0001-W01"),
+        ("candidates", "--since", "0001-01-01T00:00+14:00"),
+        ("candidates", "--until", "9999-12-31T23:59-14:00"),
+    ],
+)
+def test_out_of_range_ids_weeks_and_dates_are_one_line_and_status_2(
+    capsys: pytest.CaptureFixture[str], config: Path, args: tuple[str, ...]
+) -> None:
+    code, out, err = run(capsys, config, *args)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert "out of range" in err or "not in the range" in err, err
+    assert "Traceback" not in err
+
+
+def test_a_limit_beyond_any_count_lists_everything(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    code, out, _ = run(capsys, config, "candidates", "--limit", "99999999999999999999", "--json")
+    assert code == 0
+    assert len(json.loads(out)) == 3

@@ -16,6 +16,7 @@ import pytest
 from helpers.cli import Run, run_cli
 from helpers.corpus import embedded_headers
 from helpers.server import LocalServer, Reply, SeenRequest, rss
+from sqlalchemy import create_engine, text
 
 from roundup_bot import __version__
 
@@ -31,6 +32,14 @@ CANDIDATE_KEYS = {
     "sources",
     "suggested_by",
 }
+#: Every column that holds a copy of, or a link resolved against, a feed's URL.
+PASSWORD_FREE_COLUMNS = (
+    ("candidates", "link"),
+    ("candidate_sources", "entry_id"),
+    ("candidate_sources", "url"),
+    ("candidate_sources", "name"),
+    ("feeds", "site_url"),
+)
 STATUS_KEYS = {
     "url",
     "name",
@@ -603,12 +612,40 @@ def test_a_password_in_a_feed_url_is_sent_but_never_printed(bot: Bot, server: Lo
 
 
 def test_a_password_in_a_feed_url_never_reaches_candidates(bot: Bot, server: LocalServer) -> None:
-    server.route("/private.xml", Reply.feed(rss([("https://example.org/p", "P")])))
+    """Links resolved against a private feed's URL (a relative link, a relative
+    permalink guid, the site's home page) are stored without its user name and
+    password, and so is the feed's own URL on each entry's source; only the feed
+    row keeps them, to fetch it."""
+    doc = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title></title><link>/</link>'
+        "<item><title>Relative</title><link>/posts/1</link>"
+        '<guid isPermaLink="true">/posts/1</guid></item>'
+        "<item><title>Absolute</title><link>https://example.org/p</link></item>"
+        "</channel></rss>"
+    )
+    server.route("/private.xml", Reply.feed(doc))
     url = server.url("/private.xml").replace("http://", "http://reader:s3cret-pass@")
     bot.configure([url])
     bot.poll()
-    [candidate] = bot.candidates()
-    assert [s["url"] for s in candidate["sources"]] == [url.replace("s3cret-pass", "***")]
+    public = server.url("/private.xml")
+    found = {c["title"]: c for c in bot.candidates()}
+    assert found["Relative"]["link"] == server.url("/posts/1")
+    assert found["Absolute"]["link"] == "https://example.org/p"
+    for candidate in found.values():
+        assert [(s["name"], s["url"]) for s in candidate["sources"]] == [(public, public)]
+    engine = create_engine(bot.db_url)
+    try:
+        with engine.connect() as conn:
+            stored = [
+                conn.execute(text(f"SELECT {column} FROM {table}")).scalars().all()
+                for table, column in PASSWORD_FREE_COLUMNS
+            ]
+            [feed_url] = conn.execute(text("SELECT url FROM feeds")).scalars().all()
+    finally:
+        engine.dispose()
+    assert server.url("/posts/1") in stored[1]  # candidate_sources.entry_id
+    assert feed_url == url  # the feed is still fetched with its password
+    assert not [value for values in stored for value in values if value and "reader" in value]
 
 
 def test_feedparser_gets_the_fetched_bytes_and_real_headers_never_a_url(

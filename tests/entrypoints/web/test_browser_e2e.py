@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import missing
 from helpers.web import (
     EDITOR,
     HOSTILE,
@@ -40,18 +41,15 @@ LAUNCH_ARGS = [
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(
+    missing(
         f"{CHROMIUM} is missing: install Debian's chromium and chromium-driver"
         " (.ci/run does so when run as root)",
-        allow_module_level=True,
+        module_level=True,
     )
 try:
     from playwright.sync_api import Browser, Page, sync_playwright
 except ImportError:  # pragma: no cover - the test extra installs it
-    pytest.skip(
-        "the playwright package is not installed (pip install -e '.[test]')",
-        allow_module_level=True,
-    )
+    missing("the playwright package is not installed (pip install -e '.[test]')", module_level=True)
 
 
 @dataclass

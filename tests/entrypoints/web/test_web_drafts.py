@@ -12,10 +12,10 @@ from helpers.web import EDITOR, NOW, WEEK, Site, csrf_of, make_draft, make_site,
 from markupsafe import escape
 
 from roundup_bot.adapters.render import renderer_for
+from roundup_bot.core.draft_edits import MAX_BLURB
 from roundup_bot.core.records import Draft
 from roundup_bot.entrypoints.web.accounts import Accounts
 from roundup_bot.services.publish import approve as cli_approve
-from roundup_bot.storage.drafts import MAX_BLURB
 
 
 def draft(site: Site) -> Draft:
@@ -604,5 +604,34 @@ def test_the_page_works_on_postgresql(tmp_path: Path, postgres_url: str) -> None
         assert approve(client, moved.version).status_code == 302
         assert draft(site).status == "published"
         assert "On PostgreSQL." in (tmp_path / "public" / f"{WEEK}.html").read_text()
+    finally:
+        site.close()
+
+
+HUGE_ID = "99999999999999999999999"
+
+
+def test_out_of_range_ids_and_weeks_are_404_not_500(tmp_path: Path, db_url: str) -> None:
+    """On SQLite and PostgreSQL: an id no row can have, and a week the calendar
+    cannot hold (or a year without that week), is a plain "not found"."""
+    site = make_site(tmp_path, database={"url": db_url})
+    try:
+        client = site.client()
+        sign_in(client)
+        token = csrf_of(client.get("/drafts/1").get_data(as_text=True))
+        for draft_id in (HUGE_ID, "9223372036854775808", "2147483648", "0"):
+            for path in ("", "/preview", "/preview.html"):
+                assert client.get(f"/drafts/{draft_id}{path}").status_code == 404, path
+            for path in ("", "/approve", "/reopen"):
+                posted = client.post(f"/drafts/{draft_id}{path}", data={"csrf_token": token})
+                assert posted.status_code == 404, path
+        for week in ("0001-W01", "9999-W52", "2026-W99", "1969-W52"):
+            page = client.get(f"/candidates?week={week}")
+            assert page.status_code == 404, week
+            assert "No such week" in page.get_data(as_text=True)
+            made = client.post("/drafts/new", data={"csrf_token": token, "week": week})
+            assert made.status_code == 404, week
+        assert client.get("/candidates?week=1970-W02").status_code == 200
+        assert client.get("/candidates?week=nonsense").status_code == 400
     finally:
         site.close()

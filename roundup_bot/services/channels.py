@@ -1,0 +1,92 @@
+"""Builds the suggestion channels that are switched on, from the config and environment.
+
+The one place that knows which adapter serves which channel. Each adapter is
+imported only when its channel is on, so a daemon with Bluesky off never loads
+atproto (nor tweepy with X off). A channel that cannot be built (a missing
+credential, a broken thank-you template) raises here, and the mentions run
+reports that channel as failed and reads the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from roundup_bot.config import Settings
+from roundup_bot.core.channels import CHANNEL_NAMES, SuggestionChannel
+from roundup_bot.core.errors import ConfigError
+from roundup_bot.services.thanks import ThanksText, thanks_renderer
+
+Sleep = Callable[[float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenChannel:
+    """A channel ready to read, with what the run needs to know about it."""
+
+    channel: SuggestionChannel
+    first_run_days: int
+    thanks_text: ThanksText | None  # None: thank-you replies are off
+
+
+def enabled_channel_names(settings: Settings) -> list[str]:
+    """The channels switched on in the config, in reading order."""
+    return [name for name in CHANNEL_NAMES if _enabled(settings, name)]
+
+
+def _enabled(settings: Settings, name: str) -> bool:
+    section = {"x": "twitter"}.get(name, name)
+    config = getattr(settings, section, None)
+    return bool(getattr(config, "enabled", False))
+
+
+def check_channel(name: str, settings: Settings, environ: Mapping[str, str]) -> None:
+    """Raises ConfigError when the channel lacks a credential it needs, or
+    TemplateError when its thank-you template is broken; reads nothing."""
+    open_channel(name, settings, environ, lambda _s: None).channel.close()
+
+
+def open_channel(
+    name: str, settings: Settings, environ: Mapping[str, str], sleep: Sleep
+) -> OpenChannel:
+    """Build one channel's adapter.
+
+    Raises:
+        ConfigError: a credential it needs is not set.
+        TemplateError: its thank-you template is missing or broken.
+    """
+    if name == "x":
+        return _open_x(settings, environ, sleep)
+    raise ConfigError(
+        settings.path, f"{name}.enabled", f"this version of roundup-bot cannot read {name} yet"
+    )
+
+
+def _open_x(settings: Settings, environ: Mapping[str, str], sleep: Sleep) -> OpenChannel:
+    from roundup_bot.adapters.twitter import XApi, XApiOptions, XChannel, XCredentials
+
+    twitter = settings.twitter
+    credentials = XCredentials.from_env(environ)
+    credentials.require_reading()
+    thanks_text = None
+    if twitter.thank_suggesters:
+        credentials.require_posting()
+        thanks_text = thanks_renderer(settings, twitter.thank_template, 280)
+    api = XApi(
+        credentials,
+        XApiOptions(
+            base_url=twitter.api_base_url,
+            timeout=twitter.timeout,
+            max_rate_limit_wait=twitter.max_rate_limit_wait,
+            retries=twitter.retries,
+            retry_backoff=twitter.retry_backoff,
+        ),
+        sleep=sleep,
+    )
+    channel = XChannel(
+        api,
+        username=twitter.username,
+        user_id=twitter.user_id,
+        max_posts_per_month=twitter.max_posts_per_month,
+    )
+    return OpenChannel(channel, twitter.first_run_days, thanks_text)
