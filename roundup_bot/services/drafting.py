@@ -305,13 +305,26 @@ def resolve_week(app: App, label: str | None, now: datetime) -> RoundupWeek:
 
 def rank_week(app: App, week: RoundupWeek) -> list[Ranked]:
     """Every candidate of the week with its score and reasons, best first (the
-    candidates page and ``candidates --week``)."""
+    candidates page); those the ``max_per_source`` cap holds back say so."""
     settings = app.settings
     found = app.storage.candidates.list(week.start, week.end)
     used = app.storage.drafts.used_elsewhere(
         settings.roundup.name, week.label, [c.id for c in found]
     )
-    return rank(found, Window(week.start, week.end), settings.ranking, used=used)
+    ranked = rank(found, Window(week.start, week.end), settings.ranking, used=used)
+    return with_cap_notes(ranked, settings.roundup)
+
+
+def with_cap_notes(ranked: Sequence[Ranked], settings: RoundupSettings) -> list[Ranked]:
+    """``ranked`` with a ``cap`` part added to the ``why`` of each candidate the
+    ``max_per_source`` cap would hold back from a fresh draft (no points)."""
+    notes = cap_notes(ranked, settings)
+    return [
+        Ranked(r.candidate, replace(r.score, parts=(*r.score.parts, notes[r.candidate.id])))
+        if r.candidate.id in notes
+        else r
+        for r in ranked
+    ]
 
 
 def rank_for_draft(app: App, week: RoundupWeek, existing: Draft | None) -> list[Ranked]:
@@ -385,13 +398,7 @@ def rank_candidates(app: App, found: Iterable[Candidate]) -> list[Ranked]:
     for each, members in sorted(by_week.values(), key=lambda pair: pair[0].end, reverse=True):
         used = app.storage.drafts.used_elsewhere(settings.name, each.label, [c.id for c in members])
         ranked = rank(members, Window(each.start, each.end), app.settings.ranking, used=used)
-        notes = cap_notes(ranked, settings)
-        out.extend(
-            Ranked(r.candidate, replace(r.score, parts=(*r.score.parts, notes[r.candidate.id])))
-            if r.candidate.id in notes
-            else r
-            for r in ranked
-        )
+        out.extend(with_cap_notes(ranked, settings))
     return out
 
 
