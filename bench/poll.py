@@ -125,8 +125,9 @@ def child_roundup(
     from dataclasses import replace
 
     from roundup_bot.config import load_settings
+    from roundup_bot.core.clock import utc_now
     from roundup_bot.services.app import build_app
-    from roundup_bot.services.polling import poll_feeds, utc_now
+    from roundup_bot.services.polling import poll_feeds
 
     with tempfile.TemporaryDirectory(prefix="bench-roundup-") as tmp:
         config = Path(tmp) / "config.toml"

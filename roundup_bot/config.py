@@ -31,30 +31,15 @@ from pydantic import (
 )
 
 from roundup_bot.core.errors import ConfigError
-from roundup_bot.core.exclusions import (
-    DEFAULT_EXCLUDE_CATEGORIES,
-    DEFAULT_EXCLUDE_TITLE_MARKERS,
-)
+from roundup_bot.core.ranking import RankingRules
+from roundup_bot.core.redaction import SECRET_ENV
 
 DEFAULT_CONFIG = "config.toml"
 ENV_CONFIG = "ROUNDUP_CONFIG"
 ENV_PREFIX = "ROUNDUP_"
 
 #: Environment variables under ROUNDUP_ that are secrets or switches, not config keys.
-NON_KEY_ENV = frozenset(
-    {
-        "ROUNDUP_CONFIG",
-        "ROUNDUP_TWITTER_BEARER_TOKEN",
-        "ROUNDUP_TWITTER_CONSUMER_KEY",
-        "ROUNDUP_TWITTER_CONSUMER_SECRET",
-        "ROUNDUP_TWITTER_ACCESS_TOKEN",
-        "ROUNDUP_TWITTER_ACCESS_TOKEN_SECRET",
-        "ROUNDUP_WEB_SECRET_KEY",
-        "ROUNDUP_MASTODON_ACCESS_TOKEN",
-        "ROUNDUP_BLUESKY_APP_PASSWORD",
-        "ROUNDUP_TEST_POSTGRES_URL",
-    }
-)
+NON_KEY_ENV = frozenset({ENV_CONFIG, *SECRET_ENV, "ROUNDUP_WORDPRESS_USERNAME"})
 
 #: Deepest nesting of arrays and tables a config may have; the real keys need 4.
 #: Deeper documents (a hostile or broken file) are refused before anything recurses
@@ -131,7 +116,8 @@ class FeedSettings(_Section):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        from roundup_bot.core.curation import InvalidURL, canonical_url
+        from roundup_bot.core.curation import canonical_url
+        from roundup_bot.core.errors import InvalidURL
 
         value = value.strip()
         if not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):
@@ -154,9 +140,12 @@ class PollingSettings(_Section):
     """How feeds are fetched."""
 
     opml: str | None = None  # an OPML file of more feeds, relative to the config file
-    timeout: float = 20.0  # overall deadline per feed in seconds, slow bodies included
+    # overall deadline per feed in seconds, slow bodies included; also the CPU seconds
+    # its document's parse may take
+    timeout: float = 20.0
     max_bytes: int = 10 * 1024 * 1024  # body limit after decompression
     max_redirects: int = 5
+    max_entries: int = 500  # entries kept per feed document, the newest by date
     concurrency: int = 16  # feeds fetched at once
     per_host: int = 2  # of those, at most this many to any one host
     interval: str = "2h"  # a feed is due again this long after a successful poll
@@ -169,7 +158,7 @@ class PollingSettings(_Section):
             raise ValueError("must be more than zero")
         return value
 
-    @field_validator("max_bytes", "concurrency", "per_host")
+    @field_validator("max_bytes", "max_entries", "concurrency", "per_host")
     @classmethod
     def _positive_int(cls, value: int) -> int:
         if value < 1:
@@ -242,7 +231,7 @@ class TwitterSettings(_Section):
     @field_validator("user_id")
     @classmethod
     def _user_id(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip().isdigit():
+        if value is not None and not (value.strip().isascii() and value.strip().isdecimal()):
             raise ValueError(f"{_shown(value)} is not a numeric X user id")
         return value.strip() if value is not None else None
 
@@ -341,7 +330,7 @@ class MastodonSettings(_ChannelSettings):
     """Mastodon: mentions of the bot's account on its own server.
 
     The access token is never a config key: ROUNDUP_MASTODON_ACCESS_TOKEN (an
-    application's token with read:notifications, read:statuses, and
+    application's token with read:notifications, read:statuses, read:accounts, and
     write:statuses for replies and announcements).
     """
 
@@ -484,25 +473,118 @@ class RoundupSettings(_Section):
         return value
 
 
+_RANKING = RankingRules()  # the defaults live with the ranking, in the core
+
+
 class RankingSettings(_Section):
     keyword_boosts: dict[str, float] = Field(default_factory=dict)
     blocked_domains: list[str] = Field(default_factory=list)
     # Adverts never enter the draft: posts with one of these categories (any case) ...
-    exclude_categories: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDE_CATEGORIES))
+    exclude_categories: list[str] = Field(default_factory=lambda: list(_RANKING.exclude_categories))
     # ... or one of these markers in the title ("[Sponsor] ...", "Sponsored: ...").
     exclude_title_markers: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_EXCLUDE_TITLE_MARKERS)
+        default_factory=lambda: list(_RANKING.exclude_title_markers)
     )
     exclude_keywords: list[str] = Field(default_factory=list)  # whole words in title or summary
-    suggestion_points: float = 3.0  # for each distinct person who suggested it
-    feed_points: float = 1.0  # for each feed that carried it
-    weight_points: float = 2.0  # times (the highest weight of its feeds - 1)
-    recency_points: float = 2.0  # times how far through the week it appeared (0..1)
+    suggestion_points: float = _RANKING.suggestion_points
+    feed_points: float = _RANKING.feed_points
+    weight_points: float = _RANKING.weight_points
+    recency_points: float = _RANKING.recency_points
+
+    def rules(self) -> RankingRules:
+        """The section as the core's ranking reads it."""
+        return RankingRules(
+            keyword_boosts=dict(self.keyword_boosts),
+            blocked_domains=tuple(self.blocked_domains),
+            suggestion_points=self.suggestion_points,
+            feed_points=self.feed_points,
+            weight_points=self.weight_points,
+            recency_points=self.recency_points,
+            exclude_categories=tuple(self.exclude_categories),
+            exclude_title_markers=tuple(self.exclude_title_markers),
+            exclude_keywords=tuple(self.exclude_keywords),
+        )
 
 
 class PublishSettings(_Section):
     output_dir: str = "public"
     base_url: str = ""
+
+
+_BASE_URL = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", re.IGNORECASE)
+
+
+class WordPressSettings(_Section):
+    """Publishing the approved round-up as one post on a WordPress blog, and reading
+    the links readers leave in its comments.
+
+    Credentials are never config keys: ROUNDUP_WORDPRESS_USERNAME and
+    ROUNDUP_WORDPRESS_APP_PASSWORD (an Application Password, self-hosted), or
+    ROUNDUP_WORDPRESS_TOKEN (a WordPress.com OAuth2 token).
+    """
+
+    enabled: bool = False
+    site_url: str = ""  # the blog's address, https://blog.example.org
+    status: Literal["draft", "publish", "future"] = "draft"  # draft: an editor takes a last look
+    publish_at: str | None = None  # for "future": a time of the week, "friday 12:00"
+    categories: list[str] = Field(default_factory=list)  # names; created when missing
+    tags: list[str] = Field(default_factory=list)
+    template: str = "roundup_article.html.j2"  # the post's content: a fragment, never a page
+    read_comments: bool | None = None  # links in approved comments become suggestions
+    api_url: str | None = None  # the REST root, when the site's own answer is not right
+    timeout: float = 20.0  # seconds for a whole request, a slow answer included
+
+    @field_validator("site_url", "api_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return value
+        value = value.strip()
+        if not _BASE_URL.match(value):
+            raise ValueError(f"{value!r} is not an http:// or https:// address")
+        from roundup_bot.core.wordpress import credentials_allowed
+
+        if not credentials_allowed(value):
+            raise ValueError(
+                f"{value!r}: credentials are never sent over plain HTTP; use https://"
+                " (http:// only for a WordPress on this machine: localhost, 127.0.0.1, ::1)"
+            )
+        return value.rstrip("/") if "?" not in value else value
+
+    @field_validator("publish_at")
+    @classmethod
+    def _publish_at(cls, value: str | None) -> str | None:
+        if value is not None:
+            RoundupSettings._week_ends(value)
+        return value
+
+    @field_validator("categories", "tags")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        names = [name.strip() for name in value]
+        if any(not name or len(name) > 200 for name in names):
+            raise ValueError("each name must be 1 to 200 characters")
+        return names
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than zero")
+        return value
+
+    @model_validator(mode="after")
+    def _needs(self) -> WordPressSettings:
+        if self.enabled and not self.site_url:
+            raise ValueError("site_url: required when enabled = true")
+        if self.status == "future" and not self.publish_at:
+            raise ValueError('publish_at: required when status = "future" (e.g. "friday 12:00")')
+        return self
+
+    @property
+    def comments_on(self) -> bool:
+        """Comments are read when WordPress is on, unless read_comments = false."""
+        return self.enabled and self.read_comments is not False
 
 
 class ScheduleSettings(_Section):
@@ -577,6 +659,7 @@ class Settings(_Section):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    wordpress: WordPressSettings = Field(default_factory=WordPressSettings)
 
     @model_validator(mode="after")
     def _unique_feeds(self) -> Settings:
@@ -779,11 +862,3 @@ def _resolve_sqlite(settings: Settings) -> None:
     file_part, sep, query = rest.partition("?")
     absolute = settings.resolve_path(file_part)
     object.__setattr__(settings.database, "url", f"{prefix}{absolute}{sep}{query}")
-
-
-def week_end_parts(week_ends: str) -> tuple[int, int, int]:
-    """'friday 09:00' -> (weekday 0=Monday, hour, minute)."""
-    day, clock = week_ends.strip().lower().split()
-    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-    hour, minute = (int(x) for x in clock.split(":"))
-    return days.index(day), hour, minute

@@ -30,7 +30,7 @@ SECTIONS = {
 }
 FEED_KEYS = ["url", "name", "weight", "enabled"]
 FUZZ = settings(
-    max_examples=300,
+    max_examples=150,
     derandomize=True,
     database=None,
     deadline=None,

@@ -26,17 +26,19 @@ from typing import Any
 import feedparser
 import feedparser.api
 
+from roundup_bot.adapters import cpu_budget
 from roundup_bot.core.curation import (
-    InvalidURL,
     absolute_url,
+    bounded_markup,
     canonical_url,
     clean_line,
     excerpt,
+    plain_excerpt,
     plain_text,
     without_credentials,
 )
-from roundup_bot.core.errors import FeedParseError
-from roundup_bot.core.records import ParsedEntry, ParsedFeed
+from roundup_bot.core.errors import FeedParseError, InvalidURL
+from roundup_bot.core.records import ParsedEntry, ParsedFeed, ParseLimits
 
 EXPAT_DRIVER = "roundup_bot.adapters.expat_driver"
 _EMAIL = re.compile(r"<?[^\s()<>@]+@[^\s()<>@]+\.[^\s()<>@]+>?")
@@ -46,6 +48,8 @@ SUMMARY_CHARS = 400
 # Untrusted text is bounded before it is stored: a title is a line, not a page.
 TITLE_CHARS = 300
 AUTHOR_CHARS = 200
+ENTRY_ID_CHARS = 1000
+DEFAULT_LIMITS = ParseLimits()
 # Dates outside this range are typos or placeholders (year 0001, 2099), not publication times.
 _EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -65,13 +69,54 @@ if EXPAT_DRIVER not in feedparser.api.PREFERRED_XML_PARSERS:
 feedparser.RESOLVE_RELATIVE_URIS = False
 
 
-def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+class _Budgeted:
+    """Mixed into feedparser's two parsers: each start tag it reads is a checkpoint
+    of the parse's CPU budget (see cpu_budget)."""
+
+    def unknown_starttag(self, tag: str, attrs: Any) -> Any:
+        cpu_budget.tick()
+        return super().unknown_starttag(tag, attrs)  # type: ignore[misc]
+
+
+for _name in ("StrictFeedParser", "LooseFeedParser"):
+    _parser = getattr(feedparser.api, _name)
+    if not issubclass(_parser, _Budgeted):
+        setattr(feedparser.api, _name, type(_name, (_Budgeted, _parser), {}))
+
+
+def parse_feed(
+    content: bytes,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    limits: ParseLimits = DEFAULT_LIMITS,
+) -> ParsedFeed:
     """Parse one fetched feed document. ``url`` is where it was fetched from (after
     redirects): relative links resolve against it unless xml:base says otherwise.
 
     A private feed's URL carries its password (``https://user:secret@host/feed``):
     links are resolved against the URL without it, and no stored link keeps one.
+
+    ``limits``: at most ``max_entries`` entries are kept, the newest by date
+    (``dropped_entries`` counts the others), and a parse that takes more than
+    ``cpu_seconds`` of CPU stops with a FeedParseError.
     """
+    try:
+        with cpu_budget.cpu_budget(limits.cpu_seconds):
+            return _parse(content, url, headers, limits.max_entries)
+    except cpu_budget.OverBudget as exc:
+        raise FeedParseError(url, over_budget_message(exc)) from None
+
+
+def over_budget_message(exc: cpu_budget.OverBudget) -> str:
+    return (
+        f"too costly to parse: stopped after {exc.seconds:g} s of CPU "
+        "(markup nested too deep, or far too many elements)"
+    )
+
+
+def _parse(
+    content: bytes, url: str, headers: Mapping[str, str] | None, max_entries: int
+) -> ParsedFeed:
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     base_url = without_credentials(url)
     response_headers["content-location"] = without_credentials(
@@ -101,23 +146,51 @@ def parse_feed(content: bytes, url: str, headers: Mapping[str, str] | None = Non
             )
         raise FeedParseError(url, f"not a feed: {problem or 'no feed elements found'}")
     base = _site_url(feed_meta.get("link"), base_url)
-    entries: list[ParsedEntry] = []
-    for raw in entries_raw:
-        entry = _entry(raw, base_url, feed_meta)
-        if entry is not None:
-            entries.append(entry)
+    entries, dropped = _newest_entries(entries_raw, base_url, feed_meta, max_entries)
     if not entries and _malformed(parsed):
         # Broken XML that still yields entries is kept (with a warning); broken XML
         # that yields nothing is not an empty feed but an error the owner should see.
         raise FeedParseError(url, f"not a usable feed: {problem}")
     return ParsedFeed(
         url=url,
-        title=excerpt(plain_text(_text(feed_meta.get("title"))), TITLE_CHARS),
+        title=_plain(feed_meta.get("title"), TITLE_CHARS),
         site_url=base,
-        entries=tuple(_unique(entries)),
+        entries=tuple(entries),
         # Only real syntax problems: notices (a guessed charset) are not worth a warning.
         warning=problem if _malformed(parsed) else None,
+        dropped_entries=dropped,
     )
+
+
+def _newest_entries(
+    entries_raw: list[Any], base_url: str, feed_meta: Any, max_entries: int
+) -> tuple[list[ParsedEntry], int]:
+    """The document's usable entries, one per canonical URL (the first wins), in
+    document order; of more than ``max_entries``, only the newest by date (undated
+    ones after all dated, in document order). Returns them and how many raw entries
+    were left unread. Entries are cleaned newest first and only until enough are
+    kept: cleaning is the costly part, and a hostile feed may have 100,000."""
+    order = list(range(len(entries_raw)))
+    if len(entries_raw) > max_entries:
+        stamps = [_when(raw) for raw in entries_raw]
+        order.sort(key=lambda i: (stamps[i] is None, -(stamps[i] or _EARLIEST).timestamp()))
+    kept: dict[str, tuple[int, ParsedEntry]] = {}
+    examined = 0
+    for index in order:
+        if len(kept) >= max_entries:
+            break
+        examined += 1
+        cpu_budget.check()
+        entry = _entry(entries_raw[index], base_url, feed_meta)
+        if entry is not None and entry.canonical_url not in kept:
+            kept[entry.canonical_url] = (index, entry)
+    entries = [entry for _index, entry in sorted(kept.values(), key=lambda pair: pair[0])]
+    return entries, len(entries_raw) - examined
+
+
+def _plain(markup: Any, limit: int) -> str | None:
+    """A title or summary: only the beginning of a long one is read (plain_excerpt)."""
+    return plain_excerpt(_text(markup), limit)
 
 
 def exit_with_parent(parent_pid: int) -> None:
@@ -147,15 +220,25 @@ def exit_with_parent(parent_pid: int) -> None:
 
 
 def parse_feed_in_worker(
-    content: bytes, url: str, headers: Mapping[str, str] | None = None
+    content: bytes,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    limits: ParseLimits = DEFAULT_LIMITS,
 ) -> ParsedFeed | str:
     """parse_feed for a worker process (see roundup_bot.services.polling), which imports
     only this module. A FeedParseError comes back as its message, for the parent
-    to raise again: its constructor takes the URL, which unpickling would not pass."""
+    to raise again: its constructor takes the URL, which unpickling would not pass.
+
+    Here the CPU budget is also enforced by a timer on the process (see
+    cpu_budget): a parse over it is stopped wherever it is, and the worker
+    goes on to its next document."""
     try:
-        return parse_feed(content, url, headers)
+        with cpu_budget.process_cpu_limit(limits.cpu_seconds):
+            return parse_feed(content, url, headers, limits)
     except FeedParseError as exc:
         return str(exc)
+    except cpu_budget.OverBudget as exc:
+        return str(FeedParseError(url, over_budget_message(exc)))
 
 
 def _entry(raw: Any, feed_url: str, feed_meta: Any) -> ParsedEntry | None:
@@ -167,7 +250,7 @@ def _entry(raw: Any, feed_url: str, feed_meta: Any) -> ParsedEntry | None:
         canonical = canonical_url(link)
     except InvalidURL:
         return None
-    title = excerpt(plain_text(_text(raw.get("title"))), TITLE_CHARS)
+    title = _plain(raw.get("title"), TITLE_CHARS)
     summary_html = _text(raw.get("summary"))
     if not summary_html:
         content = raw.get("content") or []
@@ -180,8 +263,12 @@ def _entry(raw: Any, feed_url: str, feed_meta: Any) -> ParsedEntry | None:
         title=title,
         author=author,
         published=_when(raw),
-        summary=excerpt(plain_text(summary_html), SUMMARY_CHARS),
-        entry_id=clean_line(without_credentials(_text(raw.get("id")) or ""), 1000) or None,
+        summary=_plain(summary_html, SUMMARY_CHARS),
+        entry_id=clean_line(
+            without_credentials((_text(raw.get("id")) or "")[: 4 * ENTRY_ID_CHARS]),
+            ENTRY_ID_CHARS,
+        )
+        or None,
         categories=_categories(raw),
     )
 
@@ -208,7 +295,7 @@ def _author(node: Any) -> str | None:
     """The author's name. RSS writes "jo@example.org (Jo Bloggs)": the round-up
     credits people by name and never publishes an address, so the email goes.
     (feedparser's own author_detail splits hostile values badly, so it is not used.)"""
-    text_value = plain_text(_text(node.get("author")))
+    text_value = plain_text(bounded_markup(_text(node.get("author")), AUTHOR_CHARS))
     if not text_value:
         return None
     cleaned = _EMPTY_PARENS.sub("", _EMAIL.sub("", text_value)).strip(" ,;:-")
@@ -348,14 +435,3 @@ def _advertised_feed(content: bytes, url: str) -> str | None:
         return canonical_url(absolute_url(finder.href, url))
     except InvalidURL:
         return None
-
-
-def _unique(entries: list[ParsedEntry]) -> list[ParsedEntry]:
-    """One entry per canonical URL within a feed (the first one wins)."""
-    seen: set[str] = set()
-    out: list[ParsedEntry] = []
-    for entry in entries:
-        if entry.canonical_url not in seen:
-            seen.add(entry.canonical_url)
-            out.append(entry)
-    return out

@@ -13,7 +13,9 @@ that changes between check and connect (rebinding) cannot get a request
 through, on any redirect hop.
 
 Concurrency is bounded overall by the caller and per host here, so a batch of
-feeds never hammers one server.
+feeds never hammers one server. :meth:`HttpFetcher.request` serves API clients
+(the WordPress REST API): any method, a JSON body, the same deadline and size
+limit, every status returned for the client to read.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from roundup_bot.core.clock import utc_now
 from roundup_bot.core.errors import (
     BlockedAddress,
     FetchError,
@@ -319,6 +322,61 @@ class HttpFetcher:
                 url, f"no complete answer within {self.policy.timeout:g} s"
             ) from None
 
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+    ) -> FetchResult:
+        """One request of any method (a JSON body when given), whole within the deadline
+        and the size limit, redirects not followed: an answer of any status comes back
+        for the caller to judge (an API client reads its error bodies).
+
+        Raises:
+            FetchTimeout: no whole answer within the deadline.
+            ResponseTooLarge: the body is over the limit (counted after decompression).
+            FetchError: the connection failed, or the URL is not http(s).
+        """
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise FetchError(url, f"will not send to a {scheme or 'relative'}: URL ({url})")
+        try:
+            async with asyncio.timeout(self.policy.timeout):
+                return await self._send_once(method, url, headers or {}, json_body)
+        except TimeoutError:
+            raise FetchTimeout(
+                url, f"no complete answer within {self.policy.timeout:g} s"
+            ) from None
+
+    async def _send_once(
+        self, method: str, url: str, headers: Mapping[str, str], json_body: Any
+    ) -> FetchResult:
+        try:
+            request = self._client.build_request(method, url, headers=headers, json=json_body)
+            response = await self._client.send(request, stream=True)
+        except httpx.InvalidURL as exc:
+            raise FetchError(url, f"invalid URL {url}: {exc}") from exc
+        except httpx.TimeoutException as exc:
+            raise FetchTimeout(url, f"timed out ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise FetchError(url, f"{type(exc).__name__}: {exc or 'connection failed'}") from exc
+        try:
+            body = b"" if method == "HEAD" else await self._read_limited(url, response)
+            return FetchResult(
+                requested_url=url,
+                final_url=url,
+                status=response.status_code,
+                headers=_lower(response.headers),
+                content=body,
+                etag=response.headers.get("etag"),
+                last_modified=response.headers.get("last-modified"),
+                permanent_redirect=None,
+            )
+        finally:
+            await response.aclose()
+
     async def _follow(
         self,
         url: str,
@@ -403,9 +461,7 @@ class HttpFetcher:
                     permanent_redirect=None,
                 )
             if not 200 <= status < 300:
-                retry_after = parse_retry_after(
-                    response.headers.get("retry-after"), datetime.now(UTC)
-                )
+                retry_after = parse_retry_after(response.headers.get("retry-after"), utc_now())
                 reason = response.reason_phrase or ""
                 raise HTTPStatusError(
                     original, status, f"HTTP {status} {reason}".strip(), retry_after
@@ -436,7 +492,7 @@ class HttpFetcher:
         coding = response.headers.get("content-encoding", "identity").strip().lower()
         if declared and declared.isdigit() and coding == "identity" and int(declared) > limit:
             raise ResponseTooLarge(original, f"body of {int(declared)} bytes is over {limit}")
-        decoder = _BoundedDecoder(original, coding, limit)
+        decoder = BoundedDecoder(original, coding, limit)
         try:
             async for chunk in response.aiter_raw():
                 decoder.feed(chunk)
@@ -447,7 +503,7 @@ class HttpFetcher:
         return decoder.finish()
 
 
-class _BoundedDecoder:
+class BoundedDecoder:
     """Incremental identity/gzip/deflate decoding that stops at ``limit`` output bytes."""
 
     def __init__(self, url: str, coding: str, limit: int) -> None:

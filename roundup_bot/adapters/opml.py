@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
-from roundup_bot.core.curation import InvalidURL, canonical_url
-from roundup_bot.core.errors import ConfigError
+from roundup_bot.core.clock import utc_now
+from roundup_bot.core.curation import canonical_url
+from roundup_bot.core.errors import ConfigError, InvalidURL
 from roundup_bot.core.records import ConfiguredFeed
 from roundup_bot.core.redaction import redact_url
 
@@ -80,7 +80,7 @@ def write_opml(
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = title
-    ET.SubElement(head, "dateCreated").text = format_datetime(datetime.now(UTC), usegmt=True)
+    ET.SubElement(head, "dateCreated").text = format_datetime(utc_now(), usegmt=True)
     body = ET.SubElement(root, "body")
     for feed in feeds:
         url = feed.url if with_passwords else redact_url(feed.url)

@@ -24,7 +24,13 @@ from typing import Any
 from roundup_bot.adapters.http import HttpFetcher
 from roundup_bot.core.addresses import true_address
 from roundup_bot.core.blurbs import first_real_paragraph
-from roundup_bot.core.curation import MAX_URL_CHARS, absolute_url, clean_line, excerpt, plain_text
+from roundup_bot.core.curation import (
+    MAX_URL_CHARS,
+    absolute_url,
+    clean_line,
+    excerpt,
+    plain_excerpt,
+)
 from roundup_bot.core.errors import FetchError
 from roundup_bot.core.records import HttpPolicy, LinkDetails
 
@@ -91,10 +97,7 @@ def main_text(html: str) -> str | None:
 def _clean(value: Any, limit: int) -> str | None:
     if not isinstance(value, str):
         return None
-    text = plain_text(value)
-    if not text:
-        return None
-    return excerpt(text, limit)
+    return plain_excerpt(value, limit) or None
 
 
 def _first(*values: Any, limit: int = 300) -> str | None:

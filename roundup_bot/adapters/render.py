@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import as_file, files
@@ -29,6 +30,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from roundup_bot.config import Settings
+from roundup_bot.core.curation import excerpt
 from roundup_bot.core.errors import TemplateError
 from roundup_bot.core.records import Draft, DraftItem
 
@@ -82,8 +84,11 @@ class RoundupView:
     republished: bool  # reopened and published again
     url: str | None  # where the HTML is published, when [publish] base_url is set
     items: tuple[ItemView, ...]
+    description: str = ""  # the intro as one short line, for link previews (og:description)
 
 
+#: A link preview's description: the intro, cut at a word to this many characters.
+DESCRIPTION_CHARS = 200
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 
 
@@ -170,6 +175,7 @@ def roundup_view(draft: Draft, zone: str, base_url: str = "") -> RoundupView:
         republished=draft.publish_count > 1 or (draft.reopened_at is not None),
         url=f"{base_url.rstrip('/')}/{draft.week}.html" if base_url else None,
         items=tuple(item_view(item) for item in draft.shown_items),
+        description=excerpt(" ".join(paragraphs(clean_text(draft.intro))), DESCRIPTION_CHARS) or "",
     )
 
 
@@ -275,22 +281,60 @@ class Renderer:
         return self.render_template(template or self.templates[fmt], fmt=fmt, **self.context(draft))
 
     def render_template(self, name: str, *, fmt: Format, **context: Any) -> str:
-        env = self.environment(fmt)
-        try:
-            compiled = env.get_template(name)
-            return compiled.render(**context)
-        except jinja2.TemplateNotFound as exc:
-            missing = exc.name or name
-            raise TemplateError(
-                f"template {missing!r} not found in {' or '.join(self._searched)}"
-            ) from None
-        except jinja2.TemplateSyntaxError as exc:
-            where = exc.filename or exc.name or name
-            raise TemplateError(f"{where}:{exc.lineno}: {exc.message}") from exc
-        except jinja2.TemplateError as exc:
-            raise TemplateError(f"{_where(exc, name)}: {exc}") from exc
-        except (TypeError, ValueError, AttributeError, KeyError, ZeroDivisionError) as exc:
-            raise TemplateError(f"{_where(exc, name)}: {type(exc).__name__}: {exc}") from exc
+        with template_errors(name, self._searched):
+            return self.environment(fmt).get_template(name).render(**context)
+
+
+@contextmanager
+def template_errors(name: str, searched: Sequence[str]) -> Iterator[None]:
+    """Turn whatever Jinja2 (or a template's own expression) raises into one TemplateError
+    naming the file and line: the one place that maps Jinja2's errors."""
+    try:
+        yield
+    except jinja2.TemplateNotFound as exc:
+        missing = exc.name or name
+        raise TemplateError(f"template {missing!r} not found in {' or '.join(searched)}") from None
+    except jinja2.TemplateSyntaxError as exc:
+        where = exc.filename or exc.name or name
+        raise TemplateError(f"{where}:{exc.lineno}: {exc.message}") from exc
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"{_where(exc, name)}: {exc}") from exc
+    except (TypeError, ValueError, AttributeError, KeyError, ZeroDivisionError) as exc:
+        raise TemplateError(f"{_where(exc, name)}: {type(exc).__name__}: {exc}") from exc
+
+
+#: Renders a post template with its values as keyword arguments. Raises TemplateError.
+PostText = Callable[..., str]
+
+
+def post_template(name: str, templates_dir: Path | None) -> PostText:
+    """A plain-text template for a post (a thank-you reply), compiled now so a broken
+    one fails before any work is done.
+
+    Looked up in ``templates_dir`` first, then among the packaged templates. Nothing
+    is escaped (a post shows text as text), and blocks keep their whitespace as
+    written, unlike the round-up's text format.
+
+    Raises:
+        TemplateError: the template is missing or does not compile (and, from the
+            returned function, when rendering fails).
+    """
+    searched = [str(templates_dir)] if templates_dir is not None else []
+    searched.append(str(packaged_templates()))
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(searched),
+        autoescape=False,  # noqa: S701 - plain text for a post, never HTML
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+    )
+    with template_errors(name, searched):
+        template = environment.get_template(name)
+
+    def render(**context: Any) -> str:
+        with template_errors(name, searched):
+            return template.render(**context)
+
+    return render
 
 
 def _where(exc: BaseException, name: str) -> str:

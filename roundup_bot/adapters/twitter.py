@@ -16,12 +16,13 @@ an unattended, pay-per-use job:
 
 Server errors and timeouts are retried a few times with exponential backoff
 (tenacity); everything else becomes one of the :class:`XApiError` subclasses
-below, each with a one-line message naming the likely cause. Credentials come
-only from the environment and never appear in messages or logs.
+drawn below (defined with the rest of the tree in roundup_bot.core.errors),
+each with a one-line message naming the likely cause. Credentials come only
+from the environment and never appear in messages or logs.
 
 Errors::
 
-    ChannelError (roundup_bot.core.errors; each X error is also the matching Channel* error)
+    ChannelError (each X error is also the matching Channel* error)
     └── XApiError
         ├── XLimitError         stopped by a limit; the place is kept (exit status 4)
         │   ├── XRateLimited    a 429 rate limit with a reset too far away
@@ -48,21 +49,24 @@ from urllib.parse import quote
 import requests
 import tenacity
 import tweepy
-import urllib3
 from tweepy.errors import HTTPException, TooManyRequests, TwitterServerError
 
 from roundup_bot import __version__
+from roundup_bot.adapters.bounded_requests import MAX_ANSWER_BYTES, AnswerTooLarge, BoundedSession
 from roundup_bot.core.channels import ChannelPage, ReadPlace, ReplyTarget
+from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.errors import (
-    ChannelAuthError,
-    ChannelBadResponse,
-    ChannelError,
-    ChannelLimited,
-    ChannelRequestError,
-    ChannelUnavailable,
     ConfigError,
+    MalformedPage,
+    XApiError,
+    XAuthError,
+    XBadResponse,
+    XRateLimited,
+    XRequestError,
+    XUnavailable,
+    XUsageCapped,
 )
-from roundup_bot.core.suggestion_rules import MalformedPage, parse_page
+from roundup_bot.core.suggestion_rules import parse_page
 
 log = logging.getLogger(__name__)
 
@@ -89,40 +93,6 @@ MENTION_TWEET_FIELDS = (
 )
 MENTION_USER_FIELDS = ("username", "name")
 MAX_RATE_LIMIT_WAITS = 2  # per request: after that the run stops and keeps its place
-
-
-class XApiError(ChannelError):
-    """The X API could not give what was asked; the message is one line for the operator."""
-
-
-class XLimitError(XApiError, ChannelLimited):
-    """Stopped by a limit, not a fault: run again later (the place is kept)."""
-
-
-class XRateLimited(XLimitError):
-    """A 429 rate limit whose reset is further away than we are willing to wait."""
-
-
-class XUsageCapped(XLimitError):
-    """The plan's usage cap is reached, or the pay-per-use credits are used up."""
-
-    outcome = "usage_capped"
-
-
-class XAuthError(XApiError, ChannelAuthError):
-    """401 or 403: the credentials, the app's set-up or the plan does not allow this."""
-
-
-class XRequestError(XApiError, ChannelRequestError):
-    """Another 4xx: the request itself was refused (expired pagination token, no such user)."""
-
-
-class XUnavailable(XApiError, ChannelUnavailable):
-    """5xx answers or timeouts, still failing after the retries."""
-
-
-class XBadResponse(XApiError, ChannelBadResponse):
-    """The answer is not the JSON object the endpoint documents."""
 
 
 @dataclass(frozen=True)
@@ -170,11 +140,6 @@ class XCredentials:
             )
 
 
-#: The largest answer read from the X API: a page of 100 posts with its
-#: includes is a few hundred KiB, so anything near this is not a page.
-MAX_ANSWER_BYTES = 8 * 1024 * 1024
-
-
 @dataclass(frozen=True, slots=True)
 class XApiOptions:
     base_url: str = DEFAULT_BASE_URL
@@ -185,63 +150,20 @@ class XApiOptions:
     max_answer_bytes: int = MAX_ANSWER_BYTES  # after decompression
 
 
-class _AnswerTooLarge(requests.RequestException):
-    """The answer went past MAX_ANSWER_BYTES (after decompression)."""
-
-
-class _XSession(requests.Session):
-    """Sends tweepy's requests to the configured base URL, each with a timeout.
-
-    requests' own timeout only bounds each wait for bytes, so an answer that
-    drips a byte at a time, or never ends, would hold a run for ever: the body
-    is read here under one deadline for the whole request and a size limit.
-    """
+class _XSession(BoundedSession):
+    """Sends tweepy's requests to the configured base URL, each under one deadline
+    and size limit (see roundup_bot.adapters.bounded_requests)."""
 
     def __init__(self, base_url: str, timeout: float, max_bytes: int = MAX_ANSWER_BYTES) -> None:
-        super().__init__()
+        super().__init__(timeout, max_bytes)
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.max_bytes = max_bytes
 
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
         if isinstance(url, str) and url.startswith(TWEEPY_HOST + "/"):
             url = self.base_url + url[len(TWEEPY_HOST) :]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        kwargs["stream"] = True
-        deadline = time.monotonic() + self.timeout
-        response = super().request(method, url, *args, **kwargs)
-        try:
-            response._content = self._read_body(response, deadline)
-        finally:
-            response.close()
-        return response
-
-    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
-        # read1 returns whatever one read gives (iter_content would wait for a
-        # whole chunk however slowly it drips), decompressed a bounded piece at a time.
-        body = bytearray()
-        while chunk := self._read1(response):
-            body += chunk
-            if len(body) > self.max_bytes:
-                raise _AnswerTooLarge(f"more than {self.max_bytes // 1024 // 1024} MiB")
-            if time.monotonic() > deadline:
-                raise requests.Timeout(f"the answer took more than {self.timeout:g} s")
-        return bytes(body)
-
-    @staticmethod
-    def _read1(response: requests.Response) -> bytes:
-        """One read, with urllib3's errors as the requests errors tweepy's callers expect."""
-        try:
-            return bytes(response.raw.read1(64 * 1024, decode_content=True))
-        except urllib3.exceptions.ReadTimeoutError as exc:
-            raise requests.Timeout(str(exc)) from exc
-        except urllib3.exceptions.DecodeError as exc:
-            raise requests.exceptions.ContentDecodingError(str(exc)) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise requests.ConnectionError(str(exc)) from exc
+        return super().request(method, url, *args, **kwargs)
 
 
 class _HideCredentials(logging.Filter):
@@ -310,7 +232,7 @@ class XApi:
         options: XApiOptions,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = utc_now,
     ) -> None:
         self.options = options
         self._sleep = sleep
@@ -438,7 +360,7 @@ class XApi:
                 raise _translate(what, exc, auth) from exc
             except requests.Timeout as exc:
                 raise _Transient(f"no answer within {self.options.timeout:g} s") from exc
-            except _AnswerTooLarge as exc:
+            except AnswerTooLarge as exc:
                 raise XBadResponse(f"X API {what}: the answer is too large ({exc})") from exc
             except requests.ConnectionError as exc:
                 raise _Transient(f"connection failed ({type(exc).__name__})") from exc
@@ -464,7 +386,7 @@ class XApi:
                 429,
             )
         reset = _reset_time(exc.response)
-        now = self._clock()
+        now = self._clock().timestamp()
         resume_at = datetime.fromtimestamp(reset, UTC) if reset is not None else None
         if reset is not None and waits < MAX_RATE_LIMIT_WAITS:
             wait = max(reset - now, 0.0) + 1.0

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from roundup_bot.core.curation import InvalidURL, canonical_url, domain_matches, host_of
+from roundup_bot.core.curation import canonical_url, domain_matches, host_of
+from roundup_bot.core.errors import InvalidURL
 
 #: Click trackers and shorteners: links through them are always looked up.
 REDIRECTORS: tuple[str, ...] = (

@@ -20,17 +20,38 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
-from roundup_bot.config import RankingSettings
 from roundup_bot.core.curation import domain_matches, host_of
-from roundup_bot.core.exclusions import exclusion
+from roundup_bot.core.exclusions import (
+    DEFAULT_EXCLUDE_CATEGORIES,
+    DEFAULT_EXCLUDE_TITLE_MARKERS,
+    exclusion,
+)
 from roundup_bot.core.records import Candidate, RankingFacts, Score, ScorePart, Window
 
 #: Rounding each part to 2 places can move a total by a little; bounds allow for it.
 _SLACK = 0.05
+
+
+@dataclass(frozen=True)
+class RankingRules:
+    """The [ranking] section as the ranking reads it; its defaults are the config's.
+
+    (``config.RankingRules.rules()`` builds it from the validated config.)
+    """
+
+    keyword_boosts: Mapping[str, float] = field(default_factory=dict)
+    blocked_domains: tuple[str, ...] = ()
+    suggestion_points: float = 3.0  # for each distinct person who suggested it
+    feed_points: float = 1.0  # for each feed that carried it
+    weight_points: float = 2.0  # times (the highest weight of its feeds - 1)
+    recency_points: float = 2.0  # times how far through the week it appeared (0..1)
+    exclude_categories: tuple[str, ...] = DEFAULT_EXCLUDE_CATEGORIES  # adverts, by category
+    exclude_title_markers: tuple[str, ...] = DEFAULT_EXCLUDE_TITLE_MARKERS  # ... by title
+    exclude_keywords: tuple[str, ...] = ()  # the user's own: whole words in title or summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +79,7 @@ def _keyword_pattern(word: str) -> re.Pattern[str]:
 def score_candidate(
     candidate: Candidate,
     week: Window,
-    settings: RankingSettings,
+    settings: RankingRules,
     *,
     used_in: str | None = None,
 ) -> Score:
@@ -136,7 +157,7 @@ def _fraction(moment: datetime, week: Window) -> float:
     return min(max(elapsed / length, 0.0), 1.0) if length > 0 else 0.0
 
 
-def _recency(candidate: Candidate, week: Window, settings: RankingSettings) -> ScorePart:
+def _recency(candidate: Candidate, week: Window, settings: RankingRules) -> ScorePart:
     fraction = _fraction(placed_at(candidate), week)
     left = (week.end - placed_at(candidate)).total_seconds()
     if left <= 0:
@@ -148,9 +169,7 @@ def _recency(candidate: Candidate, week: Window, settings: RankingSettings) -> S
     return ScorePart("recency", _points(settings.recency_points * fraction), detail)
 
 
-def score_bounds(
-    facts: RankingFacts, week: Window, settings: RankingSettings
-) -> tuple[float, float]:
+def score_bounds(facts: RankingFacts, week: Window, settings: RankingRules) -> tuple[float, float]:
     """The lowest and highest total :func:`score_candidate` can give a candidate with
     these facts, whatever its text (which only keyword boosts read)."""
     base = _points(settings.recency_points * _fraction(facts.placed_at, week))
@@ -167,7 +186,7 @@ def score_bounds(
 
 
 def upper_bounds(
-    facts: Sequence[RankingFacts], week: Window, settings: RankingSettings
+    facts: Sequence[RankingFacts], week: Window, settings: RankingRules
 ) -> list[tuple[float, int]]:
     """(highest possible score, id) for many candidates, best first: the second
     element of :func:`score_bounds`, computed in one pass for a whole week."""
@@ -205,7 +224,7 @@ def rank_key(entry: Ranked) -> tuple[bool, float, float, int]:
 def rank(
     candidates: Iterable[Candidate],
     week: Window,
-    settings: RankingSettings,
+    settings: RankingRules,
     *,
     used: Mapping[int, str] | None = None,
 ) -> list[Ranked]:

@@ -69,6 +69,8 @@ class ParsedFeed:
     site_url: str | None
     entries: tuple[ParsedEntry, ...]
     warning: str | None = None  # feedparser's bozo message when the feed still parsed
+    # Entries the document had beyond ParseLimits.max_entries (the oldest), not kept.
+    dropped_entries: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,7 @@ class FeedStatus:
     gone: bool = False
     permanent_url: str | None = None
     entries: int = 0
+    notice: str | None = None  # what the last good poll left out, e.g. entries over max_entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,6 +464,17 @@ class HttpPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class ParseLimits:
+    """How much of one fetched feed document is read: a hostile feed may send
+    100,000 entries or markup nested 100,000 deep, within the size limit."""
+
+    max_entries: int = 500  # the newest by date are kept; the rest are dropped
+    # CPU seconds one document's parse may take before it is stopped and fails
+    # (the poll sets it to the per-feed deadline, [polling] timeout).
+    cpu_seconds: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
 class PollOptions:
     concurrency: int = 16
     interval_s: float = 7200.0
@@ -468,6 +482,7 @@ class PollOptions:
     # Worker processes for parsing; None picks one per CPU (up to 4) for runs of
     # PROCESS_PARSE_MIN_FEEDS feeds or more, 0 always parses in a thread.
     parse_processes: int | None = None
+    parse_limits: ParseLimits = ParseLimits()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,15 +9,32 @@ from __future__ import annotations
 import os
 import re
 
-from roundup_bot.config import NON_KEY_ENV
-
-SECRET_ENV = tuple(name for name in NON_KEY_ENV if name != "ROUNDUP_CONFIG")
+#: The environment variables whose values are secrets: never config keys (config.py
+#: skips them), never shown (:func:`redact` hides their values).
+SECRET_ENV = (
+    "ROUNDUP_TWITTER_BEARER_TOKEN",
+    "ROUNDUP_TWITTER_CONSUMER_KEY",
+    "ROUNDUP_TWITTER_CONSUMER_SECRET",
+    "ROUNDUP_TWITTER_ACCESS_TOKEN",
+    "ROUNDUP_TWITTER_ACCESS_TOKEN_SECRET",
+    "ROUNDUP_WEB_SECRET_KEY",
+    "ROUNDUP_MASTODON_ACCESS_TOKEN",
+    "ROUNDUP_BLUESKY_APP_PASSWORD",
+    "ROUNDUP_WORDPRESS_APP_PASSWORD",
+    "ROUNDUP_WORDPRESS_TOKEN",
+    "ROUNDUP_TEST_POSTGRES_URL",
+)
 
 
 #: The password runs to the *last* "@" of the authority: "user:p@ss@host" has the
 #: password "p@ss" (as HTTP clients read it), and all of it must go.
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*):[^/?#\s]+@", re.IGNORECASE)
 _BEARER = re.compile(r"(?P<head>\bbearer\s+)[a-z0-9._~+/=-]{8,}", re.IGNORECASE)
+#: HTTP Basic credentials (base64 of "user:password"); the look-ahead wants a digit or
+#: a base64 sign, so ordinary words after "basic" stay.
+_BASIC = re.compile(
+    r"(?P<head>\bbasic\s+)(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{8,}={0,2}", re.IGNORECASE
+)
 
 
 def redact(text: str) -> str:
@@ -27,7 +44,8 @@ def redact(text: str) -> str:
         secret = os.environ.get(name, "")
         if len(secret) >= 6:
             text = text.replace(secret, "***")
-    return _BEARER.sub(r"\g<head>***", redact_url(text))
+    text = _BEARER.sub(r"\g<head>***", redact_url(text))
+    return _BASIC.sub(r"\g<head>***", text) if "asic" in text else text
 
 
 def redact_url(url: str) -> str:

@@ -29,14 +29,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from roundup_bot.core.curation import (
-    InvalidURL,
     ascii_host,
     canonical_url,
     domain_matches,
-    excerpt,
     host_of,
-    plain_text,
+    plain_excerpt,
 )
+from roundup_bot.core.errors import InvalidURL, MalformedPage
 
 PLATFORM = "x"
 #: Hosts that belong to X itself: links to them are never suggestions.
@@ -57,10 +56,6 @@ TEXT_CHARS = 4000
 WEEK = timedelta(days=7)
 
 Status = Literal["accepted", "rejected"]
-
-
-class MalformedPage(ValueError):
-    """The page is JSON but not the shape of an X API v2 tweets page."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +157,17 @@ class JudgedSuggestion:
     suggestion: SuggestedLink
     status: Status
     reason: str | None = None  # why it was rejected
+
+
+#: Platforms whose people are credited by name ("Jo Bloggs"), not by "@handle".
+NAMED_PLATFORMS = frozenset({"wordpress"})
+
+
+def credit(platform: str, username: str) -> str:
+    """How a suggester is credited: an account as "@handle"; a blog commenter by the
+    name they gave."""
+    name = username.lstrip("@")
+    return name if platform in NAMED_PLATFORMS else "@" + name
 
 
 def is_x_link(url: str) -> bool:
@@ -310,7 +316,7 @@ def _short_text(value: Any, limit: int, *, collapse: bool = True) -> str | None:
     if not collapse:
         cleaned = value.replace("\x00", "").strip()
         return cleaned[:limit] or None
-    return excerpt(plain_text(value), limit)
+    return plain_excerpt(value, limit)
 
 
 def _objects(value: Any) -> Iterator[Mapping[str, Any]]:

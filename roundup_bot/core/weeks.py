@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from roundup_bot.config import week_end_parts
+from roundup_bot.core.errors import WeekLabelError, WeekOutOfRange
 
 _LABEL = re.compile(r"^\s*(\d{4})-?[Ww](\d{1,2})\s*$")
 
@@ -45,13 +45,12 @@ class RoundupWeek:
         return self.start <= moment < self.end
 
 
-class WeekLabelError(ValueError):
-    """The text is not an ISO week such as 2026-W48."""
-
-
-class WeekOutOfRange(WeekLabelError):
-    """The text is an ISO week, but not one there is (2026-W99), or one outside
-    :data:`FIRST_YEAR` to :data:`LAST_YEAR`."""
+def week_end_parts(week_ends: str) -> tuple[int, int, int]:
+    """'friday 09:00' -> (weekday 0=Monday, hour, minute)."""
+    day, clock = week_ends.strip().lower().split()
+    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    hour, minute = (int(x) for x in clock.split(":"))
+    return days.index(day), hour, minute
 
 
 #: The years a week may be named in. Every week in them has a week before and

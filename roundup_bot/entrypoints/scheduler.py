@@ -49,20 +49,21 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from roundup_bot.config import Settings, parse_duration, week_end_parts
+from roundup_bot.config import Settings, parse_duration
+from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.errors import LockHeldError, RoundupError
+from roundup_bot.core.weeks import week_end_parts
 from roundup_bot.services.app import App
 from roundup_bot.services.jobs import (
     JOB_DRAFT,
     JOB_MENTIONS,
     JOB_POLL,
+    JOB_WORDPRESS,
     JOBS,
-    Clock,
     JobFunction,
     JobResult,
     StopSignal,
     guarded_run,
-    utc_now,
 )
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ log = logging.getLogger(__name__)
 DRAFT_GRACE_S = 12 * 3600
 #: After a stop request, how long running jobs get to finish before the process leaves.
 STOP_GRACE_S = 8.0
+#: How often the wordpress job looks for failed posts whose backoff has passed (one query).
+RETRY_EVERY = "1m"
 #: The first polls run this soon after start-up (only due feeds, so cheap).
 START_DELAY_S = 1.0
 
@@ -121,6 +124,8 @@ def plan_jobs(settings: Settings) -> list[JobPlan]:
                 JOB_MENTIONS, "read suggestions", schedule.poll_mentions_every, jitter, 0.25, zone
             )
         )
+    if settings.wordpress.enabled:
+        plans.append(_every(JOB_WORDPRESS, "retry failed WordPress posts", RETRY_EVERY, 0, 0, zone))
     if not _off(schedule.draft_at):
         moment = schedule.draft_at or settings.roundup.week_ends
         plans.append(

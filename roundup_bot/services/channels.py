@@ -35,6 +35,11 @@ def enabled_channel_names(settings: Settings) -> list[str]:
 
 
 def _enabled(settings: Settings, name: str) -> bool:
+    if name == "wordpress":
+        # [wordpress] enabled is about publishing; its comments are read by
+        # services.wordpress_comments (each comment once, whenever it is approved),
+        # not as a newest-first sweep, so they are not a channel of this run.
+        return False
     section = {"x": "twitter"}.get(name, name)
     config = getattr(settings, section, None)
     return bool(getattr(config, "enabled", False))
@@ -57,6 +62,10 @@ def open_channel(
     """
     if name == "x":
         return _open_x(settings, environ, sleep)
+    if name == "mastodon":
+        return _open_mastodon(settings, environ, sleep)
+    if name == "bluesky":
+        return _open_bluesky(settings, environ, sleep)
     raise ConfigError(
         settings.path, f"{name}.enabled", f"this version of roundup-bot cannot read {name} yet"
     )
@@ -90,3 +99,61 @@ def _open_x(settings: Settings, environ: Mapping[str, str], sleep: Sleep) -> Ope
         max_posts_per_month=twitter.max_posts_per_month,
     )
     return OpenChannel(channel, twitter.first_run_days, thanks_text)
+
+
+def _open_mastodon(settings: Settings, environ: Mapping[str, str], sleep: Sleep) -> OpenChannel:
+    from roundup_bot.adapters.mastodon import (
+        MAX_POST_CHARS,
+        MastodonChannel,
+        MastodonCredentials,
+        MastodonOptions,
+    )
+
+    mastodon = settings.mastodon
+    credentials = MastodonCredentials.from_env(environ)
+    credentials.require()
+    thanks_text = None
+    if mastodon.thank_suggesters:
+        thanks_text = thanks_renderer(settings, mastodon.thank_template, MAX_POST_CHARS)
+    channel = MastodonChannel(
+        credentials,
+        MastodonOptions(
+            api_base_url=mastodon.api_base_url,
+            timeout=mastodon.timeout,
+            max_rate_limit_wait=mastodon.max_rate_limit_wait,
+            retries=mastodon.retries,
+            retry_backoff=mastodon.retry_backoff,
+            include_filtered=mastodon.include_filtered,
+        ),
+        sleep=sleep,
+    )
+    return OpenChannel(channel, mastodon.first_run_days, thanks_text)
+
+
+def _open_bluesky(settings: Settings, environ: Mapping[str, str], sleep: Sleep) -> OpenChannel:
+    from roundup_bot.adapters.bluesky import (
+        MAX_POST_CHARS,
+        BlueskyChannel,
+        BlueskyCredentials,
+        BlueskyOptions,
+    )
+
+    bluesky = settings.bluesky
+    credentials = BlueskyCredentials.from_env(environ)
+    credentials.require()
+    thanks_text = None
+    if bluesky.thank_suggesters:
+        thanks_text = thanks_renderer(settings, bluesky.thank_template, MAX_POST_CHARS)
+    channel = BlueskyChannel(
+        credentials,
+        BlueskyOptions(
+            handle=bluesky.handle,
+            service=bluesky.service,
+            timeout=bluesky.timeout,
+            max_rate_limit_wait=bluesky.max_rate_limit_wait,
+            retries=bluesky.retries,
+            retry_backoff=bluesky.retry_backoff,
+        ),
+        sleep=sleep,
+    )
+    return OpenChannel(channel, bluesky.first_run_days, thanks_text)

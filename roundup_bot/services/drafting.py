@@ -31,12 +31,13 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from roundup_bot.config import RoundupSettings
 from roundup_bot.core.addresses import AliasReason, TrueAddress
 from roundup_bot.core.blurbs import BlurbSource, BlurbStart, choose_start, unquoted
+from roundup_bot.core.clock import utc_now
 from roundup_bot.core.credits import credit, link_blog_source
 from roundup_bot.core.errors import StaleDraftError
 from roundup_bot.core.picking import Picks, blog_key, blog_name, cap_part, pick_fairly
@@ -311,7 +312,7 @@ def rank_week(app: App, week: RoundupWeek) -> list[Ranked]:
     used = app.storage.drafts.used_elsewhere(
         settings.roundup.name, week.label, [c.id for c in found]
     )
-    ranked = rank(found, Window(week.start, week.end), settings.ranking, used=used)
+    ranked = rank(found, Window(week.start, week.end), settings.ranking.rules(), used=used)
     return with_cap_notes(ranked, settings.roundup)
 
 
@@ -340,8 +341,9 @@ def rank_for_draft(app: App, week: RoundupWeek, existing: Draft | None) -> list[
     """
     settings = app.settings
     window = Window(week.start, week.end)
+    rules = settings.ranking.rules()
     facts = app.storage.drafts.ranking_facts(week.start, week.end)
-    bounded = upper_bounds(facts, window, settings.ranking)
+    bounded = upper_bounds(facts, window, rules)
     in_week = {f.id for f in facts}
     items = existing.items if existing is not None else ()
     must = [item.candidate_id for item in items if item.candidate_id in in_week]
@@ -364,7 +366,7 @@ def rank_for_draft(app: App, week: RoundupWeek, existing: Draft | None) -> list[
                 settings.roundup.name, week.label, [c.id for c in found]
             )
         )
-        for entry in rank(found, window, settings.ranking, used=used):
+        for entry in rank(found, window, rules, used=used):
             loaded[entry.candidate.id] = entry.candidate
             if entry.score.excluded is None:
                 eligible.append((entry.score.total, blog_key(entry.candidate)))
@@ -379,7 +381,7 @@ def rank_for_draft(app: App, week: RoundupWeek, existing: Draft | None) -> list[
                 scores.append(score)
         if len(scores) >= need and scores[need - 1] > bounded[position][0]:
             break
-    return rank(loaded.values(), window, settings.ranking, used=used)
+    return rank(loaded.values(), window, rules, used=used)
 
 
 def rank_candidates(app: App, found: Iterable[Candidate]) -> list[Ranked]:
@@ -395,9 +397,10 @@ def rank_candidates(app: App, found: Iterable[Candidate]) -> list[Ranked]:
             week = week_containing(moment, settings.timezone, settings.week_ends)
         by_week.setdefault(week.label, (week, []))[1].append(candidate)
     out: list[Ranked] = []
+    rules = app.settings.ranking.rules()
     for each, members in sorted(by_week.values(), key=lambda pair: pair[0].end, reverse=True):
         used = app.storage.drafts.used_elsewhere(settings.name, each.label, [c.id for c in members])
-        ranked = rank(members, Window(each.start, each.end), app.settings.ranking, used=used)
+        ranked = rank(members, Window(each.start, each.end), rules, used=used)
         out.extend(with_cap_notes(ranked, settings))
     return out
 
@@ -413,12 +416,13 @@ def score_candidates(app: App, found: Iterable[Candidate]) -> dict[int, Score]:
             week = week_containing(moment, settings.timezone, settings.week_ends)
         by_week.setdefault(week.label, (week, []))[1].append(candidate)
     scores: dict[int, Score] = {}
+    rules = app.settings.ranking.rules()
     for each, members in by_week.values():
         window = Window(each.start, each.end)
         used = app.storage.drafts.used_elsewhere(settings.name, each.label, [c.id for c in members])
         for candidate in members:
             scores[candidate.id] = score_candidate(
-                candidate, window, app.settings.ranking, used_in=used.get(candidate.id)
+                candidate, window, rules, used_in=used.get(candidate.id)
             )
     return scores
 
@@ -446,7 +450,7 @@ def draft_week(
         StaleDraftError: editors kept saving while this ran (after ``attempts``).
         TemplateError: the ``[roundup] blurb_template`` is missing or broken.
     """
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     settings = app.settings.roundup
     if fetch_details is None:
         fetch_details = settings.fetch_link_details

@@ -9,10 +9,11 @@ feed is failing or a job was interrupted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from roundup_bot.core.channels import CHANNEL_NAMES
+from roundup_bot.core.clock import utc_now
 from roundup_bot.core.records import FeedStatus
 from roundup_bot.services.app import App
 from roundup_bot.services.jobs import JOB_NAMES
@@ -162,7 +163,7 @@ def channel_health(app: App, name: str, now: datetime | None = None) -> ChannelH
     settings = app.settings
     section = getattr(settings, "twitter" if name == "x" else name, None)
     state = app.storage.state.all(name)
-    month = month_of(now or datetime.now(UTC))
+    month = month_of(now or utc_now())
     ok = state.get(LAST_OK)
     if name == "x":
         account = "@" + settings.twitter.username

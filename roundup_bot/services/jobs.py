@@ -1,15 +1,18 @@
 """The scheduled jobs, shared by the daemon and the one-shot commands.
 
-Each job is a plain function of the app, a :class:`StopSignal` and a clock,
-returning a :class:`JobResult`. :func:`guarded_run` wraps a run in the job's
-lock (so the same job never runs twice at once, wherever it was started) and
-records it in ``job_runs`` (so ``status`` shows the last run).
+Each job is a plain function of the app, a :class:`StopSignal` and a clock
+(:data:`roundup_bot.core.clock.Clock`), returning a :class:`JobResult`.
+:func:`guarded_run` wraps a run in the job's lock (so the same job never runs
+twice at once, wherever it was started) and records it in ``job_runs`` (so
+``status`` shows the last run).
 
 Jobs:
   poll      poll the feeds that are due (the daemon; ``poll`` polls all healthy feeds)
   worker    ``poll --worker``: claim due feeds in leased batches until none are left
-  mentions  read suggestions from the enabled channels (X, Mastodon, Bluesky); skipped when none is
+  mentions  read suggestions from the enabled channels (X, Mastodon, Bluesky, WordPress
+            comments); skipped when none is enabled
   draft     make this week's draft round-up
+  wordpress retry the WordPress posts that failed, with backoff (while [wordpress] enabled)
 """
 
 from __future__ import annotations
@@ -23,27 +26,28 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.records import FeedForUpdate, PollOutcome
 from roundup_bot.core.weeks import week_to_draft
 from roundup_bot.services.app import App
 from roundup_bot.storage import Storage
+
+if TYPE_CHECKING:
+    from roundup_bot.services.mentions import MentionsReport
 
 log = logging.getLogger(__name__)
 
 JOB_POLL = "poll"
 JOB_MENTIONS = "mentions"
 JOB_DRAFT = "draft"
+JOB_WORDPRESS = "wordpress"
+#: The jobs ``status`` always lists; the wordpress job shows once it has run.
 JOB_NAMES = (JOB_POLL, JOB_MENTIONS, JOB_DRAFT)
 
-Clock = Callable[[], datetime]
 T = TypeVar("T")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,18 +232,71 @@ def poll_worker_job(app: App, stop: StopSignal, owner: str, clock: Clock = utc_n
 
 
 def poll_mentions_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
-    """Read suggestions from every enabled source; skipped when none is enabled."""
+    """Read suggestions from every enabled channel (X, Mastodon, Bluesky mentions, then
+    WordPress comments); skipped when none is enabled. One failing never stops another."""
     from roundup_bot.services.channels import enabled_channel_names
 
-    if not enabled_channel_names(app.settings):
+    results: list[JobResult] = []
+    if enabled_channel_names(app.settings):
+        from roundup_bot.services.mentions import mentions_from_settings
+
+        reports = mentions_from_settings(
+            app.settings, app.storage, opener=app.open_channel, clock=clock, stop=stop
+        )
+        results.append(runs_result(reports))
+    if app.settings.wordpress.comments_on and not stop.is_set():
+        results.append(_wordpress_comments(app, clock()))
+    if not results:
         return JobResult(
             None,
             "skipped: no suggestion source is enabled"
-            " (see [twitter], [mastodon], [bluesky] enabled)",
+            " (see [twitter], [mastodon], [bluesky] enabled, [wordpress] read_comments)",
         )
-    from roundup_bot.services.mentions import run_mentions
+    if len(results) == 1:
+        return results[0]
+    verdicts = [r.ok for r in results if r.ok is not None]
+    ok = all(verdicts) if verdicts else None
+    return JobResult(ok, "; ".join(r.summary for r in results))
 
-    return run_mentions(app, now=clock(), stop=stop)
+
+def runs_result(reports: Sequence[MentionsReport]) -> JobResult:
+    """The mentions job's result over every channel: ok only when each one is;
+    "stopped" (None) when the run was asked to stop. One line per channel, "x: ..." first."""
+    from roundup_bot.services.mentions import job_line
+
+    if len(reports) == 1:
+        line = job_line(reports[0])
+    else:
+        line = "; ".join(f"{r.channel}: {job_line(r)}" for r in reports)
+    if any(r.outcome == "stopped" for r in reports):
+        return JobResult(None, line)
+    return JobResult(all(r.ok for r in reports), line)
+
+
+def _wordpress_comments(app: App, now: datetime) -> JobResult:
+    from roundup_bot.core.errors import RoundupError
+    from roundup_bot.services.wordpress_comments import read_new_comments
+
+    try:
+        report = read_new_comments(app, now)
+    except RoundupError as exc:  # missing credentials: the other channels still run
+        return JobResult(False, f"WordPress comments FAILED: {exc}")
+    return JobResult(report.ok, report.line)
+
+
+def wordpress_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
+    """Retry the WordPress posts that failed, once their backoff has passed."""
+    from roundup_bot.core.errors import LockHeldError
+    from roundup_bot.services.publish import retry_posts
+
+    if not app.settings.wordpress.enabled:
+        return JobResult(None, "skipped: [wordpress] enabled is false")
+    try:
+        report = retry_posts(app, clock())
+    except LockHeldError:
+        return JobResult(None, "skipped: a publish is running; the next run retries")
+    ok, line = report.summary()
+    return JobResult(ok, line)
 
 
 def draft_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
@@ -267,4 +324,5 @@ JOBS: dict[str, JobFunction] = {
     JOB_POLL: poll_feeds_job,
     JOB_MENTIONS: poll_mentions_job,
     JOB_DRAFT: draft_job,
+    JOB_WORDPRESS: wordpress_job,
 }

@@ -26,22 +26,25 @@ the month's count has reached it.
 
 Adapters (and with them tweepy, Mastodon.py, atproto) are imported by
 ``roundup_bot.services.channels`` only for the channels that are on, so
-``status`` and a daemon with every channel off never load them.
+``status`` and a daemon with every channel off never load them. A run gets its
+channels through an *opener* that ``services/app.py`` wires
+(:meth:`App.open_channel`, with the app's environment): this module reads no
+environment and builds no adapter.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from roundup_bot.config import Settings
 from roundup_bot.core.channels import CHANNEL_NAMES, ReadPlace, ReplyTarget, SuggestionChannel
+from roundup_bot.core.clock import Clock
 from roundup_bot.core.errors import (
     ChannelAuthError,
     ChannelError,
@@ -49,6 +52,7 @@ from roundup_bot.core.errors import (
     ChannelRequestError,
     ConfigError,
     RoundupError,
+    RunStopped,
 )
 from roundup_bot.core.suggestion_rules import WEEK, AbuseRules, judge
 from roundup_bot.services.thanks import ThanksText
@@ -56,17 +60,14 @@ from roundup_bot.storage import Storage
 
 if TYPE_CHECKING:
     from roundup_bot.adapters.twitter import XApi
-    from roundup_bot.services.app import App
     from roundup_bot.services.channels import OpenChannel
-    from roundup_bot.services.jobs import JobResult
 
-    #: (channel name, settings, environment, sleep) -> a channel ready to read.
-    Opener = Callable[[str, Settings, Mapping[str, str], Callable[[float], None]], OpenChannel]
+    #: (channel name, sleep) -> a channel ready to read (``App.open_channel``).
+    Opener = Callable[[str, Callable[[float], None]], OpenChannel]
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["completed", "rate_limited", "usage_capped", "cost_guard", "failed", "stopped"]
-Clock = Callable[[], datetime]
 
 # Keys in source_state, under each channel's name ("x", "mastodon", "bluesky").
 USER_ID = "user_id"
@@ -92,10 +93,6 @@ class Stop(Protocol):
     def is_set(self) -> bool: ...
 
     def wait(self, timeout: float | None = None) -> bool: ...
-
-
-class RunStopped(RoundupError):
-    """The daemon asked the run to stop while it waited (rate-limit reset, retry backoff)."""
 
 
 def interruptible_sleep(stop: Stop) -> Callable[[float], None]:
@@ -512,26 +509,22 @@ def mentions_from_settings(
     settings: Settings,
     storage: Storage,
     *,
+    opener: Opener,
+    clock: Clock,
     only: str | None = None,
-    environ: Mapping[str, str] | None = None,
-    clock: Clock | None = None,
     sleep: Callable[[float], None] = time.sleep,
     stop: Stop | None = None,
-    opener: Opener | None = None,
 ) -> list[MentionsReport]:
     """Read every enabled channel (or ``only``), one after the other.
 
     A channel that cannot even start (a missing credential, a broken template)
     gets a failed report; the others are read all the same. ``opener`` builds a
-    channel (roundup_bot.services.channels.open_channel; tests pass fakes).
+    channel (``App.open_channel``; tests pass fakes).
 
     Raises:
         ConfigError: no channel is on, or ``only`` is unknown or off.
         StorageError: the database failed.
     """
-    from roundup_bot.services.channels import open_channel
-
-    opener = opener or open_channel
     names = check_enabled(settings, only)
     rules = abuse_rules(settings)
     reports: list[MentionsReport] = []
@@ -539,16 +532,11 @@ def mentions_from_settings(
         if stop is not None and stop.is_set():
             break
         try:
-            opened = opener(
-                name,
-                settings,
-                os.environ if environ is None else environ,
-                interruptible_sleep(stop) if stop is not None else sleep,
-            )
+            opened = opener(name, interruptible_sleep(stop) if stop is not None else sleep)
         except RoundupError as exc:  # ConfigError, TemplateError: this channel only
             log.error("%s: %s", _LABELS.get(name, name), exc)
             report = MentionsReport(outcome="failed", channel=name, error=str(exc))
-            _record_run(storage, name, report, (clock or _utc_now)())
+            _record_run(storage, name, report, clock())
             reports.append(report)
             continue
         try:
@@ -557,7 +545,7 @@ def mentions_from_settings(
                     storage,
                     opened.channel,
                     rules,
-                    clock=clock or _utc_now,
+                    clock=clock,
                     first_run_days=opened.first_run_days,
                     thanks_text=opened.thanks_text,
                     stop=stop,
@@ -593,36 +581,3 @@ def job_line(report: MentionsReport) -> str:
     for problem in report.thank_errors:
         line += f"; thanks failed: {problem}"
     return line
-
-
-def runs_result(reports: Sequence[MentionsReport]) -> JobResult:
-    """The job's result over every channel: ok only when each one is; "stopped" (None)
-    when the run was asked to stop. One line per channel, "x: ..." first."""
-    from roundup_bot.services.jobs import JobResult
-
-    if len(reports) == 1:
-        line = job_line(reports[0])
-    else:
-        line = "; ".join(f"{r.channel}: {job_line(r)}" for r in reports)
-    if any(r.outcome == "stopped" for r in reports):
-        return JobResult(None, line)
-    return JobResult(all(r.ok for r in reports), line)
-
-
-def run_mentions(app: App, now: datetime | None = None, stop: Stop | None = None) -> JobResult:
-    """The daemon's mentions job (see roundup_bot.services.jobs): every enabled channel.
-
-    Given ``stop``, the run ends promptly when it is set, even while it waits
-    for a rate-limit reset."""
-    clock: Clock = _utc_now
-    if now is not None:
-        offset = now - _utc_now()
-
-        def clock() -> datetime:
-            return _utc_now() + offset
-
-    return runs_result(mentions_from_settings(app.settings, app.storage, clock=clock, stop=stop))
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -12,6 +12,12 @@ one writer thread, so a run that is killed keeps everything finished so far
 and the next run completes the rest. A failing feed is recorded with its error
 and backed off; it never stops the others.
 
+Each document's parse may use at most ``ParseLimits.cpu_seconds`` of CPU (the
+per-feed deadline, ``[polling] timeout``): a hostile document over it fails that
+feed alone ("too costly to parse") and the parser goes on to the next. Only the
+newest ``max_entries`` entries of a document are kept; the feed's status says
+when some were dropped.
+
 feedparser is pure Python and holds the GIL, so in a large run parsing in a
 thread starves the event loop and the writer and uses one core. Large runs
 therefore parse in a small pool of worker processes (one per CPU); small runs,
@@ -27,26 +33,28 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from datetime import UTC, datetime
 
 from roundup_bot.adapters.feeds import exit_with_parent, parse_feed, parse_feed_in_worker
 from roundup_bot.adapters.http import HttpFetcher
+from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.curation import clean_line, next_due_after_failure, next_due_after_success
 from roundup_bot.core.errors import FeedParseError, FetchError, HTTPStatusError, StorageError
-from roundup_bot.core.records import FeedForUpdate, HttpPolicy, ParsedFeed, PollOptions, PollOutcome
+from roundup_bot.core.records import (
+    FeedForUpdate,
+    HttpPolicy,
+    ParsedFeed,
+    ParseLimits,
+    PollOptions,
+    PollOutcome,
+)
 from roundup_bot.storage import Storage
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 Progress = Callable[[PollOutcome], None]
 
 #: Runs with fewer feeds than this parse in a thread (see the module docstring).
 PROCESS_PARSE_MIN_FEEDS = 32
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def poll_feeds(
@@ -86,7 +94,7 @@ async def poll_feeds_async(
     loop = asyncio.get_running_loop()
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="roundup-store") as writer,
-        _Parsers(_parse_processes(options, len(feeds)), stop) as parsers,
+        _Parsers(_parse_processes(options, len(feeds)), options.parse_limits, stop) as parsers,
     ):
         async with HttpFetcher(policy) as fetcher:
 
@@ -137,6 +145,8 @@ async def _poll_one(
             parsed = await parsers.parse(loop, result.content, result.final_url, result.headers)
             if parsed.warning:
                 log.warning("feed %s is broken but usable: %s", feed.url, parsed.warning)
+            if parsed.dropped_entries:
+                log.info("feed %s: %s", feed.url, dropped_notice(parsed))
     except (FetchError, FeedParseError) as exc:
         return await _failed(feed, exc, storage, options, loop, writer, clock)
     except Exception as exc:  # a bug or a library surprise: this feed fails, the run goes on
@@ -157,6 +167,9 @@ async def _poll_one(
             now=now,
             next_due=next_due_after_success(now, options.interval_s),
             source_name=(names or {}).get(feed.id),
+            notice=dropped_notice(parsed)
+            if parsed is not None and parsed.dropped_entries
+            else None,
         )
 
     try:
@@ -217,6 +230,14 @@ async def _failed(
     )
 
 
+def dropped_notice(parsed: ParsedFeed) -> str:
+    """The feed's status line when a document had more entries than are kept."""
+    return (
+        f"dropped {parsed.dropped_entries:,} older entries, "
+        f"kept the newest {len(parsed.entries):,} ([polling] max_entries)"
+    )
+
+
 def _parse_processes(options: PollOptions, feeds: int) -> int:
     if options.parse_processes is not None:
         return max(options.parse_processes, 0)
@@ -241,8 +262,11 @@ class _Parsers:
     parser every time then fails only itself.
     """
 
-    def __init__(self, processes: int, stop: asyncio.Event | None = None) -> None:
+    def __init__(
+        self, processes: int, limits: ParseLimits, stop: asyncio.Event | None = None
+    ) -> None:
         self.processes = processes
+        self.limits = limits
         self._stop = stop
         self._thread: ThreadPoolExecutor | None = None
         self._pool: ProcessPoolExecutor | None = None
@@ -278,12 +302,16 @@ class _Parsers:
     ) -> ParsedFeed:
         """parse_feed, off the event loop. Raises FeedParseError."""
         if self._thread is not None:
-            return await loop.run_in_executor(self._thread, parse_feed, content, url, headers)
+            return await loop.run_in_executor(
+                self._thread, parse_feed, content, url, headers, self.limits
+            )
         if self._pool is None:
             self._pool = self._process_pool(self.processes)
         pool = self._pool
         try:
-            result = await loop.run_in_executor(pool, parse_feed_in_worker, content, url, headers)
+            result = await loop.run_in_executor(
+                pool, parse_feed_in_worker, content, url, headers, self.limits
+            )
         except BrokenProcessPool as exc:
             if self._pool is pool:  # the first feed to notice replaces the pool
                 self._pool = None
@@ -313,7 +341,7 @@ class _Parsers:
             alone = self._alone
             try:
                 return await loop.run_in_executor(
-                    alone, parse_feed_in_worker, content, url, headers
+                    alone, parse_feed_in_worker, content, url, headers, self.limits
                 )
             except BrokenProcessPool as exc:
                 self._alone = None

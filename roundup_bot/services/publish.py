@@ -15,6 +15,12 @@ fails the draft stays approved, and approving it again retries.
 A published round-up never changes silently: :func:`reopen` takes it back to
 a draft only with ``force``, which is recorded, and approving it again
 republishes it (the feed entry's ``updated`` time moves; ``published`` stays).
+
+With ``[wordpress] enabled``, the round-up then becomes one post on the blog
+(:mod:`roundup_bot.services.wordpress`), under the same lock. That step is
+marked to do in the transaction that marks the round-up published, and its
+failure is recorded, never raised: the files and the approval stand, and
+``roundup-bot publish DRAFT_ID`` or the daemon tries the post again.
 """
 
 from __future__ import annotations
@@ -29,12 +35,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from roundup_bot.adapters.render import Renderer, clean_text, renderer_for, roundup_view
-from roundup_bot.core.errors import DraftError, PublishError
+from roundup_bot.core.clock import utc_now
+from roundup_bot.core.errors import AlreadyApproved, DraftError, PublishError
 from roundup_bot.core.records import Draft
+from roundup_bot.core.wordpress import WordPressPost
+from roundup_bot.services import wordpress
 
 if TYPE_CHECKING:
     from roundup_bot.config import Settings
     from roundup_bot.services.app import App
+    from roundup_bot.services.wordpress import ApiFactory
 
 FEED_NAME = "feed.xml"
 #: The database lock that publishing holds, and how long a second publish waits for it.
@@ -50,6 +60,12 @@ class Published:
     html_path: Path
     markdown_path: Path
     feed_path: Path
+    wordpress: WordPressPost | None = None  # the WordPress step, when [wordpress] enabled
+
+    @property
+    def complete(self) -> bool:
+        """Every step succeeded (the files, and the post when WordPress is on)."""
+        return self.wordpress is None or self.wordpress.done
 
 
 def output_dir(settings: Settings) -> Path:
@@ -141,26 +157,67 @@ def build_feed(drafts: Sequence[Draft], renderer: Renderer, settings: Settings) 
     return bytes(generator.atom_str(pretty=True))
 
 
-def publish(app: App, draft_id: int, *, now: datetime | None = None) -> Published:
-    """Write an approved round-up's files and the feed, then mark it published.
+def publish(
+    app: App,
+    draft_id: int,
+    *,
+    now: datetime | None = None,
+    retry: bool = False,
+    api_factory: ApiFactory | None = None,
+) -> Published:
+    """Write an approved round-up's files and the feed, mark it published, then (with
+    [wordpress] enabled) make or update its post. With ``retry`` (``roundup-bot
+    publish``), a round-up already published gets whichever step has not succeeded:
+    its WordPress post.
+
+    A WordPress fault does not raise: it is recorded and returned in
+    ``Published.wordpress`` (the files and the approval stand).
 
     Raises:
-        DraftNotFound, DraftError: no such draft, or it is not approved.
+        DraftNotFound, DraftError: no such draft, or it is not approved (nor, with
+            ``retry``, published).
+        ConfigError: WordPress is on but its credentials are not set (checked first).
         TemplateError: a template is broken (nothing was written).
         PublishError: a file could not be written (the draft stays approved).
         LockHeldError: another publish still runs after a minute.
     """
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
+    on_wordpress = wordpress.enabled(app.settings)
+    if on_wordpress:
+        wordpress.credentials(app.environ)  # a config error changes nothing
     # One publish at a time (across processes and machines): two round-ups approved
-    # at once would each write a feed.xml without the other, and one approved twice
-    # at once would be published twice.
+    # at once would each write a feed.xml without the other, one approved twice at
+    # once would be published twice, and two WordPress steps could both create a post.
     with app.storage.locks.hold(PUBLISH_LOCK, wait=PUBLISH_LOCK_WAIT_S):
-        return _publish(app, draft_id, now)
+        draft = app.storage.drafts.get(draft_id)
+        if retry and draft.status == "published":
+            done = _already_published(app, draft)
+        else:
+            done = _publish(app, draft_id, now, on_wordpress)
+        if not on_wordpress:
+            return done
+        step = app.storage.wordpress.get(draft_id)
+        if step is None:  # published before WordPress was switched on
+            step = app.storage.wordpress.ensure_pending(
+                draft_id, wordpress.slug_of(app.settings, done.draft), now
+            )
+        if not step.done:
+            step = wordpress.push(app, done.draft, now, api_factory=api_factory)
+        return replace(done, wordpress=step)
 
 
-def _publish(app: App, draft_id: int, now: datetime) -> Published:
+def _already_published(app: App, draft: Draft) -> Published:
+    folder = output_dir(app.settings)
+    return Published(
+        draft, folder / f"{draft.week}.html", folder / f"{draft.week}.md", folder / FEED_NAME
+    )
+
+
+def _publish(app: App, draft_id: int, now: datetime, on_wordpress: bool) -> Published:
     settings = app.settings
     draft = app.storage.drafts.get(draft_id)
+    if draft.status == "published":  # by whoever held the lock while this call waited
+        raise _already_approved(draft)
     if draft.status != "approved":
         raise DraftError(
             f"draft {draft_id} ({draft.week}) is {draft.status}: only an approved one is published"
@@ -178,7 +235,10 @@ def _publish(app: App, draft_id: int, now: datetime) -> Published:
     atomic_write(html_path, html.encode("utf-8"))
     atomic_write(markdown_path, markdown.encode("utf-8"))
     atomic_write(feed_path, feed)
-    stored = app.storage.drafts.mark_published(draft_id, path=str(html_path), now=now)
+    slug = wordpress.slug_of(settings, draft) if on_wordpress else None
+    stored = app.storage.drafts.mark_published(
+        draft_id, path=str(html_path), now=now, wordpress_slug=slug
+    )
     return Published(stored, html_path, markdown_path, feed_path)
 
 
@@ -189,6 +249,7 @@ def approve(
     by: str,
     now: datetime | None = None,
     expected_version: int | None = None,
+    api_factory: ApiFactory | None = None,
 ) -> Published:
     """Approve a draft as ``by`` and publish it. An approved draft whose publishing
     failed is published again.
@@ -196,22 +257,85 @@ def approve(
     Raises:
         DraftNotFound: no such draft.
         StaleDraftError: ``expected_version`` is given and the draft changed since.
-        DraftError: it is already published (reopen it with force first), or has no items.
+        AlreadyApproved: it is published already (reopen it with force first), or
+            another approval came first and published it (editors pressing Approve
+            at once: one publishes, the others learn by whom).
+        DraftError: it has no items.
         TemplateError, PublishError: see :func:`publish`.
     """
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     by = by.strip()
     if not by:
         raise DraftError("say who approves it (--by NAME)")
+    if wordpress.enabled(app.settings):
+        wordpress.credentials(app.environ)  # before approving: a config error changes nothing
     draft = app.storage.drafts.get(draft_id)
     if draft.status == "published":
-        raise DraftError(
-            f"draft {draft_id} ({draft.week}) is already published"
-            f" ({draft.published_path}); reopen it with --force to change it"
-        )
+        raise _already_approved(draft)
     if draft.status == "draft":
         app.storage.drafts.approve(draft_id, by=by, now=now, expected_version=expected_version)
-    return publish(app, draft_id, now=now)
+    return publish(app, draft_id, now=now, api_factory=api_factory)
+
+
+def _already_approved(draft: Draft) -> AlreadyApproved:
+    return AlreadyApproved(
+        draft.id,
+        draft.week,
+        draft.status,
+        draft.approved_by,
+        draft.approved_at,
+        draft.published_path,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RetryReport:
+    """What one retry of the failed WordPress posts did."""
+
+    tried: int
+    done: int
+    failed: tuple[str, ...]  # "2026-W48: why", one per post still failing
+
+    def summary(self) -> tuple[bool | None, str]:
+        """The daemon job's result: (ok, one line); ok is None when there was nothing to do."""
+        if not self.tried:
+            return None, "no WordPress post to retry"
+        text = f"WordPress: {self.done} of {self.tried} posts done"
+        if self.failed:
+            text += "; failed: " + "; ".join(self.failed)
+        return not self.failed, text
+
+
+def retry_posts(
+    app: App,
+    now: datetime,
+    *,
+    lock_wait: float = 0.0,
+    api_factory: ApiFactory | None = None,
+) -> RetryReport:
+    """The daemon's retry: every failed or pending WordPress post whose next try has
+    come (its backoff passed).
+
+    Holds the publish lock, so it never races an editor's approval.
+
+    Raises:
+        LockHeldError: another publish holds the lock (the next run retries).
+    """
+    name = app.settings.roundup.name
+    if not app.storage.wordpress.due(name, now):
+        return RetryReport(0, 0, ())
+    done = 0
+    failed: list[str] = []
+    with app.storage.locks.hold(PUBLISH_LOCK, wait=lock_wait):
+        due = app.storage.wordpress.due(name, now)  # again, now that the lock is ours
+        for row in due:
+            draft = app.storage.drafts.get(row.draft_id)
+            result = wordpress.push(app, draft, now, api_factory=api_factory)
+            if result.done:
+                done += 1
+            else:
+                failed.append(f"{draft.week}: {result.error}")
+    return RetryReport(len(due), done, tuple(failed))
 
 
 def reopen(
@@ -234,7 +358,7 @@ def reopen(
     return app.storage.drafts.reopen(
         draft_id,
         by=by,
-        now=now or datetime.now(UTC),
+        now=now or utc_now(),
         allow_published=force,
         expected_version=expected_version,
     )

@@ -1,18 +1,16 @@
-"""The thank-you reply: its text from a Jinja2 template the operator may override.
+"""The thank-you reply: its text from a template the operator may override.
 
 The template is looked up in ``[roundup] templates_dir`` first, then among the
-packaged templates. It renders plain text (no HTML escaping; X shows text as
-text) and must fit in one post.
+packaged templates (by the renderer, :func:`roundup_bot.adapters.render.post_template`).
+It renders plain text (no HTML escaping; a post shows text as text) and must fit
+in one post.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.resources import files
-from pathlib import Path
 
-import jinja2
-
+from roundup_bot.adapters.render import post_template
 from roundup_bot.config import Settings
 from roundup_bot.core.errors import TemplateError
 
@@ -33,39 +31,20 @@ def thanks_renderer(
         TemplateError: the template is missing or does not compile.
     """
     name = name or settings.twitter.thank_template
-    folders: list[str] = []
-    if settings.roundup.templates_dir:
-        folders.append(str(settings.resolve_path(settings.roundup.templates_dir)))
-    folders.append(str(Path(str(files("roundup_bot._templates")))))
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folders),
-        autoescape=False,  # noqa: S701 - plain text for a post, never HTML
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=False,
-    )
-    try:
-        template = environment.get_template(name)
-    except jinja2.TemplateNotFound:
-        raise TemplateError(
-            f"{name}: thank-you template not found in {', '.join(folders)}"
-        ) from None
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"{exc.filename or name}:{exc.lineno}: {exc.message}") from exc
+    folder = settings.roundup.templates_dir
+    template = post_template(name, settings.resolve_path(folder) if folder else None)
     title = settings.roundup.title
 
     def render(
         username: str, links: tuple[str, ...], titles: tuple[str | None, ...], post_url: str
     ) -> str:
-        try:
-            text = template.render(
-                username=username,
-                links=list(links),
-                titles=[t for t in titles if t],
-                post_url=post_url,
-                roundup_title=title,
-            ).strip()
-        except jinja2.TemplateError as exc:
-            raise TemplateError(f"{name}: {exc}") from exc
+        text = template(
+            username=username,
+            links=list(links),
+            titles=[t for t in titles if t],
+            post_url=post_url,
+            roundup_title=title,
+        ).strip()
         if not text:
             raise TemplateError(f"{name}: renders to an empty reply")
         if len(text) > max_chars:

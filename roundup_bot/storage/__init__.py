@@ -21,6 +21,7 @@ from roundup_bot.storage.link_details import LinkDetailsRepository
 from roundup_bot.storage.locks import JobLocks
 from roundup_bot.storage.state import StateRepository
 from roundup_bot.storage.suggestions import SuggestionRepository
+from roundup_bot.storage.wordpress import WordPressRepository
 
 
 class Storage:
@@ -40,6 +41,7 @@ class Storage:
         self.job_runs = JobRunRepository(engine)
         self.editors = EditorRepository(engine)
         self.secrets = SecretRepository(engine)
+        self.wordpress = WordPressRepository(engine)
 
     @property
     def dialect(self) -> str:

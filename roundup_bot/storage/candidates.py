@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, Select, bindparam, func, select, update
 
 from roundup_bot.core.records import Candidate, CandidateAlias, CandidateSource, ParsedEntry
+from roundup_bot.core.suggestion_rules import credit
 from roundup_bot.storage._sql import read, upsert
 from roundup_bot.storage.schema import (
     MAX_ID,
@@ -168,12 +169,14 @@ def suggesters_for(conn: Connection, ids: _Ids) -> dict[int, list[str]]:
     out: dict[int, list[str]] = defaultdict(list)
     for chunk in _chunks(ids):
         rows = conn.execute(
-            select(suggestions.c.candidate_id, suggestions.c.author_username)
+            select(
+                suggestions.c.candidate_id, suggestions.c.platform, suggestions.c.author_username
+            )
             .where(suggestions.c.candidate_id.in_(chunk), suggestions.c.status == "accepted")
             .order_by(suggestions.c.posted_at, suggestions.c.id)
         )
         for row in rows:
-            handle = "@" + row.author_username.lstrip("@")
+            handle = credit(row.platform, row.author_username)
             bucket = out[row.candidate_id]
             if handle.lower() not in (h.lower() for h in bucket):
                 bucket.append(handle)

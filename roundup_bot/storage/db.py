@@ -14,6 +14,7 @@ one of them migrates.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from roundup_bot.core.errors import StorageError
+from roundup_bot.core.redaction import redact
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 #: The newest migration. Every command checks the database against it with one
 #: query, so Alembic (a tenth of a second to import) loads only when the schema
 #: really has to change; a test keeps it equal to the migrations' head.
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0007"
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: libpq settings for every PostgreSQL connection. TCP keepalives (and a send
@@ -49,6 +51,55 @@ POSTGRES_CONNECT_ARGS = {
 MIGRATION_LOCK_ID = 0x726F756E  # "roun"
 
 
+#: Where an engine made with ``echo`` logs its statements (``[database] echo``).
+SQL_ECHO_LOGGER = "sqlalchemy.engine.Engine.echo"
+
+
+class RedactSqlParameters(logging.Filter):
+    """Hides secrets (a feed URL's password...) in the parameters of logged SQL.
+
+    SQLAlchemy logs parameters through a helper object that shortens long values
+    when it is printed: a cut in the middle of ``user:password@`` would leave the
+    start of a password that no later redaction of the line can recognise. So the
+    values are redacted here, whole, before they are shortened. Only this log
+    record's copy changes, never what is sent to the database.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            for arg in record.args:
+                if hasattr(arg, "params") and hasattr(arg, "max_chars"):
+                    arg.params = _redacted(arg.params)
+        return True
+
+
+def _redacted(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if depth > 3:
+        return value
+    if isinstance(value, dict):
+        return {key: _redacted(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redacted(item, depth + 1) for item in value)
+    return value
+
+
+def _sql_logging(echo: bool) -> dict[str, Any]:
+    """Engine options for ``echo``. Never SQLAlchemy's own echo: that adds a handler
+    of its own that prints to standard output (into ``--json`` output, and past the
+    redacting log formatters). An echoing engine logs under SQL_ECHO_LOGGER at INFO
+    instead, through the process's handlers, with its parameters redacted."""
+    for name in ("sqlalchemy.engine.Engine", SQL_ECHO_LOGGER):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSqlParameters) for f in logger.filters):
+            logger.addFilter(RedactSqlParameters())
+    if not echo:
+        return {}
+    logging.getLogger(SQL_ECHO_LOGGER).setLevel(logging.INFO)
+    return {"logging_name": SQL_ECHO_LOGGER.rsplit(".", 1)[1]}
+
+
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for the configured URL, with roundup-bot's connection settings."""
     try:
@@ -63,14 +114,16 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
             raise StorageError(
                 f"use a postgresql+psycopg:// URL for PostgreSQL (got {parsed.drivername}://)"
             )
-        return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=POSTGRES_CONNECT_ARGS)
+        return create_engine(
+            url, pool_pre_ping=True, connect_args=POSTGRES_CONNECT_ARGS, **_sql_logging(echo)
+        )
     raise StorageError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
 
 
 def _sqlite_engine(url: str, echo: bool) -> Engine:
     engine = create_engine(
         url,
-        echo=echo,
+        **_sql_logging(echo),
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
     )
 

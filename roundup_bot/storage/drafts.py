@@ -28,7 +28,13 @@ from sqlalchemy.exc import IntegrityError
 
 from roundup_bot.core.credits import credit, tidy
 from roundup_bot.core.draft_edits import edit_draft
-from roundup_bot.core.errors import DraftError, DraftNotFound, StaleDraftError, StorageError
+from roundup_bot.core.errors import (
+    AlreadyApproved,
+    DraftError,
+    DraftNotFound,
+    StaleDraftError,
+    StorageError,
+)
 from roundup_bot.core.records import (
     AddItem,
     Candidate,
@@ -56,6 +62,7 @@ from roundup_bot.storage.schema import (
     link_details,
     suggestions,
 )
+from roundup_bot.storage.wordpress import mark_pending
 
 _CHUNK = 500
 
@@ -357,12 +364,14 @@ class DraftRepository:
         """draft -> approved, recording who and when.
 
         Raises:
-            DraftNotFound, StaleDraftError, DraftError (not a draft, or no items).
+            DraftNotFound, StaleDraftError, DraftError (no items),
+            AlreadyApproved: it is approved or published already (another approval
+            came first, perhaps at the same moment).
         """
         with write(self.engine) as conn:
             head = _head(conn, draft_id)
             if head["status"] != "draft":
-                raise DraftError(f"draft {draft_id} ({head['week']}) is already {head['status']}")
+                raise _already_approved(head)
             shown = conn.execute(
                 select(func.count())
                 .select_from(draft_items)
@@ -370,19 +379,30 @@ class DraftRepository:
             ).scalar_one()
             if not shown:
                 raise DraftError(f"draft {draft_id} ({head['week']}) has no items to approve")
-            _bump(
-                conn,
-                draft_id,
-                expected_version,
-                by,
-                now,
-                {"status": "approved", "approved_by": by, "approved_at": now},
-                status="draft",
-            )
+            try:
+                _bump(
+                    conn,
+                    draft_id,
+                    expected_version,
+                    by,
+                    now,
+                    {"status": "approved", "approved_by": by, "approved_at": now},
+                    status="draft",
+                )
+            except DraftError:
+                # On PostgreSQL a rival approval can commit between the read above and
+                # the update, which then finds the status changed.
+                head = _head(conn, draft_id)
+                if head["status"] != "draft":
+                    raise _already_approved(head) from None
+                raise
             return _load(conn, draft_id)
 
-    def mark_published(self, draft_id: int, *, path: str, now: datetime) -> Draft:
-        """approved -> published, once its files are written.
+    def mark_published(
+        self, draft_id: int, *, path: str, now: datetime, wordpress_slug: str | None = None
+    ) -> Draft:
+        """approved -> published, once its files are written. With ``wordpress_slug``
+        its WordPress step is marked to do in the same transaction, so it is never lost.
 
         Raises:
             DraftNotFound, DraftError (not approved).
@@ -408,6 +428,8 @@ class DraftRepository:
                 },
                 status="approved",
             )
+            if wordpress_slug is not None:
+                mark_pending(conn, draft_id, wordpress_slug, now)
             return _load(conn, draft_id)
 
     def reopen(
@@ -482,6 +504,17 @@ def _create(conn: Connection, plan: DraftPlan, now: datetime, by: str) -> int:
         .returning(drafts.c.id)
     )
     return int(result.scalar_one())
+
+
+def _already_approved(head: dict[str, Any]) -> AlreadyApproved:
+    return AlreadyApproved(
+        head["id"],
+        head["week"],
+        head["status"],
+        head["approved_by"],
+        head["approved_at"],
+        head["published_path"],
+    )
 
 
 def _head(conn: Connection, draft_id: int) -> dict[str, Any]:

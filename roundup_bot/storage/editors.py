@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from roundup_bot.core.errors import StorageError
+from roundup_bot.core.errors import EditorExistsError
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.schema import app_secrets, editors, web_sessions
 
@@ -46,10 +46,6 @@ class WebSession:
     editor: Editor
     started: datetime
     expires_at: datetime
-
-
-class EditorExistsError(StorageError):
-    """An editor of that name already exists."""
 
 
 class EditorRepository:

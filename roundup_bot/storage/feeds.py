@@ -110,11 +110,14 @@ class FeedRepository:
         now: datetime,
         next_due: datetime,
         source_name: str | None = None,
+        notice: str | None = None,
     ) -> tuple[int, int]:
         """Store a successful poll in one transaction: the entries (if the feed
         changed) and the feed's new cache state. A run killed before the commit
         leaves the old ETag in place, so the next poll fetches the entries again.
-        Returns (new candidates, updated candidates)."""
+        ``notice`` says what of a changed document was left out; an unchanged
+        one (no ``parsed``) keeps the notice it had. Returns (new candidates,
+        updated candidates)."""
         with write(self.engine) as conn:
             counts = (0, 0)
             values: dict[str, object] = {
@@ -131,6 +134,7 @@ class FeedRepository:
             if permanent_url:
                 values["fetch_url"] = permanent_url
             if parsed is not None:
+                values["notice"] = notice
                 values["title"] = parsed.title
                 values["site_url"] = parsed.site_url
                 # Only the feed row keeps a private feed's password (to fetch it);
@@ -201,6 +205,7 @@ class FeedRepository:
                 enabled=row.enabled,
                 ok=row.ok,
                 last_error=row.last_error,
+                notice=row.notice,
                 consecutive_errors=row.consecutive_errors,
                 last_polled=row.last_polled,
                 next_due=row.next_due,

@@ -37,11 +37,12 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.errors import LockHeldError, StorageError
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.db import _short
@@ -54,12 +55,6 @@ ADVISORY_NAMESPACE = 0x72626F74
 #: How long a SQLite lock row stays valid without a heartbeat.
 DEFAULT_TTL_S = 60.0
 _RETRY_S = 0.25
-
-Clock = Callable[[], datetime]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def make_owner() -> str:
@@ -128,7 +123,7 @@ class JobLocks:
         wait: float = 0.0,
         shared: bool = False,
         owner: str | None = None,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
     ) -> Iterator[str]:
         """Hold ``job``'s lock for the ``with`` block; yields the owner string.
 
@@ -146,7 +141,7 @@ class JobLocks:
             with self._hold_row(job, wait, owner, clock):
                 yield owner
 
-    def holders(self, clock: Clock = _utc_now) -> dict[str, LockInfo]:
+    def holders(self, clock: Clock = utc_now) -> dict[str, LockInfo]:
         """The locks currently held, by job name (expired SQLite rows left out)."""
         now = clock()
         with read(self.engine) as conn:

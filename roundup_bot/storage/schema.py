@@ -92,6 +92,8 @@ feeds = Table(
     Column("next_due", UTCDateTime),
     Column("ok", Boolean),
     Column("last_error", Text),
+    # What the last good poll left out (entries beyond [polling] max_entries)
+    Column("notice", Text),
     Column("consecutive_errors", Integer, nullable=False, default=0),
     Column("gone", Boolean, nullable=False, default=False),
     Column("lease_owner", String(200)),
@@ -317,4 +319,33 @@ app_secrets = Table(
     Column("name", String(80), primary_key=True),
     Column("value", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The WordPress step of publishing, one row per round-up: its post's id once known
+# (stored in the same transaction that records success), and why the last try failed.
+wordpress_posts = Table(
+    "wordpress_posts",
+    metadata,
+    Column("draft_id", Integer, ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True),
+    Column("slug", Text, nullable=False),  # the round-up's one slug
+    Column("state", String(20), nullable=False),  # pending | failed | done
+    Column("post_id", Integer),  # WordPress's id of the post
+    Column("link", Text),
+    Column("status", String(20)),  # WordPress's: draft | publish | future | pending | private
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_try", UTCDateTime),
+    Column("pushed_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+Index("ix_wordpress_posts_state", wordpress_posts.c.state)
+
+# Comments on the round-up posts already read for suggestions: each is read once.
+wordpress_comments = Table(
+    "wordpress_comments",
+    metadata,
+    Column("site", String(200), primary_key=True),  # the blog's host
+    Column("comment_id", Integer, primary_key=True),
+    Column("post_id", Integer, nullable=False),
+    Column("read_at", UTCDateTime, nullable=False),
 )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import Connection, Engine, select
 
+from roundup_bot.core.clock import utc_now
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.schema import source_state
 
@@ -41,7 +40,7 @@ def get_state(conn: Connection, source: str, key: str) -> str | None:
 
 
 def set_state(conn: Connection, source: str, key: str, value: str | None) -> None:
-    now = datetime.now(UTC)
+    now = utc_now()
     stmt = upsert(conn, source_state).values(source=source, key=key, value=value, updated_at=now)
     conn.execute(
         stmt.on_conflict_do_update(

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, and_, func, select, tuple_, update
 
-from roundup_bot.core.suggestion_rules import JudgedSuggestion, PriorSuggestion
+from roundup_bot.core.suggestion_rules import JudgedSuggestion, PriorSuggestion, credit
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.candidates import alias_target
 from roundup_bot.storage.schema import candidate_sources, candidates, suggestions
@@ -233,6 +233,16 @@ class SuggestionRepository:
         return SuggestionCounts(int(accepted or 0), int(rejected or 0), int(thanked or 0))
 
 
+def store_judged(
+    conn: Connection, platform: str, judged: Sequence[JudgedSuggestion], now: datetime
+) -> StoredPage:
+    """Store judged suggestions inside the caller's transaction (another source's
+    reading position goes in the same one): accepted ones as candidates, rejected
+    ones with their reason, none twice."""
+    accepted, rejected, duplicates, new_candidates = _store(conn, platform, judged, now)
+    return StoredPage(accepted, rejected, duplicates, new_candidates)
+
+
 def _store(
     conn: Connection, platform: str, judged: Sequence[JudgedSuggestion], now: datetime
 ) -> tuple[int, int, int, int]:
@@ -257,7 +267,7 @@ def _store(
                     candidate_id=candidate_id,
                     kind=platform,
                     source_ref=s.post_id,
-                    name="@" + s.author_username.lstrip("@"),
+                    name=credit(platform, s.author_username),
                     url=s.post_url,
                     first_seen=now,
                 )
@@ -375,4 +385,5 @@ __all__ = [
     "SuggestionCounts",
     "SuggestionRepository",
     "ThankTarget",
+    "store_judged",
 ]

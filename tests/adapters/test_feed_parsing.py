@@ -17,7 +17,6 @@ from helpers.corpus import embedded_headers
 from roundup_bot.adapters.feeds import parse_feed
 from roundup_bot.core.curation import (
     MAX_URL_CHARS,
-    InvalidURL,
     absolute_url,
     canonical_url,
     clean_line,
@@ -26,7 +25,7 @@ from roundup_bot.core.curation import (
     next_due_after_success,
     plain_text,
 )
-from roundup_bot.core.errors import FeedParseError
+from roundup_bot.core.errors import FeedParseError, InvalidURL
 from roundup_bot.core.records import ParsedFeed
 
 FEED_URL = "https://blog.example.gov.uk/feed/"
@@ -52,6 +51,9 @@ FEED_URL = "https://blog.example.gov.uk/feed/"
             "https://example.org/a?p=7",
         ),
         ("https://example.org/a?b=2&a=1", "https://example.org/a?b=2&a=1"),  # order selects
+        # Dropping a tracker leaves the rest as it was: the same key as without it.
+        ("https://example.org/a?utm_source=x&q=a:b&t=c/d", "https://example.org/a?q=a:b&t=c/d"),
+        ("https://example.org/a?q=a:b&t=c/d", "https://example.org/a?q=a:b&t=c/d"),
         ("https://example.org/?p=123", "https://example.org/?p=123"),
         ("https://example.org/a?flag", "https://example.org/a?flag"),
         ("https://example.org/a b", "https://example.org/a%20b"),

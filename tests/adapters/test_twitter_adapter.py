@@ -17,12 +17,10 @@ from pathlib import Path
 import pytest
 from helpers.fake_x_api import FakeXApi, Reply, Sleeps, load_cassette, running_fake
 
-from roundup_bot.adapters.twitter import (
-    XApi,
-    XApiOptions,
+from roundup_bot.adapters.twitter import XApi, XApiOptions, XCredentials
+from roundup_bot.core.errors import (
     XAuthError,
     XBadResponse,
-    XCredentials,
     XRateLimited,
     XRequestError,
     XUnavailable,
@@ -55,7 +53,9 @@ def api_for(
         retries=retries,
         retry_backoff=0.01,
     )
-    return XApi(credentials, options, sleep=sleeps, clock=lambda: 1_800_000_000.0)
+    return XApi(
+        credentials, options, sleep=sleeps, clock=lambda: datetime.fromtimestamp(1_800_000_000, UTC)
+    )
 
 
 def error_body(corpus: Path, name: str) -> bytes:

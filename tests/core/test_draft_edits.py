@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
+from helpers.draft_records import WHEN as NOW
+from helpers.draft_records import draft_item, draft_record
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -37,46 +38,8 @@ from roundup_bot.core.records import (
     SetOutro,
 )
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-
-def item(item_id: int, position: int, *, removed: bool = False, **values: object) -> DraftItem:
-    auto = ItemDetails(f"Title {item_id}", f"Author {item_id}", "Blog A")
-    fields: dict[str, object] = {
-        "id": item_id,
-        "candidate_id": 100 + item_id,
-        "position": position,
-        "url": f"https://blog.example/{item_id}",
-        "title": auto.title,
-        "author": auto.author,
-        "site_name": auto.site_name,
-        "blurb": f"Blurb {item_id}.",
-        "suggested_by": (),
-        "score": 10.0 - item_id,
-        "why": (),
-        "removed": removed,
-        "automatic": auto,
-        **values,
-    }
-    return DraftItem(**fields)  # type: ignore[arg-type]
-
-
 #: Three items shown (1, 2, 3) and one removed (4).
-DRAFT = Draft(
-    id=7,
-    roundup="welovelocalgov",
-    week="2026-W48",
-    period_start=datetime(2026, 11, 20, 9, tzinfo=UTC),
-    period_end=datetime(2026, 11, 27, 9, tzinfo=UTC),
-    status="draft",
-    title="That was the week",
-    intro="Hello.",
-    outro="Bye.",
-    version=5,
-    created_at=NOW,
-    updated_at=NOW,
-    items=(item(1, 1), item(2, 2), item(3, 3), item(4, 4, removed=True)),
-)
+DRAFT = draft_record(draft_item(1), draft_item(2), draft_item(3), draft_item(4, removed=True))
 
 
 def candidate(candidate_id: int, **values: object) -> Candidate:

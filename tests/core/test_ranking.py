@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from roundup_bot.config import RankingSettings
 from roundup_bot.core.ranking import (
+    RankingRules,
     eligible,
     rank,
     score_bounds,
@@ -52,7 +52,7 @@ def parts(score: object) -> dict[str, float]:
 
 
 def test_each_part_is_named_with_its_points_and_they_add_up() -> None:
-    settings = RankingSettings(keyword_boosts={"digital": 1.5, "cats": -4.0})
+    settings = RankingRules(keyword_boosts={"digital": 1.5, "cats": -4.0})
     c = candidate(
         1,
         day=7.0,
@@ -81,7 +81,7 @@ def test_each_part_is_named_with_its_points_and_they_add_up() -> None:
 
 
 def test_keywords_match_whole_words_in_title_or_summary_case_insensitively() -> None:
-    settings = RankingSettings(keyword_boosts={"AI": 2.0})
+    settings = RankingRules(keyword_boosts={"AI": 2.0})
     assert "keyword" in parts(
         score_candidate(candidate(1, summary="Using ai well"), WEEK, settings)
     )
@@ -89,7 +89,7 @@ def test_keywords_match_whole_words_in_title_or_summary_case_insensitively() -> 
 
 
 def test_recency_grows_through_the_week() -> None:
-    settings = RankingSettings()
+    settings = RankingRules()
     early = score_candidate(candidate(1, day=0.0), WEEK, settings)
     middle = score_candidate(candidate(2, day=3.5), WEEK, settings)
     assert parts(early)["recency"] == 0.0
@@ -97,7 +97,7 @@ def test_recency_grows_through_the_week() -> None:
 
 
 def test_order_suggestions_beat_feeds_and_ties_go_to_the_newer() -> None:
-    settings = RankingSettings()
+    settings = RankingRules()
     found = [
         candidate(1, day=1.0),
         candidate(2, day=1.0, tips=("@ann",)),
@@ -111,7 +111,7 @@ def test_order_suggestions_beat_feeds_and_ties_go_to_the_newer() -> None:
 
 
 def test_blocked_domains_and_earlier_roundups_are_excluded_but_explained() -> None:
-    settings = RankingSettings(blocked_domains=["spam.example"])
+    settings = RankingRules(blocked_domains=("spam.example",))
     found = [
         candidate(1, tips=("@a", "@b", "@c"), host="www.spam.example"),
         candidate(2, tips=("@a", "@b")),
@@ -127,7 +127,7 @@ def test_blocked_domains_and_earlier_roundups_are_excluded_but_explained() -> No
 
 def test_the_same_person_twice_counts_once_because_suggesters_are_distinct() -> None:
     # Storage hands over each person once; the score counts what it is given.
-    score = score_candidate(candidate(1, tips=("@ann",)), WEEK, RankingSettings())
+    score = score_candidate(candidate(1, tips=("@ann",)), WEEK, RankingRules())
     assert parts(score)["suggestions"] == 3.0
     assert score.parts[0].detail == "suggested by 1 person (@ann)"
 
@@ -136,7 +136,7 @@ def test_score_bounds_hold_for_every_text() -> None:
     """The draft loads candidates by their best possible score; that must never be
     below what the full score turns out to be."""
     rng = random.Random(3)
-    settings = RankingSettings(keyword_boosts={"digital": 2.5, "cats": -3.0, "data": 0.333})
+    settings = RankingRules(keyword_boosts={"digital": 2.5, "cats": -3.0, "data": 0.333})
     facts, found = [], []
     for n in range(300):
         feeds = tuple(f"Blog {i}" for i in range(rng.choice([0, 1, 1, 2, 3])))

@@ -11,9 +11,9 @@ import pytest
 from helpers.fake_x_api import twarc_pages
 
 from roundup_bot.core.channels import credit
+from roundup_bot.core.errors import MalformedPage
 from roundup_bot.core.suggestion_rules import (
     AbuseRules,
-    MalformedPage,
     PriorSuggestion,
     SuggestedLink,
     blocked_user_key,

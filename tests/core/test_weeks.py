@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from roundup_bot.core.errors import WeekLabelError
 from roundup_bot.core.weeks import (
-    WeekLabelError,
     next_week,
     parse_week_label,
     previous_week,

@@ -15,6 +15,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from roundup_bot.config import Settings, settings_from_mapping
+from roundup_bot.core.clock import Clock
 from roundup_bot.core.errors import SourceError
 from roundup_bot.core.records import ParsedEntry, ParsedFeed
 from roundup_bot.entrypoints.scheduler import (
@@ -29,7 +30,6 @@ from roundup_bot.services.app import App, build_app
 from roundup_bot.services.jobs import (
     JOB_DRAFT,
     JOB_POLL,
-    Clock,
     JobResult,
     StopSignal,
     draft_job,

@@ -163,7 +163,10 @@ class FakeXApi:
             self._release.wait(reply.hang)
             handler.close_connection = True
             return
-        handler.send_response(reply.status)
+        handler.send_response_only(reply.status)
+        given = {name.lower() for name, _ in reply.headers}
+        if "date" not in given:  # a recorded answer keeps its own Date (rate-limit maths use it)
+            handler.send_header("Date", handler.date_time_string())
         for name, value in reply.headers:
             if name.lower() not in HOP_BY_HOP:
                 handler.send_header(name, value)

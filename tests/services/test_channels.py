@@ -19,12 +19,12 @@ from roundup_bot.core.channels import ChannelPage, ReadPlace, ReplyTarget
 from roundup_bot.core.errors import ChannelLimited, ChannelUnavailable, ConfigError
 from roundup_bot.core.suggestion_rules import AbuseRules, SuggestedLink
 from roundup_bot.services.channels import OpenChannel
+from roundup_bot.services.jobs import runs_result
 from roundup_bot.services.mentions import (
     RESUME_TOKEN,
     SINCE_ID,
     mentions_from_settings,
     read_channel,
-    runs_result,
 )
 from roundup_bot.storage import Storage
 from roundup_bot.storage.schema import suggestions
@@ -218,11 +218,18 @@ def test_a_channel_that_cannot_start_is_reported_and_the_others_are_read(
 
 
 def test_no_channel_on_or_an_unknown_one_is_a_config_error(db_url: str, storage: Storage) -> None:
+    def never(name: str, *_args: object) -> OpenChannel:
+        raise AssertionError(f"{name} was opened")
+
     with pytest.raises(ConfigError, match="no suggestion channel is on"):
-        mentions_from_settings(settings_with(db_url), storage)
+        mentions_from_settings(settings_with(db_url), storage, opener=never, clock=lambda: NOW)
     with pytest.raises(ConfigError, match=r"mastodon\.enabled"):
         mentions_from_settings(
-            settings_with(db_url, twitter={"enabled": True}), storage, only="mastodon"
+            settings_with(db_url, twitter={"enabled": True}),
+            storage,
+            only="mastodon",
+            opener=never,
+            clock=lambda: NOW,
         )
 
 

@@ -326,7 +326,7 @@ def test_articles_used_in_an_earlier_roundup_are_left_out(storage: Storage, tmp_
     ranked = rank(
         storage.candidates.list(),
         Window(WEEK.start, WEEK.end),
-        app.settings.ranking,
+        app.settings.ranking.rules(),
         used=storage.drafts.used_elsewhere("welovelocalgov", WEEK.label, [seeded.ids["old"]]),
     )
     assert next(r for r in ranked if r.candidate.id == seeded.ids["old"]).score.excluded == (
@@ -342,7 +342,9 @@ def test_plan_is_pure_and_fills_slots_freed_by_removals(storage: Storage, tmp_pa
     edited = storage.drafts.apply_edits(
         draft.id, [RemoveItem(top.id)], expected_version=draft.version, by="e", now=NOW
     )
-    ranked = rank(storage.candidates.list(), Window(WEEK.start, WEEK.end), app.settings.ranking)
+    ranked = rank(
+        storage.candidates.list(), Window(WEEK.start, WEEK.end), app.settings.ranking.rules()
+    )
     plan = plan_draft(
         roundup="welovelocalgov",
         week=WEEK,

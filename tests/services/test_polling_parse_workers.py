@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from roundup_bot.core.records import ConfiguredFeed, HttpPolicy, PollOptions
+from roundup_bot.core.records import ConfiguredFeed, HttpPolicy, ParseLimits, PollOptions
 from roundup_bot.services.polling import poll_feeds
 from roundup_bot.storage import open_storage
 
@@ -166,3 +166,67 @@ def test_a_killed_parser_process_costs_no_feed_and_the_poll_still_ends(
     assert result["outcomes"] == count
     assert result["candidates"] == count * 150
     assert "parsed again, one at a time" in done.stderr
+
+
+@pytest.mark.parametrize("processes", [0, 2], ids=["thread", "worker-processes"])
+def test_a_document_over_its_cpu_budget_fails_alone_and_the_parsers_carry_on(
+    tmp_path: Path, httpserver: HTTPServer, processes: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 10: among ordinary feeds, one whose parse needs far more than its
+    budget (20,000 entries: seconds of CPU on any machine, against 0.5 s) and the
+    review's 1.1 MB of <div>s nested 100,000 deep. The first fails alone with a
+    clear error; the second no longer costs more than a bounded excerpt; every
+    other feed, parsed by the same thread or worker pool afterwards, is stored."""
+    many = "".join(
+        f"<item><title>P{i}</title><link>http://many.example/{i}</link></item>"
+        for i in range(20_000)
+    )
+    httpserver.expect_request("/many.xml").respond_with_data(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Many</title>{many}'
+        "</channel></rss>",
+        content_type="application/rss+xml",
+    )
+    deep = "Hello " + "&lt;div&gt;" * 100_000
+    httpserver.expect_request("/deep.xml").respond_with_data(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Deep</title>'
+        f"<item><title>Deep</title><link>http://deep.example/</link>"
+        f"<description>{deep}</description></item></channel></rss>",
+        content_type="application/rss+xml",
+    )
+    for n in range(6):
+        httpserver.expect_request(f"/feed/{n}.xml").respond_with_data(
+            _rss(n), content_type="application/rss+xml"
+        )
+    urls = [httpserver.url_for(p) for p in ("/many.xml", "/deep.xml")] + [
+        httpserver.url_for(f"/feed/{n}.xml") for n in range(6)
+    ]
+    storage = open_storage(f"sqlite:///{tmp_path / 'b.db'}")
+    try:
+        storage.feeds.sync([ConfiguredFeed(u, None, 1.0, True) for u in urls], NOW)
+        outcomes = poll_feeds(
+            storage,
+            storage.feeds.for_update(NOW),
+            HttpPolicy(),
+            PollOptions(
+                concurrency=2,
+                parse_processes=processes,
+                parse_limits=ParseLimits(cpu_seconds=0.5),
+            ),
+            clock=lambda: NOW,
+        )
+        by_url = {o.feed_url: o for o in outcomes}
+        stored = {c.url: c for c in storage.candidates.list()}
+    finally:
+        storage.close()
+    many_outcome = by_url[urls[0]]
+    assert not many_outcome.ok
+    assert many_outcome.error == (
+        "too costly to parse: stopped after 0.5 s of CPU "
+        "(markup nested too deep, or far too many elements)"
+    )
+    assert not any(url.startswith("http://many.example/") for url in stored)
+    assert by_url[urls[1]].ok, by_url[urls[1]].error
+    assert stored["http://deep.example/"].summary == "Hello"
+    assert all(by_url[url].ok and by_url[url].new_entries == 3 for url in urls[2:])
+    assert len(stored) == 1 + 6 * 3
+    assert "parser process stopped" not in caplog.text  # the pool was never broken

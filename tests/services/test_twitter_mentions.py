@@ -31,7 +31,6 @@ from roundup_bot.services.mentions import (
     MentionsOptions,
     MentionsReport,
     read_mentions,
-    run_mentions,
 )
 from roundup_bot.storage import Storage
 from roundup_bot.storage.schema import candidate_sources, candidates, suggestions
@@ -107,7 +106,7 @@ def run(
         ),
         XApiOptions(base_url=fake.base_url, timeout=2, retries=1, retry_backoff=0.01),
         sleep=sleeps or Sleeps(),
-        clock=lambda: now.timestamp(),
+        clock=lambda: now,
     )
     try:
         return read_mentions(
@@ -403,11 +402,11 @@ def test_a_stop_request_ends_a_rate_limit_wait_at_once(
     reset = int(datetime.now(UTC).timestamp()) + 25
     fake.add("GET", MENTIONS, Reply.json({}, 429, {"x-rate-limit-reset": str(reset)}))
     app = build_app(settings_for(db_url, fake, max_rate_limit_wait=60.0))
-    stop = threading.Event()
+    stop = StopSignal()
     timer = threading.Timer(0.2, stop.set)
     timer.start()
     try:
-        result = run_mentions(app, stop=stop)  # would wait ~25 s for the reset otherwise
+        result = poll_mentions_job(app, stop, app.clock)  # would wait ~25 s for the reset otherwise
     finally:
         timer.cancel()
         app.close()

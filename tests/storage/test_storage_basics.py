@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert
@@ -118,6 +120,7 @@ def test_a_database_made_by_an_older_release_is_upgraded_with_its_data(db_url: s
     try:
         assert current_revision(store.engine) == head_revision()
         assert [f.url for f in store.feeds.for_update(NOW)] == ["https://blog.example.gov.uk/feed"]
+        assert [f.notice for f in store.feeds.statuses()] == [None]  # 0005's column
         with store.engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     finally:
@@ -205,6 +208,32 @@ def test_upgrading_to_0003_takes_feed_passwords_out_of_stored_links(db_url: str)
         (public, public, "https://blog.example.gov.uk/posts/1"),
         (public, public, "tag:blog.example.gov.uk,2026:a@b"),
     ]
+
+
+def test_the_sql_log_hides_feed_passwords_and_keeps_stdout_clean(
+    db_url: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``[database] echo = true`` logs every statement through logging (so the
+    redacting handlers see it), never straight to standard output, and a feed
+    URL's password never reaches the log, however long the URL."""
+    secret = "s3cret-pass-9876"
+    long_user = "u" * 200  # SQLAlchemy shortens long values: the cut must not expose the rest
+    urls = [
+        f"https://reader:{secret}@example.org/feed",
+        f"https://{long_user}:{secret}{'p' * 300}@example.org/feed",
+    ]
+    caplog.set_level(logging.INFO)
+    store = open_storage(db_url, echo=True)
+    try:
+        feeds = [ConfiguredFeed(url, None, 1.0, True) for url in urls]
+        store.feeds.sync(feeds, datetime(2026, 11, 25, tzinfo=UTC))
+    finally:
+        store.close()
+    logged = [r.getMessage() for r in caplog.records if r.name.startswith("sqlalchemy")]
+    assert any("INSERT INTO feeds" in line for line in logged)
+    assert not [line for line in logged if secret[:6] in line]
+    out, _err = capsys.readouterr()
+    assert out == ""
 
 
 def test_migration_0004_keeps_stored_suggestions_and_takes_long_post_ids(db_url: str) -> None:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from roundup_bot.core.errors import EditorExistsError
 from roundup_bot.storage import Storage
-from roundup_bot.storage.editors import EditorExistsError
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 

@@ -1,12 +1,7 @@
 """The ``roundup-bot`` command line: thin commands over the app.
 
-Exit statuses (documented in the README):
-  0  the command did its work (a poll that completed is 0 even if some feeds failed)
-  1  the run itself could not happen (database unreachable, a source failed as a whole)
-  2  bad config or bad command-line usage
-  3  the same job is already running elsewhere and this run skipped
-  4  a source stopped at a limit (X rate limit or usage cap, or max_posts_per_month);
-     its place is kept and the next run carries on
+Exit statuses (documented in the README) and which error ends in which are in
+:mod:`roundup_bot.entrypoints.cli._exits`; :func:`main` applies them.
 """
 
 from __future__ import annotations
@@ -17,14 +12,10 @@ import sys
 import click
 
 from roundup_bot import __version__
-from roundup_bot.core.errors import ConfigError, LockHeldError, RoundupError
+from roundup_bot.core.errors import RoundupError
 from roundup_bot.entrypoints.cli._context import CliContext
+from roundup_bot.entrypoints.cli._exits import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, exit_for
 from roundup_bot.entrypoints.cli._logging import setup_logging
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
-EXIT_LOCKED = 3
 
 #: command name -> (module, attribute). Commands load on first use, so a run of
 #: `roundup-bot draft` never imports Flask, tweepy or APScheduler.
@@ -40,6 +31,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "drafts": ("roundup_bot.entrypoints.cli.drafts", "drafts_command"),
     "approve": ("roundup_bot.entrypoints.cli.drafts", "approve"),
     "reopen": ("roundup_bot.entrypoints.cli.drafts", "reopen"),
+    "publish": ("roundup_bot.entrypoints.cli.wordpress", "publish"),
+    "wordpress": ("roundup_bot.entrypoints.cli.wordpress", "wordpress"),
     "edit": ("roundup_bot.entrypoints.cli.edit", "edit"),
     "run": ("roundup_bot.entrypoints.cli.daemon", "run"),
     "web": ("roundup_bot.entrypoints.cli.web", "web"),
@@ -99,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=argv, prog_name="roundup-bot", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except click.BadParameter as exc:
         # A bad value: one line naming the option and the problem; the usage text
         # would only repeat what --help says.
@@ -108,17 +101,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_CONFIG if exc.exit_code == 2 else exc.exit_code)
-    except ConfigError as exc:
-        click.echo(f"config error: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
-    except LockHeldError as exc:
-        click.echo(f"skipped: {exc}", err=True)
-        sys.exit(EXIT_LOCKED)
     except RoundupError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
+        status, word = exit_for(exc)
+        click.echo(f"{word}: {exc}", err=True)
+        sys.exit(status)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     # With standalone_mode off, click returns ctx.exit()'s status instead of exiting.
     sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from roundup_bot.core.clock import utc_now
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._output import iso, table
 from roundup_bot.services.health import JobHealth
-from roundup_bot.services.jobs import utc_now
 
 
 @click.command()

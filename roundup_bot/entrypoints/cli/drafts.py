@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import getpass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 
 from roundup_bot.adapters.render import FORMATS, renderer_for
+from roundup_bot.core.clock import utc_now
+from roundup_bot.core.errors import WeekLabelError
 from roundup_bot.core.records import Draft, DraftSummary
-from roundup_bot.core.weeks import WeekLabelError, parse_week_label
+from roundup_bot.core.weeks import parse_week_label
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock
 from roundup_bot.entrypoints.cli._output import RowId, echo_json, iso, table
@@ -115,7 +117,7 @@ def draft(
     refreshes the same draft and keeps every change an editor made; an
     approved or published round-up is left alone. Prints the draft's id.
     """
-    now = datetime.now(UTC)
+    now = utc_now()
     chosen = _week_option(cli, week, now)
     if refresh_details and link_details is False:
         raise click.UsageError("--refresh-details reads pages: it cannot go with --no-link-details")
@@ -192,7 +194,21 @@ def drafts_command(cli: CliContext, as_json: bool) -> None:
     """List the round-up's drafts with their status, newest week first."""
     found = cli.app.storage.drafts.summaries(cli.settings.roundup.name)
     if as_json:
-        echo_json({"drafts": [summary_json(s) for s in found]})
+        from roundup_bot.entrypoints.cli.wordpress import wordpress_json
+
+        posts = cli.app.storage.wordpress.for_drafts([s.id for s in found])
+        settings, env = cli.settings, cli.app.environ
+        echo_json(
+            {
+                "drafts": [
+                    {
+                        **summary_json(s),
+                        "wordpress": wordpress_json(settings, posts.get(s.id), env),
+                    }
+                    for s in found
+                ]
+            }
+        )
         return
     if not found:
         click.echo("no drafts yet: run `roundup-bot draft`")
@@ -222,15 +238,20 @@ def drafts_command(cli: CliContext, as_json: bool) -> None:
 @click.option("--by", "by", required=True, metavar="NAME", help="Who approves it (recorded).")
 @pass_cli
 def approve(cli: CliContext, draft_id: int, by: str) -> None:
-    """Approve a draft and publish it to [publish] output_dir.
+    """Approve a draft and publish it to [publish] output_dir (and WordPress).
 
     Writes YYYY-Www.html and YYYY-Www.md and rewrites feed.xml (Atom, every
-    published round-up); every file is written whole or not at all.
+    published round-up); every file is written whole or not at all. With
+    [wordpress] enabled, the round-up then becomes one post on the blog.
+
+    Exit status: 0 published; 1 not approved or a step failed (the files
+    stand; `roundup-bot publish DRAFT_ID` retries the WordPress post); 2 bad
+    config (WordPress credentials missing: nothing is approved).
     """
+    from roundup_bot.entrypoints.cli.wordpress import echo_published
+
     published = approve_draft(cli.app, draft_id, by=by)
-    click.echo(f"approved by {by} and published the {published.draft.week} round-up:")
-    for path in (published.html_path, published.markdown_path, published.feed_path):
-        click.echo(f"  {path}")
+    echo_published(cli, published, f"approved by {by} and published")
 
 
 @click.command()

@@ -20,15 +20,15 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
 from roundup_bot.adapters.render import and_list
+from roundup_bot.core.clock import utc_now
 from roundup_bot.core.draft_edits import clean_line, edit_draft, item_name
-from roundup_bot.core.errors import DraftError, RoundupError, StaleDraftError
+from roundup_bot.core.errors import DraftError, FormUnreadable, RoundupError, StaleDraftError
 from roundup_bot.core.records import (
     AddItem,
     Candidate,
@@ -46,7 +46,7 @@ from roundup_bot.core.records import (
 from roundup_bot.entrypoints.cli._context import CliContext
 from roundup_bot.entrypoints.cli._output import RowId, echo_json
 from roundup_bot.entrypoints.cli.drafts import draft_json, user_name
-from roundup_bot.entrypoints.cli.edit_form import FormUnreadable, read_form, render_form
+from roundup_bot.entrypoints.cli.edit_form import read_form, render_form
 
 #: The most standard input a text may come from (the longest text allowed is far less).
 MAX_STDIN = 64 * 1024
@@ -200,7 +200,7 @@ def _save(request: _Request, draft: Draft, edits: Sequence[DraftEdit]) -> Draft 
         edits,
         expected_version=draft.version,
         by=request.by,
-        now=datetime.now(UTC),
+        now=utc_now(),
         addable=addable,
     )
 

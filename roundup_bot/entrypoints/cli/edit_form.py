@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass
 
 from roundup_bot.core.draft_edits import clean_text
+from roundup_bot.core.errors import FormUnreadable
 from roundup_bot.core.records import (
     Draft,
     DraftEdit,
@@ -44,10 +45,6 @@ from roundup_bot.core.records import (
 
 _HEADING = re.compile(r"^\[(intro|outro|item (\d{1,12}))\](.*)$")
 _ESCAPED_START = ("#", "[", "\\")
-
-
-class FormUnreadable(ValueError):
-    """The edited form cannot be read; ``str()`` says where and why."""
 
 
 def render_form(draft: Draft) -> str:

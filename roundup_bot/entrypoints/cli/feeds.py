@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,19 +14,23 @@ from zoneinfo import ZoneInfo
 import click
 
 from roundup_bot.adapters.opml import write_opml
+from roundup_bot.core.clock import utc_now
+from roundup_bot.core.errors import WeekLabelError
 from roundup_bot.core.ranking import placed_at, score_json
 from roundup_bot.core.records import Candidate, FeedStatus, PollOutcome
 from roundup_bot.core.redaction import redact, redact_url
-from roundup_bot.core.weeks import RoundupWeek, WeekLabelError, week_by_label, week_containing
+from roundup_bot.core.weeks import RoundupWeek, week_by_label, week_containing
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock, poll_as_worker
 from roundup_bot.entrypoints.cli._output import echo_json, iso, parse_when, shorten, table
 from roundup_bot.entrypoints.cli.daemon import echo_jobs, jobs_json
 from roundup_bot.entrypoints.cli.mentions import channel_json, echo_x, x_json
+from roundup_bot.entrypoints.cli.wordpress import echo_status as echo_wordpress_status
+from roundup_bot.entrypoints.cli.wordpress import status_json as wordpress_status_json
 from roundup_bot.services.drafting import rank_candidates
 from roundup_bot.services.health import channels_health, feed_state, jobs_health
 from roundup_bot.services.jobs import poll_summary
-from roundup_bot.services.polling import poll_feeds, utc_now
+from roundup_bot.services.polling import poll_feeds
 from roundup_bot.storage.db import current_revision, migrate
 
 
@@ -249,6 +253,13 @@ def _shown(text: str | None) -> str | None:
     return redact(text) if text is not None else None
 
 
+def _problem(feed: FeedStatus) -> str:
+    """The status table's last column: the error, else what the last poll left
+    out and where the feed moved."""
+    moved = f"moved permanently to {feed.permanent_url}" if feed.permanent_url else None
+    return redact(feed.last_error or "; ".join(part for part in (feed.notice, moved) if part))
+
+
 def feed_status_json(status: FeedStatus) -> dict[str, Any]:
     return {
         "url": redact(status.url),
@@ -256,6 +267,7 @@ def feed_status_json(status: FeedStatus) -> dict[str, Any]:
         "enabled": status.enabled,
         "ok": status.ok,
         "last_error": _shown(status.last_error),
+        "notice": status.notice,
         "consecutive_errors": status.consecutive_errors,
         "last_polled": iso(status.last_polled),
         "next_due": iso(status.next_due),
@@ -288,6 +300,7 @@ def status(cli: CliContext, as_json: bool) -> None:
                 "jobs": jobs_json(jobs),
                 "x": x_json(channels[0]),
                 "channels": [channel_json(c) for c in channels],
+                "wordpress": wordpress_status_json(cli),
             }
         )
         return
@@ -303,10 +316,7 @@ def status(cli: CliContext, as_json: bool) -> None:
             when(feed.last_polled),
             when(feed.next_due),
             str(feed.consecutive_errors),
-            redact(
-                feed.last_error
-                or (f"moved permanently to {feed.permanent_url}" if feed.permanent_url else "")
-            ),
+            _problem(feed),
         ]
         for feed in feeds
     ]
@@ -315,6 +325,7 @@ def status(cli: CliContext, as_json: bool) -> None:
     echo_jobs(jobs, zone)
     for channel in channels:
         echo_x(channel, zone)
+    echo_wordpress_status(cli)
 
 
 _FEED_WORDS = {
@@ -347,7 +358,7 @@ def feeds() -> None:
 def export_opml(cli: CliContext, output: Path | None, with_passwords: bool) -> None:
     """Write the configured feed list as OPML."""
     app = cli.app
-    configured = app.sync_feeds(datetime.now(UTC))
+    configured = app.sync_feeds(utc_now())
     document = write_opml(
         configured,
         app.storage.feeds.titles(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,20 +10,16 @@ import click
 
 from roundup_bot.core.channels import CHANNEL_NAMES
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
+from roundup_bot.entrypoints.cli._exits import exit_for_channel_runs
 from roundup_bot.entrypoints.cli._output import echo_json, iso
-from roundup_bot.services.channels import check_channel
 from roundup_bot.services.health import CHANNEL_LABELS, ChannelHealth, parse_time
-from roundup_bot.services.jobs import JOB_MENTIONS, guarded_run
+from roundup_bot.services.jobs import JOB_MENTIONS, guarded_run, runs_result
 from roundup_bot.services.mentions import (
     MentionsReport,
     check_enabled,
     mentions_from_settings,
-    runs_result,
     summary,
 )
-
-EXIT_FAILED = 1
-EXIT_LIMITED = 4  # stopped by a rate limit, a usage cap or max_posts_per_month; place kept
 
 
 def report_json(report: MentionsReport) -> dict[str, Any]:
@@ -81,8 +76,10 @@ def mentions(cli: CliContext, only: str | None, as_json: bool) -> None:
     app = cli.app
     with guarded_run(app.storage, JOB_MENTIONS, wait=settings.schedule.lock_wait_seconds) as record:
         for name in names:  # a missing credential is a config error (exit 2) here
-            check_channel(name, settings, os.environ)
-        reports = mentions_from_settings(settings, app.storage, only=only)
+            app.check_channel(name)
+        reports = mentions_from_settings(
+            settings, app.storage, opener=app.open_channel, clock=app.clock, only=only
+        )
         record.result = runs_result(reports)
     several = len(reports) > 1
     if as_json:
@@ -99,10 +96,9 @@ def mentions(cli: CliContext, only: str | None, as_json: bool) -> None:
             click.echo(f"stopped: {prefix}{report.error}", err=True)
         for problem in report.thank_errors:
             click.echo(f"error: {prefix}thank-you reply failed: {problem}", err=True)
-    if any(r.outcome == "failed" or r.thank_errors for r in reports):
-        sys.exit(EXIT_FAILED)
-    if any(r.outcome != "completed" for r in reports):
-        sys.exit(EXIT_LIMITED)
+    status = exit_for_channel_runs((r.outcome, len(r.thank_errors)) for r in reports)
+    if status:
+        sys.exit(status)
 
 
 def _label(name: str) -> str:

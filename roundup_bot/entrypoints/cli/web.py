@@ -8,10 +8,10 @@ import sys
 
 import click
 
+from roundup_bot.core.clock import utc_now
+from roundup_bot.core.errors import EditorExistsError
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._output import echo_json, iso, table
-from roundup_bot.services.polling import utc_now
-from roundup_bot.storage.editors import EditorExistsError
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,8 @@ def _read_password(name: str) -> str:
 @pass_cli
 def editor_add(cli: CliContext, name: str) -> None:
     """Add an editor. Asks for the password (or reads it from standard input)."""
-    from roundup_bot.entrypoints.web.accounts import AccountError, Accounts, clean_name
+    from roundup_bot.core.errors import AccountError
+    from roundup_bot.entrypoints.web.accounts import Accounts, clean_name
 
     try:
         name = clean_name(name)
@@ -132,7 +133,8 @@ def editor_add(cli: CliContext, name: str) -> None:
 @pass_cli
 def editor_password(cli: CliContext, name: str) -> None:
     """Set a new password for an editor (and sign them out everywhere)."""
-    from roundup_bot.entrypoints.web.accounts import AccountError, Accounts
+    from roundup_bot.core.errors import AccountError
+    from roundup_bot.entrypoints.web.accounts import Accounts
 
     accounts = Accounts(cli.app.storage.editors)
     found = accounts.editors.credentials(name.strip())

@@ -23,14 +23,15 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from roundup_bot import __version__
+from roundup_bot.adapters.render import safe_url
 from roundup_bot.config import Settings
+from roundup_bot.core.clock import utc_now
 from roundup_bot.core.redaction import redact
 from roundup_bot.entrypoints.web import auth, security
 from roundup_bot.entrypoints.web.accounts import Accounts
 from roundup_bot.entrypoints.web.context import EXTENSION, WebContext
 from roundup_bot.entrypoints.web.ratelimit import SignInLimiter
 from roundup_bot.services.app import App, build_app
-from roundup_bot.services.polling import utc_now
 
 SECRET_ENV = "ROUNDUP_WEB_SECRET_KEY"  # noqa: S105 - the variable's name, not a secret
 SECRET_NAME = "web_session_key"  # noqa: S105 - the row's name in app_secrets
@@ -162,6 +163,8 @@ def _register_filters(app: Flask, settings: Settings) -> None:
 
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["redact"] = redact  # a feed URL may carry a password
+    # Every address put in an href, as in the published round-up: http(s) or '#'.
+    app.jinja_env.filters["safe_url"] = safe_url
     app.jinja_env.globals["roundup_title"] = settings.roundup.title
     app.jinja_env.globals["timezone_name"] = settings.roundup.timezone
     app.jinja_env.globals["asset_version"] = __version__

@@ -16,17 +16,13 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from roundup_bot.core.errors import RoundupError
+from roundup_bot.core.errors import AccountError
 from roundup_bot.storage.editors import Editor, EditorCredentials, EditorRepository
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 MAX_NAME = 80
 _NAME = re.compile(r"^[\w][\w .'@-]*$")
-
-
-class AccountError(RoundupError):
-    """A name or password breaks the rules; the message says which and why."""
 
 
 def clean_name(raw: str) -> str:

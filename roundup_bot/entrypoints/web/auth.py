@@ -29,8 +29,9 @@ from flask import (
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.wrappers import Response as BaseResponse
 
+from roundup_bot.core.errors import FormProblem
 from roundup_bot.entrypoints.web.context import web
-from roundup_bot.entrypoints.web.draftform import FormProblem, read_form
+from roundup_bot.entrypoints.web.draftform import read_form
 from roundup_bot.entrypoints.web.draftpage import typed_text
 from roundup_bot.entrypoints.web.security import is_safe_redirect
 from roundup_bot.storage.editors import Editor, name_key

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from roundup_bot.core.weeks import WeekLabelError, WeekOutOfRange, next_week, previous_week
+from roundup_bot.core.errors import WeekLabelError, WeekOutOfRange
+from roundup_bot.core.weeks import next_week, previous_week
 from roundup_bot.entrypoints.web.context import web
 from roundup_bot.entrypoints.web.draftpage import matches
 

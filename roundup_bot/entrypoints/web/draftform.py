@@ -27,6 +27,7 @@ from roundup_bot.core.draft_edits import (  # the one set of limits and text cle
     clean_text,
     too_long,
 )
+from roundup_bot.core.errors import FormProblem
 from roundup_bot.core.records import (
     AddItem,
     Draft,
@@ -66,14 +67,6 @@ DETAILS = {
 }
 
 _WITH_ID = frozenset({"up", "down", "remove", "restore", "add"})
-
-
-class FormProblem(ValueError):
-    """The form cannot be applied; ``str()`` is a message for the editor."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        self.field = field  # the form field at fault, to mark it on the page
-        super().__init__(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +115,12 @@ def _text(value: str | None) -> str | None:
 
 
 def _int(value: str | None) -> int | None:
-    if value is None or not value.strip().isdigit() or len(value.strip()) > 12:
+    """A number the page wrote (ASCII digits, at most 12), else None: not isdigit(),
+    which also takes '²' that int() refuses."""
+    text = (value or "").strip()
+    if not (text.isascii() and text.isdecimal()) or len(text) > 12:
         return None
-    return int(value.strip())
+    return int(text)
 
 
 def read_form(form: Mapping[str, str], items: Sequence[str]) -> Submission:

@@ -14,14 +14,25 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from roundup_bot.core.errors import DraftError, DraftNotFound, RoundupError, StaleDraftError
+from roundup_bot.core.errors import (
+    AlreadyApproved,
+    DraftError,
+    DraftNotFound,
+    FormProblem,
+    RoundupError,
+    StaleDraftError,
+    WeekLabelError,
+    WeekOutOfRange,
+)
 from roundup_bot.core.ranking import Ranked
 from roundup_bot.core.records import Draft
-from roundup_bot.core.weeks import WeekLabelError, WeekOutOfRange, previous_week
+from roundup_bot.core.weeks import previous_week
 from roundup_bot.entrypoints.web.auth import current_editor
 from roundup_bot.entrypoints.web.context import web
 from roundup_bot.entrypoints.web.draftform import (
@@ -29,7 +40,6 @@ from roundup_bot.entrypoints.web.draftform import (
     MAX_BLURB,
     MAX_DETAIL,
     MAX_INTRO,
-    FormProblem,
     plan_edits,
     read_form,
 )
@@ -43,6 +53,7 @@ from roundup_bot.entrypoints.web.draftpage import (
 )
 from roundup_bot.entrypoints.web.security import preview_headers
 from roundup_bot.entrypoints.web.service import MAX_RESULTS, OFFERED, RoundupService
+from roundup_bot.services.publish import Published
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +112,21 @@ def render_page(state: PageState, status: int = 200) -> tuple[str, int]:
         max_detail=MAX_DETAIL,
         detail_fields=DETAILS,
         published_url=svc.public_url(state.draft),
+        **_published_extras(svc, state.draft),
     )
     return body, status
+
+
+def _published_extras(svc: RoundupService, draft: Draft) -> dict[str, Any]:
+    """A published round-up's WordPress post and its "Copy for the blog" texts."""
+    if draft.status != "published":
+        return {"wordpress": None, "wordpress_edit": None, "blog_copy": None}
+    post = svc.wordpress_post(draft)
+    return {
+        "wordpress": post,
+        "wordpress_edit": svc.wordpress_edit_url(post) if post else None,
+        "blog_copy": svc.blog_copy(draft),
+    }
 
 
 # --- views ----------------------------------------------------------------------------------
@@ -297,7 +321,7 @@ def preview_html(draft_id: int) -> Response:
 
 def _version() -> int | None:
     raw = request.form.get("version", "")
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return int(raw) if raw.isascii() and raw.isdecimal() and len(raw) < 12 else None
 
 
 @bp.post("/drafts/<int:draft_id>/approve")
@@ -320,6 +344,16 @@ def approve(draft_id: int) -> BaseResponse:
         return redirect(url_for("drafts.preview", draft_id=draft.id))
     try:
         result = svc.approve(draft.id, editor.name, web().clock(), version)
+    except AlreadyApproved as done:  # another editor pressed Approve first: nothing failed
+        log.info(
+            "editor %r approved draft %d (%s) after %r had: left as it is",
+            editor.name,
+            draft.id,
+            draft.week,
+            done.approved_by,
+        )
+        flash(already_approved(done), "info")
+        return redirect(url_for("drafts.edit", draft_id=draft.id))
     except StaleDraftError as stale:
         who = f" by {stale.updated_by}" if stale.updated_by else ""
         flash(
@@ -343,7 +377,56 @@ def approve(draft_id: int) -> BaseResponse:
     url = svc.public_url(result.draft)
     where = f"{result.html_path}" + (f" ({url})" if url else "")
     flash(f"Approved and published to {where}.", "success")
+    _flash_wordpress(result)
     return redirect(url_for("drafts.edit", draft_id=draft.id))
+
+
+def _flash_wordpress(result: Published) -> None:
+    post = result.wordpress
+    if post is None:
+        return
+    if post.done:
+        flash(
+            f"It is on the blog: {post.link or 'post ' + str(post.post_id)} ({post.status}).",
+            "success",
+        )
+        return
+    log.error(
+        "draft %d (%s) is not on the blog: %s", result.draft.id, result.draft.week, post.error
+    )
+    flash(
+        f"The files are published, but the blog post is not: {post.error}. It is tried again"
+        " automatically; you can also press “Try the blog again”.",
+        "error",
+    )
+
+
+@bp.post("/drafts/<int:draft_id>/publish-again")
+def publish_again(draft_id: int) -> BaseResponse:
+    """Retry the steps of publishing that failed (the WordPress post): never a second post."""
+    svc = service()
+    draft = _draft_or_404(draft_id)
+    editor = current_editor()
+    if draft.status != "published":
+        flash("Only a published round-up's blog post can be tried again here.", "error")
+        return redirect(url_for("drafts.edit", draft_id=draft.id))
+    try:
+        result = svc.publish_again(draft.id, web().clock())
+    except RoundupError as exc:
+        flash(f"Not published: {exc}", "error")
+        return redirect(url_for("drafts.edit", draft_id=draft.id))
+    log.info("editor %r retried publishing draft %d (%s)", editor.name, draft.id, draft.week)
+    _flash_wordpress(result)
+    return redirect(url_for("drafts.edit", draft_id=draft.id))
+
+
+def already_approved(done: AlreadyApproved) -> str:
+    """What an editor who pressed Approve second is told."""
+    who = f" by {done.approved_by}" if done.approved_by else ""
+    zone = ZoneInfo(service().settings.roundup.timezone)
+    when = f" at {done.approved_at.astimezone(zone):%H:%M}" if done.approved_at else ""
+    state = "is published" if done.status == "published" else "is being published"
+    return f"Already approved{who}{when}: the round-up {state}. Nothing more to do."
 
 
 @bp.post("/drafts/<int:draft_id>/reopen")

@@ -12,9 +12,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from roundup_bot.adapters.render import Format, renderer_for
+from roundup_bot.core.errors import RoundupError
 from roundup_bot.core.ranking import Ranked
 from roundup_bot.core.records import Draft, DraftEdit, DraftSummary
 from roundup_bot.core.weeks import RoundupWeek, week_by_label, week_containing
+from roundup_bot.core.wordpress import WordPressPost
 from roundup_bot.services import publish
 from roundup_bot.services.app import App
 from roundup_bot.services.drafting import DraftOutcome, draft_week, rank_week
@@ -142,6 +144,34 @@ class RoundupService:
         previewed: a draft changed since is refused (StaleDraftError)."""
         self.rankings.clear()
         return publish.approve(self.app, draft_id, by=by, now=now, expected_version=version)
+
+    def publish_again(self, draft_id: int, now: datetime) -> Published:
+        """Every step of publishing that has not succeeded (``roundup-bot publish``):
+        the files of an approved round-up, the WordPress post of a published one."""
+        self.rankings.clear()
+        return publish.publish(self.app, draft_id, now=now, retry=True)
+
+    def wordpress_post(self, draft: Draft) -> WordPressPost | None:
+        """The round-up's WordPress post (or why it is not there), while WordPress is on."""
+        if not self.settings.wordpress.enabled:
+            return None
+        return self.storage.wordpress.get(draft.id)
+
+    def wordpress_edit_url(self, post: WordPressPost) -> str | None:
+        from roundup_bot.services.wordpress import edit_url
+
+        return edit_url(self.settings, post, self.app.environ)
+
+    def blog_copy(self, draft: Draft) -> tuple[str, str] | None:
+        """What an editor pastes into the blog by hand: the HTML fragment (the
+        [wordpress] template, the round-up without a page around it) and the
+        Markdown. None when a template is broken."""
+        renderer = renderer_for(self.settings)
+        try:
+            fragment = renderer.render(draft, "html", template=self.settings.wordpress.template)
+            return fragment, renderer.render(draft, "markdown")
+        except RoundupError:
+            return None
 
     def public_url(self, draft: Draft | DraftSummary) -> str | None:
         """Where a published round-up can be read, when [publish] base_url is set."""

@@ -4,15 +4,15 @@ goes round unchanged, and what an editor changes becomes the right edits."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
+from helpers.draft_records import draft_item, draft_record
 from hypothesis import given
 from hypothesis import strategies as st
 
 from roundup_bot.core.draft_edits import edit_draft
+from roundup_bot.core.errors import FormUnreadable
 from roundup_bot.core.records import (
-    Draft,
     DraftItem,
     RemoveItem,
     RestoreItem,
@@ -21,47 +21,26 @@ from roundup_bot.core.records import (
     SetOrder,
     SetOutro,
 )
-from roundup_bot.entrypoints.cli.edit_form import FormUnreadable, read_form, render_form
-
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+from roundup_bot.entrypoints.cli.edit_form import read_form, render_form
 
 
 def item(item_id: int, blurb: str, removed: bool = False) -> DraftItem:
-    return DraftItem(
-        id=item_id,
-        candidate_id=100 + item_id,
-        position=item_id,
-        url=f"https://blog.example/{item_id}",
+    return draft_item(
+        item_id,
         title=f"Title {item_id}",
         author="A. Writer",
-        site_name="Blog A",
         blurb=blurb,
         suggested_by=("@ann",) if item_id == 1 else (),
-        score=1.0,
-        why=(),
         removed=removed,
     )
 
 
-DRAFT = Draft(
-    id=7,
-    roundup="welovelocalgov",
-    week="2026-W48",
-    period_start=NOW,
-    period_end=NOW,
-    status="draft",
-    title="That was the week",
+DRAFT = draft_record(
+    item(1, "First blurb."),
+    item(2, "#localgov is trending\n[intro] is not a heading here\n\\ a backslash\n# hash"),
+    item(3, ""),
+    item(4, "Gone.", removed=True),
     intro="Hello.\n\nSecond paragraph.",
-    outro="Bye.",
-    version=5,
-    created_at=NOW,
-    updated_at=NOW,
-    items=(
-        item(1, "First blurb."),
-        item(2, "#localgov is trending\n[intro] is not a heading here\n\\ a backslash\n# hash"),
-        item(3, ""),
-        item(4, "Gone.", removed=True),
-    ),
 )
 
 

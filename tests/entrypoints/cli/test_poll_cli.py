@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -723,3 +723,54 @@ def test_two_feeds_wording_one_article_differently_do_not_flip_it(
     bot.configure([{"url": b, "name": "B"}])
     assert "1 updated" in bot.poll("--force").stdout
     assert bot.candidates()[0]["title"] == "Aggregator: title"
+
+
+# --- limits on what one document may cost --------------------------------------------------
+
+
+def dated_rss(count: int, start: datetime) -> str:
+    """``count`` entries an hour apart from ``start``, oldest first in the document."""
+    items = "".join(
+        f"<item><title>Post {i}</title><link>https://example.org/p/{i}</link>"
+        f"<pubDate>{(start + timedelta(hours=i)).strftime('%a, %d %b %Y %H:%M:%S GMT')}</pubDate>"
+        "</item>"
+        for i in range(count)
+    )
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Busy blog</title>'
+        f"<link>https://example.org/</link>{items}</channel></rss>"
+    )
+
+
+def test_a_feed_over_max_entries_keeps_the_newest_and_its_status_says_so(
+    bot: Bot, server: LocalServer
+) -> None:
+    """Issue 10: a feed document with 100,000 entries stored them all. Only the
+    newest 500 (by date, whatever the document's order) are kept by default."""
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    url = server.route("/busy.xml", Reply.feed(dated_rss(600, start)))
+    bot.configure([url])
+    bot.poll()
+    found = bot.candidates()
+    assert len(found) == 500
+    assert {c["title"] for c in found} == {f"Post {i}" for i in range(100, 600)}
+    notice = "dropped 100 older entries, kept the newest 500 ([polling] max_entries)"
+    assert bot.status()[url]["notice"] == notice
+    assert "dropped 100 older entries" in bot.run("status").stdout
+    # A smaller document later: nothing is dropped, and the status says nothing more.
+    server.route("/busy.xml", Reply.feed(dated_rss(3, start + timedelta(days=60))))
+    bot.poll("--force")
+    assert bot.status()[url]["notice"] is None
+
+
+def test_max_entries_is_configurable_and_checked(bot: Bot, server: LocalServer) -> None:
+    url = server.route("/busy.xml", Reply.feed(dated_rss(12, datetime(2026, 10, 1, tzinfo=UTC))))
+    bot.configure([url], max_entries=5)
+    bot.poll()
+    assert {c["title"] for c in bot.candidates()} == {f"Post {i}" for i in range(7, 12)}
+    assert bot.status()[url]["notice"].startswith("dropped 7 older entries, kept the newest 5 ")
+    bot.configure([url], max_entries=0)
+    refused = bot.run("poll")
+    assert refused.code == 2
+    assert "max_entries" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from roundup_bot.core.errors import FormProblem
 from roundup_bot.core.ranking import Ranked
 from roundup_bot.core.records import (
     AddItem,
@@ -18,7 +19,7 @@ from roundup_bot.core.records import (
     SetIntro,
     SetOrder,
 )
-from roundup_bot.entrypoints.web.draftform import FormProblem, plan_edits, read_form
+from roundup_bot.entrypoints.web.draftform import plan_edits, read_form
 from roundup_bot.entrypoints.web.service import RankingCache
 
 WHEN = datetime(2026, 11, 25, tzinfo=UTC)
@@ -173,3 +174,12 @@ def test_item_details_are_planned_together_and_only_when_changed() -> None:
     assert plan_edits(DRAFT, changed) == [SetItemDetails(1, title="Post 1", author="Jo")]
     with pytest.raises(FormProblem):
         plan_edits(DRAFT, read_form(form(**{"author-9": "Jo"}), ORDER))
+
+
+@pytest.mark.parametrize("odd", ["²", "١٢", "٣", "1e3", "-1", "9999999999999"])
+def test_numbers_the_page_never_writes_are_a_damaged_form(odd: str) -> None:
+    with pytest.raises(FormProblem, match="damaged"):
+        read_form({}, [odd])
+    with pytest.raises(FormProblem, match="damaged"):
+        read_form({f"blurb-{odd}": "x"}, [])
+    assert read_form({"version": odd}, []).version is None

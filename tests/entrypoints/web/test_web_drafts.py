@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from flask import request
 from flask.testing import FlaskClient
-from helpers.web import EDITOR, NOW, WEEK, Site, csrf_of, make_draft, make_site, sign_in
+from helpers.web import (
+    EDITOR,
+    FAST_HASHER,
+    NOW,
+    PASSWORD,
+    WEEK,
+    Site,
+    csrf_of,
+    make_draft,
+    make_site,
+    serving,
+    sign_in,
+)
 from markupsafe import escape
 
 from roundup_bot.adapters.render import renderer_for
@@ -693,3 +710,62 @@ def test_the_draft_page_looks_the_articles_pages_up_again_keeping_edits(tmp_path
             assert set(blurbs.values()) == {"What the page says about itself today."}
         finally:
             site.close()
+
+
+def test_editors_approving_at_once_publish_once_and_the_others_are_told_by_whom(
+    tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Four editors press Approve together (held until all four requests are in):
+    it is published once, the one who won is told so, the others that it was
+    already approved and by whom; nobody is told publishing failed, nothing is
+    logged as an error."""
+    editors = [EDITOR, "Bob Editor", "Cy Editor", "Di Editor"]
+    site = make_site(tmp_path, database={"url": db_url})
+    try:
+        for name in editors[1:]:
+            Accounts(site.app.storage.editors, FAST_HASHER).add(name, PASSWORD, NOW)
+        together = threading.Barrier(len(editors), timeout=60)
+
+        @site.flask.before_request
+        def all_at_once() -> None:
+            if request.endpoint == "drafts.approve":
+                together.wait()
+
+        version = draft(site).version
+        with serving(site.flask, threads=len(editors)) as base:
+            browsers = [httpx.Client(base_url=base, timeout=90) for _ in editors]
+            try:
+                tokens = []
+                for browser, name in zip(browsers, editors, strict=True):
+                    page = browser.get("/sign-in").text
+                    browser.post(
+                        "/sign-in",
+                        data={"name": name, "password": PASSWORD, "csrf_token": csrf_of(page)},
+                    )
+                    tokens.append(csrf_of(browser.get("/drafts/1/preview").text))
+
+                def press_approve(n: int) -> str:
+                    data = {"csrf_token": tokens[n], "version": str(version), "confirm": "publish"}
+                    answer = browsers[n].post("/drafts/1/approve", data=data)
+                    assert answer.status_code == 302
+                    return browsers[n].get(answer.headers["Location"]).text
+
+                caplog.set_level(logging.INFO)
+                with ThreadPoolExecutor(max_workers=len(editors)) as pool:
+                    pages = list(pool.map(press_approve, range(len(editors))))
+            finally:
+                for browser in browsers:
+                    browser.close()
+        published = draft(site)
+        assert published.status == "published"
+        assert published.publish_count == 1
+        winner = published.approved_by
+        assert winner in editors
+        assert sum("Approved and published to" in page for page in pages) == 1
+        told = [page for page in pages if "Approved and published to" not in page]
+        for page in told:
+            assert "publishing failed" not in page
+            assert f"Already approved by {escape(winner)}" in page, page
+        assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    finally:
+        site.close()

@@ -5,7 +5,8 @@
    - "Use my text" buttons after a conflicting save,
    - filtering the candidates table as you type,
    - dragging items by their number to reorder them (then Save),
-   - a warning before leaving a draft with unsaved changes. */
+   - a warning before leaving a draft with unsaved changes,
+   - "Copy for the blog" buttons that copy the published round-up in one click. */
 (function () {
   "use strict";
 
@@ -176,7 +177,42 @@
     });
   }
 
+  // "Copy for the blog": one click puts the round-up's HTML (or Markdown) on the
+  // clipboard. Without JavaScript the boxes are still there to select and copy.
+  function copyButtons() {
+    var status = document.getElementById("copy-status");
+    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+      var source = document.getElementById(button.getAttribute("data-copy"));
+      if (!source) { return; }
+      button.hidden = false;
+      var label = button.textContent;
+      button.addEventListener("click", function () {
+        function done(ok) {
+          button.textContent = ok ? "Copied" : label;
+          if (status) {
+            status.textContent = ok ? "Copied. Paste it into the blog." :
+              "Could not copy: select the text in the box and copy it.";
+          }
+          if (ok) { setTimeout(function () { button.textContent = label; }, 3000); }
+        }
+        function fallback() {
+          source.focus();
+          source.select();
+          var ok = false;
+          try { ok = document.execCommand("copy"); } catch (error) { ok = false; }
+          done(ok);
+        }
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(source.value).then(function () { done(true); }, fallback);
+        } else {
+          fallback();
+        }
+      });
+    });
+  }
+
   function start() {
+    copyButtons();
     counters();
     enterSearches();
     useMine();

@@ -1,0 +1,433 @@
+"""Bluesky as a suggestion channel: the only module that imports the atproto SDK.
+
+The SDK's ``Client`` does the XRPC calls, the session and its refresh; it is
+given our own httpx transport (:class:`BoundedTransport`), so every request has
+one deadline for the whole exchange and a size limit counted after
+decompression.
+
+**The session is kept, not recreated.** Bluesky allows 30 logins per 5 minutes
+and 300 a day, so the bot logs in with the app password once and keeps the
+session (its access and refresh tokens) in the database (``source_state``,
+key ``session``). Each run imports it; the SDK refreshes the access token
+before it expires (``refreshSession``) and the refreshed session is stored with
+the next page. Only when the server refuses the saved session (expired or
+revoked refresh token) does the bot log in again, once per run.
+
+Reading (``app.bsky.notification.listNotifications``, reasons ``mention`` and
+``reply``, newest first, paged by cursor): the floor is the ``indexedAt`` of
+the newest notification of the last finished sweep, or on the first run the
+time ``first_run_days`` back. Rate limits (``RateLimit-Remaining``/``-Reset``)
+are honoured: with no requests left, the next call waits for a near reset or
+stops the run, keeping its place.
+
+The app password comes only from ``ROUNDUP_BLUESKY_APP_PASSWORD``; neither it
+nor the session's tokens ever appear in messages or logs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from atproto_client import Client, models
+from atproto_client.client.session import Session, SessionEvent
+from atproto_client.exceptions import (
+    AtProtocolError,
+    BadRequestError,
+    InvokeTimeoutError,
+    ModelError,
+    NetworkError,
+    RateLimitExceededError,
+    RequestErrorBase,
+    UnauthorizedError,
+)
+from atproto_client.models.utils import get_model_as_dict
+from atproto_client.request import Request
+from atproto_client.utils import facet_detection
+
+from roundup_bot import __version__
+from roundup_bot.adapters.bounded_requests import MAX_ANSWER_BYTES
+from roundup_bot.adapters.retrying import CallPolicy, RateLimited, Transient, call, rate_limit_wait
+from roundup_bot.core.bluesky_posts import (
+    REASONS,
+    MalformedNotifications,
+    parse_notifications,
+)
+from roundup_bot.core.channels import ChannelPage, ReadPlace, ReplyTarget
+from roundup_bot.core.errors import (
+    ChannelAuthError,
+    ChannelBadResponse,
+    ChannelError,
+    ChannelRequestError,
+    ConfigError,
+)
+from roundup_bot.core.suggestion_rules import parse_time
+
+log = logging.getLogger(__name__)
+
+ENV_PASSWORD = "ROUNDUP_BLUESKY_APP_PASSWORD"  # noqa: S105 - the variable's name
+PAGE_LIMIT = 50
+MAX_POST_CHARS = 300  # Bluesky counts graphemes; characters are never fewer
+SESSION = "session"  # the state key of the saved session (tokens: never shown)
+SESSION_FOR = "session_for"
+#: XRPC errors that mean "this session is no good any more: log in again".
+SESSION_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired"})
+
+
+@dataclass(frozen=True)
+class BlueskyCredentials:
+    """The app password from the environment. ``repr`` never shows it."""
+
+    app_password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> BlueskyCredentials:
+        return cls(environ.get(ENV_PASSWORD, "").strip() or None)
+
+    def require(self) -> str:
+        if not self.app_password:
+            raise ConfigError(
+                ENV_PASSWORD,
+                None,
+                "not set: the Bluesky channel needs an app password for the bot's account"
+                " (Settings > Privacy and security > App passwords)",
+            )
+        return self.app_password
+
+
+@dataclass(frozen=True, slots=True)
+class BlueskyOptions:
+    handle: str
+    service: str = "https://bsky.social"
+    timeout: float = 20.0
+    max_rate_limit_wait: float = 60.0
+    retries: int = 3
+    retry_backoff: float = 1.0
+    max_answer_bytes: int = MAX_ANSWER_BYTES
+
+
+class AnswerTooLarge(httpx.TransportError):
+    """The answer went past the size limit (after decompression)."""
+
+
+class BoundedTransport(httpx.BaseTransport):
+    """httpx's transport, reading each answer under one deadline and a size limit
+    (decompressed here, so a gzip bomb stops at the limit), and remembering the
+    rate-limit headers of the last answer."""
+
+    def __init__(self, timeout: float, max_bytes: int) -> None:
+        self._inner = httpx.HTTPTransport()
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.remaining: int | None = None
+        self.reset_at: float | None = None
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        deadline = time.monotonic() + self.timeout
+        response = self._inner.handle_request(request)
+        streamed = httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=response.stream,
+            request=request,
+        )
+        body = bytearray()
+        try:
+            for chunk in streamed.iter_bytes():
+                body += chunk
+                if len(body) > self.max_bytes:
+                    raise AnswerTooLarge(f"more than {self.max_bytes // 1024 // 1024} MiB")
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(
+                        f"the answer took more than {self.timeout:g} s", request=request
+                    )
+        finally:
+            streamed.close()
+        self._remember(response.headers)
+        headers = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code, headers=headers, content=bytes(body), request=request
+        )
+
+    def _remember(self, headers: httpx.Headers) -> None:
+        with self._lock:
+            remaining, reset = headers.get("ratelimit-remaining"), headers.get("ratelimit-reset")
+            self.remaining = int(remaining) if remaining and remaining.isdigit() else None
+            self.reset_at = float(reset) if reset and reset.isdigit() else None
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class BlueskyChannel:
+    """Mentions of and replies to the bot's Bluesky account (a SuggestionChannel)."""
+
+    name = "bluesky"
+    platform = "bluesky"
+    max_posts_per_month = 0  # Bluesky does not bill reading
+
+    def __init__(
+        self,
+        credentials: BlueskyCredentials,
+        options: BlueskyOptions,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.options = options
+        self._password = credentials.require()
+        self._sleep = sleep
+        self._clock = clock
+        self._policy = CallPolicy(
+            options.retries, options.retry_backoff, options.max_rate_limit_wait
+        )
+        self._transport = BoundedTransport(options.timeout, options.max_answer_bytes)
+        request = Request(transport=self._transport, timeout=httpx.Timeout(options.timeout))
+        request.add_additional_header("User-Agent", f"roundup-bot/{__version__}")
+        self._client = Client(options.service, request=request)
+        self._client.on_session_change(self._session_changed)
+        self._session: str | None = None
+        self._dirty = False
+        self._logged_in_this_run = False
+        self.did: str | None = None
+
+    @property
+    def _session_for(self) -> str:
+        return f"{self.options.handle} {self.options.service}"
+
+    # -- the channel ----------------------------------------------------------------
+
+    def start(self, state: Mapping[str, str | None]) -> dict[str, str | None]:
+        saved = state.get(SESSION)
+        if saved and state.get(SESSION_FOR) == self._session_for:
+            try:
+                self._client.login(session_string=saved, fetch_bsky_profile=False)
+            except (AtProtocolError, ValueError):
+                log.warning("Bluesky: the saved session is unreadable; logging in again")
+                self._login()
+        else:
+            self._login()
+        session = self._client._session
+        self.did = session.did if session is not None else None
+        return {
+            **self.saved_state(),
+            "user_id": self.did,
+            "account": "@" + self.options.handle,
+        }
+
+    def read_page(self, place: ReadPlace, limit: int) -> ChannelPage:
+        floor = parse_time(place.floor_id) if place.floor_id else place.floor_time
+        params: dict[str, Any] = {"limit": max(1, min(PAGE_LIMIT, limit)), "reasons": list(REASONS)}
+        if place.cursor:
+            params["cursor"] = place.cursor
+        answer = self._call(
+            "notifications",
+            lambda: self._client.app.bsky.notification.list_notifications(params=params),
+        )
+        try:
+            reading = parse_notifications(get_model_as_dict(answer), own_did=self.did, floor=floor)
+        except (MalformedNotifications, ModelError, TypeError, ValueError) as exc:
+            raise ChannelBadResponse(f"Bluesky notifications: malformed page: {exc}") from exc
+        done = reading.reached_floor or reading.cursor is None or reading.notifications == 0
+        return ChannelPage(
+            suggestions=reading.suggestions,
+            mentions=reading.mentions,
+            posts=reading.notifications,
+            newest_id=reading.newest_at,
+            next_cursor=None if done else reading.cursor,
+            skipped=reading.skipped,
+        )
+
+    def reply(self, target: ReplyTarget, text: str) -> str:
+        """Reply in the suggester's thread (Bluesky notifies the parent's author)."""
+        ref = _ref(target.reply_ref)
+        cid = ref.get("cid")
+        if not isinstance(cid, str):
+            raise ChannelRequestError(f"Bluesky reply to {target.post_url}: no record cid stored")
+        parent = models.ComAtprotoRepoStrongRef.Main(uri=target.post_id, cid=cid)
+        root_uri, root_cid = ref.get("root_uri"), ref.get("root_cid")
+        root = (
+            models.ComAtprotoRepoStrongRef.Main(uri=root_uri, cid=root_cid)
+            if isinstance(root_uri, str) and isinstance(root_cid, str)
+            else parent
+        )
+        body = text[:MAX_POST_CHARS]
+        made = self._call(
+            "reply",
+            lambda: self._client.send_post(
+                body,
+                profile_identify=self.did,
+                reply_to=models.AppBskyFeedPost.ReplyRef(parent=parent, root=root),
+                facets=facet_detection.detect_facets(body) or None,
+            ),
+            retry=False,
+        )
+        return str(getattr(made, "uri", ""))
+
+    def post(self, text: str, embed: Any | None = None) -> str:
+        """Post as the bot (the round-up's announcement, with its link card)."""
+        body = text[:MAX_POST_CHARS]
+        made = self._call(
+            "announcement",
+            lambda: self._client.send_post(
+                body,
+                profile_identify=self.did,
+                embed=embed,
+                facets=facet_detection.detect_facets(body) or None,
+            ),
+            retry=False,
+        )
+        return str(getattr(made, "uri", ""))
+
+    def upload_blob(self, data: bytes) -> Any:
+        return self._call("image upload", lambda: self._client.upload_blob(data), retry=False)
+
+    def saved_state(self) -> dict[str, str | None]:
+        if not self._dirty or self._session is None:
+            return {}
+        self._dirty = False
+        return {SESSION: self._session, SESSION_FOR: self._session_for}
+
+    def close(self) -> None:
+        self._client.request.close()
+
+    # -- the session ----------------------------------------------------------------
+
+    def _session_changed(self, event: SessionEvent, session: Session) -> None:
+        self._session = session.export()
+        self._dirty = True
+        if event == SessionEvent.REFRESH:
+            log.info("Bluesky: the session was refreshed (stored)")
+
+    def _login(self) -> None:
+        if self._logged_in_this_run:
+            raise ChannelAuthError(
+                "Bluesky: the server refused a fresh session too: check the handle and"
+                f" {ENV_PASSWORD}"
+            )
+        self._logged_in_this_run = True
+        log.info("Bluesky: logging in as @%s (the session is then kept)", self.options.handle)
+        self._call(
+            "login",
+            lambda: self._client.login(
+                self.options.handle, self._password, fetch_bsky_profile=False
+            ),
+            relogin=False,
+        )
+
+    # -- calls ----------------------------------------------------------------------
+
+    def _call(
+        self,
+        what: str,
+        request: Callable[[], Any],
+        *,
+        retry: bool = True,
+        relogin: bool = True,
+    ) -> Any:
+        label = f"Bluesky {what}"
+        self._wait_for_budget(label)
+        try:
+            return call(
+                label,
+                request,
+                lambda exc: self._translate(label, exc),
+                self._policy,
+                sleep=self._sleep,
+                clock=self._clock,
+                retry=retry,
+            )
+        except _SessionRefused:
+            if not relogin:
+                raise ChannelAuthError(
+                    f"{label}: the app password was refused: check the handle and {ENV_PASSWORD}",
+                    401,
+                ) from None
+            log.warning("Bluesky: the saved session was refused; logging in again")
+            self._login()
+            return call(
+                label,
+                request,
+                lambda exc: self._translate(label, exc),
+                self._policy,
+                sleep=self._sleep,
+                clock=self._clock,
+                retry=retry,
+            )
+
+    def _wait_for_budget(self, label: str) -> None:
+        remaining, reset = self._transport.remaining, self._transport.reset_at
+        if remaining is None or remaining > 0 or reset is None or reset <= self._clock():
+            return
+        wait = rate_limit_wait(label, reset, 0, self._policy, self._clock())
+        log.warning("%s: no requests left; waiting %.0f s for the reset", label, wait)
+        self._sleep(wait)
+
+    def _translate(self, label: str, exc: Exception) -> Exception:
+        if isinstance(exc, RateLimitExceededError):
+            reset = exc.reset_at
+            return RateLimited(reset.timestamp() if reset is not None else None)
+        if isinstance(exc, InvokeTimeoutError):
+            return Transient(f"no answer within {self.options.timeout:g} s")
+        if isinstance(exc, NetworkError):
+            status = _status(exc)
+            if status in (409, 413):
+                return ChannelRequestError(f"{label}: refused (HTTP {status})", status)
+            return Transient(f"HTTP {status}" if status else "connection failed")
+        if isinstance(exc, AnswerTooLarge):
+            return ChannelBadResponse(f"{label}: the answer is too large ({exc})")
+        if isinstance(exc, (UnauthorizedError, BadRequestError)):
+            if _error_name(exc) in SESSION_ERRORS or isinstance(exc, UnauthorizedError):
+                return _SessionRefused(str(exc))
+            return ChannelRequestError(f"{label}: request refused ({_said(exc)})", 400)
+        if isinstance(exc, RequestErrorBase):
+            status = _status(exc)
+            if status is not None and status >= 500:
+                return Transient(f"HTTP {status}")
+            return ChannelError(f"{label}: unexpected answer ({_said(exc)})", status)
+        if isinstance(exc, (ModelError, AtProtocolError, ValueError, TypeError, KeyError)):
+            # The SDK validates answers against the lexicon and trips over odd shapes.
+            return ChannelBadResponse(f"{label}: unexpected answer ({type(exc).__name__})")
+        if isinstance(exc, httpx.HTTPError):
+            return Transient(f"connection failed ({type(exc).__name__})")
+        return exc
+
+
+class _SessionRefused(ChannelAuthError):
+    """The server refused the session's tokens (expired, revoked): log in again."""
+
+
+def _status(exc: RequestErrorBase) -> int | None:
+    return exc.response.status_code if exc.response is not None else None
+
+
+def _error_name(exc: RequestErrorBase) -> str | None:
+    content = exc.response.content if exc.response is not None else None
+    return str(getattr(content, "error", "") or "") or None
+
+
+def _said(exc: RequestErrorBase) -> str:
+    status = _status(exc)
+    content = exc.response.content if exc.response is not None else None
+    error, message = getattr(content, "error", None), getattr(content, "message", None)
+    words = ": ".join(str(p) for p in (error, message) if p) or "no details"
+    return f"HTTP {status}: {' '.join(words.split())[:200]}"
+
+
+def _ref(value: str | None) -> dict[str, Any]:
+    try:
+        loaded = json.loads(value or "{}")
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
