@@ -144,8 +144,7 @@ def child_roundup(
         config.write_text("\n".join(lines) + "\n", encoding="utf-8")
         app = build_app(load_settings(config, environ={}))
         try:
-            configured = app.sync_feeds(utc_now())
-            names = {f.url: f.name for f in configured}
+            app.sync_feeds(utc_now())
             options = app.poll_options()
             if parse_processes is not None:
                 options = replace(options, parse_processes=parse_processes)
@@ -161,7 +160,6 @@ def child_roundup(
                     selected,
                     app.feed_policy(),
                     options,
-                    names={feed.id: names.get(feed.url) for feed in selected},
                 )
                 elapsed = time.perf_counter() - started
                 failed = [o for o in outcomes if not o.ok]

@@ -19,6 +19,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -31,6 +32,7 @@ from pydantic import (
 )
 
 from roundup_bot.core.errors import ConfigError
+from roundup_bot.core.notices import is_plain_address
 from roundup_bot.core.ranking import RankingRules
 from roundup_bot.core.redaction import SECRET_ENV
 
@@ -636,6 +638,56 @@ class WebSettings(_Section):
     behind_proxy: bool = False
 
 
+class NotifySettings(_Section):
+    """Telling editors the week's draft is ready: by email, and to a chat webhook.
+
+    The SMTP password comes only from ROUNDUP_SMTP_PASSWORD; a webhook URL is a
+    secret in itself, so ROUNDUP_NOTIFY_WEBHOOK_URL, when set, is used instead of
+    ``webhook_url`` (and never shown).
+    """
+
+    smtp_url: str = ""  # smtp://[user@]host[:port] (STARTTLS when offered) or smtps://...
+    sender: str = Field(default="", alias="from")  # the From address of the emails
+    webhook_url: str = ""  # a Teams or Slack incoming webhook
+    timeout: float = Field(default=20.0, gt=0)  # seconds for each SMTP step or webhook post
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("must look like smtp://host:587 or smtps://user@host:465")
+        if parts.password is not None:
+            raise ValueError("must not hold the password: set ROUNDUP_SMTP_PASSWORD instead")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise ValueError("has a port that is not a number from 1 to 65535") from None
+        return value
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        if value and not is_plain_address(value):
+            raise ValueError(f"{_shown(value)} is not an email address")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must be an http(s):// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _sender_with_smtp(self) -> NotifySettings:
+        if self.smtp_url and not self.sender:
+            raise ValueError("from: needed when smtp_url is set (the emails' From address)")
+        return self
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -658,6 +710,7 @@ class Settings(_Section):
     publish: PublishSettings = Field(default_factory=PublishSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     wordpress: WordPressSettings = Field(default_factory=WordPressSettings)
 

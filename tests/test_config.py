@@ -12,6 +12,7 @@ from typing import Any
 import listparser
 import pytest
 from helpers.cli import Run, run_cli
+from helpers.opml import OPML, opml_config
 
 from roundup_bot.config import load_settings
 
@@ -127,35 +128,6 @@ def test_the_example_config_loads_and_validates(tmp_path: Path) -> None:
 
 
 # --- OPML -----------------------------------------------------------------------------------
-
-OPML = """<?xml version="1.0" encoding="UTF-8"?>
-<opml version="2.0"><head><title>Blogs</title></head><body>
-  <outline text="Councils">
-    <outline type="rss" text="Council A &amp; friends" xmlUrl="https://a.example.org/feed"/>
-    <outline type="rss" text="Council B" xmlUrl="https://b.example.org/rss.xml"/>
-  </outline>
-  <outline type="rss" text="Listed twice" xmlUrl="https://example.org/feed"/>
-  <outline type="rss" text="Not http" xmlUrl="javascript:alert(1)"/>
-</body></opml>
-"""
-
-
-def opml_config(tmp_path: Path, opml: str | bytes | None) -> Path:
-    if opml is not None:
-        target = tmp_path / "lists" / "feeds.opml"
-        target.parent.mkdir(exist_ok=True)
-        if isinstance(opml, bytes):
-            target.write_bytes(opml)
-        else:
-            target.write_text(opml, encoding="utf-8")
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f'[database]\nurl = "sqlite:///{tmp_path / "db.sqlite"}"\n'
-        '[polling]\nopml = "lists/feeds.opml"\n'
-        '\n[[feeds]]\nurl = "https://example.org/feed"\nname = "Blog <one> & \\"two\\""\n',
-        encoding="utf-8",
-    )
-    return path
 
 
 def test_an_opml_file_adds_feeds(tmp_path: Path) -> None:
@@ -324,9 +296,8 @@ def test_the_example_config_documents_every_key() -> None:
         if name == "path":
             continue
         model: Any = FeedSettings if name == "feeds" else field.annotation
-        missing += [
-            f"{name}.{k}" for k in model.model_fields if k not in documented.get(name, set())
-        ]
+        keys = [f.alias or k for k, f in model.model_fields.items()]  # as written in TOML
+        missing += [f"{name}.{k}" for k in keys if k not in documented.get(name, set())]
     assert missing == []
 
 

@@ -54,18 +54,16 @@ from atproto_client.utils import facet_detection
 from roundup_bot import __version__
 from roundup_bot.adapters.bounded_requests import MAX_ANSWER_BYTES
 from roundup_bot.adapters.retrying import CallPolicy, RateLimited, Transient, call, rate_limit_wait
-from roundup_bot.core.bluesky_posts import (
-    REASONS,
-    MalformedNotifications,
-    parse_notifications,
-)
+from roundup_bot.core.bluesky_posts import REASONS, parse_notifications
 from roundup_bot.core.channels import ChannelPage, ReadPlace, ReplyTarget
+from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.errors import (
     ChannelAuthError,
     ChannelBadResponse,
     ChannelError,
     ChannelRequestError,
     ConfigError,
+    MalformedNotifications,
 )
 from roundup_bot.core.suggestion_rules import parse_time
 
@@ -183,7 +181,7 @@ class BlueskyChannel:
         options: BlueskyOptions,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = utc_now,
     ) -> None:
         self.options = options
         self._password = credentials.require()
@@ -201,6 +199,10 @@ class BlueskyChannel:
         self._dirty = False
         self._logged_in_this_run = False
         self.did: str | None = None
+
+    def _epoch(self) -> float:
+        """Now in epoch seconds: what retrying.call and the rate-limit headers count in."""
+        return self._clock().timestamp()
 
     @property
     def _session_for(self) -> str:
@@ -345,7 +347,7 @@ class BlueskyChannel:
                 lambda exc: self._translate(label, exc),
                 self._policy,
                 sleep=self._sleep,
-                clock=self._clock,
+                clock=self._epoch,
                 retry=retry,
             )
         except _SessionRefused:
@@ -362,15 +364,15 @@ class BlueskyChannel:
                 lambda exc: self._translate(label, exc),
                 self._policy,
                 sleep=self._sleep,
-                clock=self._clock,
+                clock=self._epoch,
                 retry=retry,
             )
 
     def _wait_for_budget(self, label: str) -> None:
         remaining, reset = self._transport.remaining, self._transport.reset_at
-        if remaining is None or remaining > 0 or reset is None or reset <= self._clock():
+        if remaining is None or remaining > 0 or reset is None or reset <= self._epoch():
             return
-        wait = rate_limit_wait(label, reset, 0, self._policy, self._clock())
+        wait = rate_limit_wait(label, reset, 0, self._policy, self._epoch())
         log.warning("%s: no requests left; waiting %.0f s for the reset", label, wait)
         self._sleep(wait)
 

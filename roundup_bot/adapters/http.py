@@ -27,7 +27,7 @@ import ssl
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -564,3 +564,43 @@ class BoundedDecoder:
 
 def _lower(headers: httpx.Headers) -> dict[str, str]:
     return {key.lower(): value for key, value in headers.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class PostAnswer:
+    """What a server said to a POST: its status and the start of its body."""
+
+    status: int
+    text: str  # at most ``max_bytes`` of the answer, decoded leniently
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def post_json(url: str, payload: object, *, timeout: float, max_bytes: int = 16384) -> PostAnswer:
+    """POST ``payload`` as JSON to an address the operator configured (a chat
+    webhook), with a deadline, no redirects, and at most ``max_bytes`` of the answer
+    read. Errors never name the URL, which may itself be a secret.
+
+    Raises:
+        FetchTimeout: no full answer within ``timeout``.
+        FetchError: the connection failed.
+    """
+    host = httpx.URL(url).host or "the server"
+    try:
+        with (
+            httpx.Client(timeout=timeout, follow_redirects=False) as client,
+            client.stream("POST", url, json=payload) as answer,
+        ):
+            body = b""
+            for chunk in answer.iter_bytes():
+                body += chunk
+                if len(body) >= max_bytes:
+                    break
+    except httpx.TimeoutException:
+        raise FetchTimeout(host, f"{host} did not answer within {timeout:g} s") from None
+    except httpx.HTTPError as exc:
+        problem = str(exc).replace(url, host) or type(exc).__name__
+        raise FetchError(host, f"could not reach {host}: {problem}") from None
+    return PostAnswer(answer.status_code, body[:max_bytes].decode("utf-8", "replace"))

@@ -46,19 +46,16 @@ from roundup_bot import __version__
 from roundup_bot.adapters.bounded_requests import MAX_ANSWER_BYTES, AnswerTooLarge, BoundedSession
 from roundup_bot.adapters.retrying import CallPolicy, RateLimited, Transient, call, rate_limit_wait
 from roundup_bot.core.channels import ChannelPage, ReadPlace, ReplyTarget
+from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.errors import (
     ChannelAuthError,
     ChannelBadResponse,
     ChannelError,
     ChannelRequestError,
     ConfigError,
-)
-from roundup_bot.core.mastodon_posts import (
     MalformedNotifications,
-    full_handle,
-    parse_notifications,
-    server_domain,
 )
+from roundup_bot.core.mastodon_posts import full_handle, parse_notifications, server_domain
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +133,7 @@ class MastodonChannel:
         options: MastodonOptions,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = utc_now,
     ) -> None:
         self.options = options
         self._sleep = sleep
@@ -158,6 +155,10 @@ class MastodonChannel:
         self.account_id: str | None = None
 
     # -- the channel ----------------------------------------------------------------
+
+    def _epoch(self) -> float:
+        """Now in epoch seconds: what retrying.call and the rate-limit headers count in."""
+        return self._clock().timestamp()
 
     def start(self, state: Mapping[str, str | None]) -> dict[str, str | None]:
         """Who the bot is (its id, to skip its own posts; its server, for handles),
@@ -294,7 +295,7 @@ class MastodonChannel:
             lambda exc: self._translate(label, exc),
             self._policy,
             sleep=self._sleep,
-            clock=self._clock,
+            clock=self._epoch,
             retry=retry,
         )
 
@@ -302,9 +303,9 @@ class MastodonChannel:
         """Honour X-RateLimit-Remaining: with none left, wait for the reset or stop."""
         remaining = getattr(self._api, "ratelimit_remaining", None)
         reset = getattr(self._api, "ratelimit_reset", None)
-        if remaining is None or remaining > 0 or reset is None or reset <= self._clock():
+        if remaining is None or remaining > 0 or reset is None or reset <= self._epoch():
             return
-        wait = rate_limit_wait(label, float(reset), 0, self._policy, self._clock())
+        wait = rate_limit_wait(label, float(reset), 0, self._policy, self._epoch())
         log.warning("%s: no requests left; waiting %.0f s for the reset", label, wait)
         self._sleep(wait)
 

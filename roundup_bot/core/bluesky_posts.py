@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from roundup_bot.core.curation import canonical_url, excerpt, plain_text
-from roundup_bot.core.errors import InvalidURL
+from roundup_bot.core.errors import InvalidURL, MalformedNotifications
 from roundup_bot.core.suggestion_rules import (
     DESCRIPTION_CHARS,
     TEXT_CHARS,
@@ -37,10 +37,6 @@ EXTERNAL_EMBED = "app.bsky.embed.external"
 MAX_LINKS_PER_POST = 20
 #: Hosts that are Bluesky itself: a link to a post or profile is not an article.
 BLUESKY_HOSTS = ("bsky.app", "bsky.social", "go.bsky.app")
-
-
-class MalformedNotifications(ValueError):
-    """The page is not a listNotifications answer at all."""
 
 
 @dataclass(frozen=True, slots=True)

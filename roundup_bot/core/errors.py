@@ -46,8 +46,10 @@ nowhere else; the CLI maps them to its exit statuses in one place
     ├── FormUnreadable         a draft edited as text cannot be read (also a ValueError)
     ├── InvalidURL             not an absolute http(s) URL (also a ValueError)
     ├── MalformedPage          an X API page is not a page of posts (also a ValueError)
+    ├── MalformedNotifications a Mastodon/Bluesky answer lists no notifications (ValueError)
     ├── WeekLabelError         not an ISO week such as 2026-W48 (also a ValueError)
     │   └── WeekOutOfRange     an ISO week that is not there, or outside the years allowed
+    ├── NotifyError            an editor's email or the chat webhook could not be sent
     └── DraftError             a draft operation is not allowed (status rules, stale version)
         ├── DraftNotFound      no draft has that id (also a LookupError)
         ├── StaleDraftError    someone else saved the draft since it was read
@@ -281,6 +283,10 @@ class MalformedPage(RoundupError, ValueError):
     """The JSON is not a page of posts at all (a single odd post is only skipped)."""
 
 
+class MalformedNotifications(RoundupError, ValueError):
+    """A Mastodon or Bluesky answer is not a list of notifications at all."""
+
+
 class WeekLabelError(RoundupError, ValueError):
     """The text is not an ISO week such as 2026-W48."""
 
@@ -288,6 +294,10 @@ class WeekLabelError(RoundupError, ValueError):
 class WeekOutOfRange(WeekLabelError):
     """The text is an ISO week, but not one there is (2026-W99), or one outside the
     years a week may be named in (``core.weeks.FIRST_YEAR`` to ``LAST_YEAR``)."""
+
+
+class NotifyError(RoundupError):
+    """A notification could not be sent; the message names the server, never a secret."""
 
 
 class DraftError(RoundupError):

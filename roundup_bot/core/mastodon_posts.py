@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from roundup_bot.core.curation import canonical_url, excerpt, plain_text
-from roundup_bot.core.errors import InvalidURL
+from roundup_bot.core.errors import InvalidURL, MalformedNotifications
 from roundup_bot.core.suggestion_rules import (
     DESCRIPTION_CHARS,
     TEXT_CHARS,
@@ -37,10 +37,6 @@ PLATFORM = "mastodon"
 #: and no server's status is near this once marked up.
 MAX_CONTENT_CHARS = 100_000
 MAX_LINKS_PER_POST = 20
-
-
-class MalformedNotifications(ValueError):
-    """The answer is not a list of notifications at all."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 A candidate's score is the sum of named parts, each with its points and a
 sentence for people, so the editors (and ``candidates --json``) can see why
-one article ranks above another::
+one article ranks above another. The names are stable keys for the JSON;
+:func:`plain_reason` says each part in plain words for the editors' page::
 
     suggestions   [ranking] suggestion_points for each distinct person who suggested it
     feeds         [ranking] feed_points for each feed that carried it
@@ -161,12 +162,32 @@ def _recency(candidate: Candidate, week: Window, settings: RankingRules) -> Scor
     fraction = _fraction(placed_at(candidate), week)
     left = (week.end - placed_at(candidate)).total_seconds()
     if left <= 0:
-        detail = "appeared at the end of the week"
+        detail = "at the deadline"
     elif left < 86400:
-        detail = f"appeared {max(int(left // 3600), 1)} h before the week's end"
+        detail = f"{max(int(left // 3600), 1)} h before the deadline"
     else:
-        detail = f"appeared {left / 86400:.1f} days before the week's end"
+        detail = f"{left / 86400:.1f} days before the deadline"
     return ScorePart("recency", _points(settings.recency_points * fraction), detail)
+
+
+def plain_reason(part: ScorePart) -> str:
+    """One part of a score in plain words, for the editors' page: what the part's
+    ``name`` (a stable key for ``--json``) means, then its ``detail``.
+
+    "new this week: 3.9 days before the deadline", not "recency: appeared 3.9 days
+    before the week's end" (which drafts made before this wording still store)."""
+    detail = part.detail
+    if part.name == "recency":
+        detail = detail.removeprefix("appeared ").replace("the end of the week", "the deadline")
+        return "new this week: " + detail.replace("the week's end", "the deadline")
+    if part.name in ("suggestions", "feeds"):
+        return detail  # "suggested by 2 people (@ann, @bob)", "carried by 2 feeds (…)"
+    if part.name == "feed weight":
+        lead = "a favoured feed" if part.points >= 0 else "a less favoured feed"
+        return f"{lead}: {detail}"
+    if part.name == "keyword":
+        return f"keyword in the settings: {detail}"
+    return f"{part.name}: {detail}"
 
 
 def score_bounds(facts: RankingFacts, week: Window, settings: RankingRules) -> tuple[float, float]:

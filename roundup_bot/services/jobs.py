@@ -30,10 +30,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from roundup_bot.core.clock import Clock, utc_now
-from roundup_bot.core.records import FeedForUpdate, PollOutcome
+from roundup_bot.core.records import Draft, FeedForUpdate, PollOutcome
 from roundup_bot.core.weeks import week_to_draft
+from roundup_bot.core.wording import plural
 from roundup_bot.services.app import App
 from roundup_bot.storage import Storage
+from roundup_bot.storage.feeds import SelectMode
 
 if TYPE_CHECKING:
     from roundup_bot.services.mentions import MentionsReport
@@ -149,25 +151,89 @@ def poll_summary(outcomes: Sequence[PollOutcome], skipped: int = 0) -> JobResult
     new = sum(o.new_entries for o in outcomes)
     updated = sum(o.updated_entries for o in outcomes)
     text = (
-        f"polled {len(outcomes)} feeds: {len(outcomes) - failed} ok, {failed} failed; "
-        f"{new} new candidates, {updated} updated"
+        f"polled {plural(len(outcomes), 'feed')}: {len(outcomes) - failed} ok, {failed} failed; "
+        f"{new} new {'candidate' if new == 1 else 'candidates'}, {updated} updated"
     )
     if skipped:
         text += f"; stopped before {skipped} more"
     return JobResult(True, text)
 
 
-def poll_feeds_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
-    """The daemon's poll: only feeds whose next poll time has come."""
+@dataclass(frozen=True, slots=True)
+class PollRun:
+    """What one poll did (the CLI's ``poll``, the daemon's poll job, ``poll --worker``)."""
+
+    outcomes: tuple[PollOutcome, ...]  # one per feed polled, in completion order
+    selected: int  # feeds chosen (a worker: claimed) for this run
+    batches: int = 0  # a worker's leased batches
+
+
+#: Told, before the fetching starts, how many feeds were chosen and how many
+#: enabled ones were left out (failing and still backing off).
+Starting = Callable[[int, int], None]
+
+
+def run_poll(
+    app: App,
+    stop: StopSignal,
+    clock: Clock = utc_now,
+    *,
+    mode: SelectMode = "poll",
+    owner: str | None = None,
+    progress: Callable[[PollOutcome], None] | None = None,
+    starting: Starting | None = None,
+) -> PollRun:
+    """The one poll use case: bring the stored feed list in line with the config,
+    choose the feeds, then fetch, parse and store them (roundup_bot.services.polling).
+
+    ``mode`` chooses the feeds (``poll``: every healthy one and the failing ones
+    that are due; ``due``: only the due ones, the daemon; ``all``: every enabled
+    one). With ``owner`` (``poll --worker``) the due feeds are claimed in leased
+    batches instead, until none are left: several workers, on one or more
+    machines, share them, and a batch is released as soon as it is done, or
+    abandoned when the worker is stopped, so its unfinished feeds are due again
+    at once. When ``stop`` is set the run ends promptly, keeping every feed
+    already stored. News for the editors that could not be sent before is tried
+    again first (every poll retries it).
+    """
     now = clock()
+    _tell_editors(app, None, now)
     configured = app.sync_feeds(now)
-    selected = app.storage.feeds.for_update(now, mode="due")
+    if owner is not None:
+        return _poll_as_worker(app, stop, clock, owner, progress)
+    selected = app.storage.feeds.for_update(now, mode=mode)
+    if starting is not None:
+        starting(len(selected), sum(1 for f in configured if f.enabled) - len(selected))
     if not selected:
-        return JobResult(True, "no feeds due")
-    names = {f.url: f.name for f in configured}
-    feed_names = {feed.id: names.get(feed.url) for feed in selected}
-    outcomes = stop.run(functools.partial(_poll_batch, app, selected, feed_names, clock))
-    return poll_summary(outcomes, skipped=len(selected) - len(outcomes))
+        return PollRun(outcomes=(), selected=0)
+    outcomes = stop.run(functools.partial(_poll_batch, app, selected, clock, progress))
+    return PollRun(outcomes=tuple(outcomes), selected=len(selected), batches=1)
+
+
+def _poll_as_worker(
+    app: App,
+    stop: StopSignal,
+    clock: Clock,
+    owner: str,
+    progress: Callable[[PollOutcome], None] | None,
+) -> PollRun:
+    options = app.poll_options()
+    policy = app.feed_policy()
+    batch_size = max(options.concurrency, 1)
+    lease_s = lease_seconds(policy.timeout, batch_size, policy.per_host)
+    outcomes: list[PollOutcome] = []
+    claimed = batches = 0
+    while not stop.is_set():
+        batch = app.storage.leases.claim(owner, clock(), lease_s=lease_s, limit=batch_size)
+        if not batch:
+            break
+        batches += 1
+        claimed += len(batch)
+        try:
+            outcomes.extend(stop.run(functools.partial(_poll_batch, app, batch, clock, progress)))
+        finally:
+            app.storage.leases.release(owner, [feed.id for feed in batch])
+    return PollRun(outcomes=tuple(outcomes), selected=claimed, batches=batches)
 
 
 def lease_seconds(timeout_s: float, batch: int, per_host: int) -> float:
@@ -180,8 +246,8 @@ def lease_seconds(timeout_s: float, batch: int, per_host: int) -> float:
 async def _poll_batch(
     app: App,
     batch: list[FeedForUpdate],
-    names: dict[int, str | None],
     clock: Clock,
+    progress: Callable[[PollOutcome], None] | None,
     stop: asyncio.Event,
 ) -> list[PollOutcome]:
     # Loaded here, not at the top: `draft`, `show` and the web page use this module
@@ -193,39 +259,27 @@ async def _poll_batch(
         batch,
         app.feed_policy(),
         app.poll_options(),
-        names=names,
+        progress=progress,
         clock=clock,
         stop=stop,
     )
 
 
-def poll_worker_job(app: App, stop: StopSignal, owner: str, clock: Clock = utc_now) -> JobResult:
-    """``poll --worker``: claim due feeds in leased batches until none are left.
+def poll_feeds_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
+    """The daemon's poll: only feeds whose next poll time has come."""
+    run = run_poll(app, stop, clock, mode="due")
+    if not run.selected:
+        return JobResult(True, "no feeds due")
+    return poll_summary(run.outcomes, skipped=run.selected - len(run.outcomes))
 
-    Several workers (on one or more machines) share the due feeds through the
-    leases; a batch is released as soon as it is done, or abandoned when the
-    worker is stopped, so its unfinished feeds are due again at once.
-    """
-    configured = app.sync_feeds(clock())
-    names = {f.url: f.name for f in configured}
-    options = app.poll_options()
-    policy = app.feed_policy()
-    batch_size = max(options.concurrency, 1)
-    lease_s = lease_seconds(policy.timeout, batch_size, policy.per_host)
-    outcomes: list[PollOutcome] = []
-    batches = 0
-    while not stop.is_set():
-        batch = app.storage.leases.claim(owner, clock(), lease_s=lease_s, limit=batch_size)
-        if not batch:
-            break
-        batches += 1
-        feed_names = {feed.id: names.get(feed.url) for feed in batch}
-        try:
-            outcomes.extend(stop.run(functools.partial(_poll_batch, app, batch, feed_names, clock)))
-        finally:
-            app.storage.leases.release(owner, [feed.id for feed in batch])
-    result = poll_summary(outcomes)
-    return JobResult(True, f"{result.summary} (worker {owner}, {batches} batches)")
+
+def poll_worker_job(app: App, stop: StopSignal, owner: str, clock: Clock = utc_now) -> JobResult:
+    """``poll --worker``: claim due feeds in leased batches until none are left
+    (see :func:`run_poll`)."""
+    run = run_poll(app, stop, clock, owner=owner)
+    result = poll_summary(run.outcomes)
+    batches = plural(run.batches, "batch", "batches")
+    return JobResult(True, f"{result.summary} (worker {owner}, {batches})")
 
 
 # -- mentions and draft: the work lives with its own feature ----------------------------
@@ -307,14 +361,26 @@ def draft_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
     roundup = app.settings.roundup
     week = week_to_draft(now, roundup.timezone, roundup.week_ends)
     outcome = draft_week(app, week, now=now)
+    told = _tell_editors(app, outcome.draft if outcome.created else None, now)
     if outcome.left_alone:
         return JobResult(None, f"skipped: {outcome.left_alone}")
     verb = "created" if outcome.created else "refreshed"
     return JobResult(
         True,
         f"{verb} the {week.label} draft (draft {outcome.draft.id}) "
-        f"with {len(outcome.draft.shown_items)} items",
+        f"with {plural(len(outcome.draft.shown_items), 'item')}{told}",
     )
+
+
+def _tell_editors(app: App, new_draft: Draft | None, now: datetime) -> str:
+    """Tell the editors about a newly made draft, and send any news still owed from
+    an earlier run; a few words for the job's result, empty when nothing was sent."""
+    from roundup_bot.services.notify import announce_new_draft, send_due
+
+    report = announce_new_draft(app, new_draft, now) if new_draft else send_due(app, now)
+    if not (report.sent or report.failed):
+        return ""
+    return f"; editors told: {report}"
 
 
 JobFunction = Callable[[App, StopSignal, Clock], JobResult]

@@ -37,8 +37,9 @@ from concurrent.futures.process import BrokenProcessPool
 from roundup_bot.adapters.feeds import exit_with_parent, parse_feed, parse_feed_in_worker
 from roundup_bot.adapters.http import HttpFetcher
 from roundup_bot.core.clock import Clock, utc_now
-from roundup_bot.core.curation import clean_line, next_due_after_failure, next_due_after_success
+from roundup_bot.core.curation import clean_line, next_due_after_failure
 from roundup_bot.core.errors import FeedParseError, FetchError, HTTPStatusError, StorageError
+from roundup_bot.core.feed_update import decide_success, dropped_notice
 from roundup_bot.core.records import (
     FeedForUpdate,
     HttpPolicy,
@@ -63,16 +64,13 @@ def poll_feeds(
     policy: HttpPolicy,
     options: PollOptions,
     *,
-    names: dict[int, str | None] | None = None,
     progress: Progress | None = None,
     clock: Clock = utc_now,
     stop: asyncio.Event | None = None,
 ) -> list[PollOutcome]:
     """Poll ``feeds`` once; returns one outcome per feed (in completion order)."""
     return asyncio.run(
-        poll_feeds_async(
-            storage, feeds, policy, options, names=names, progress=progress, clock=clock, stop=stop
-        )
+        poll_feeds_async(storage, feeds, policy, options, progress=progress, clock=clock, stop=stop)
     )
 
 
@@ -82,7 +80,6 @@ async def poll_feeds_async(
     policy: HttpPolicy,
     options: PollOptions,
     *,
-    names: dict[int, str | None] | None = None,
     progress: Progress | None = None,
     clock: Clock = utc_now,
     stop: asyncio.Event | None = None,
@@ -103,7 +100,7 @@ async def poll_feeds_async(
                     if stop is not None and stop.is_set():
                         return
                     outcome = await _poll_one(
-                        feed, fetcher, storage, options, loop, writer, parsers, names, clock
+                        feed, fetcher, storage, options, loop, writer, parsers, clock
                     )
                 outcomes.append(outcome)
                 if progress is not None:
@@ -135,7 +132,6 @@ async def _poll_one(
     loop: asyncio.AbstractEventLoop,
     writer: ThreadPoolExecutor,
     parsers: _Parsers,
-    names: dict[int, str | None] | None,
     clock: Clock,
 ) -> PollOutcome:
     try:
@@ -155,22 +151,10 @@ async def _poll_one(
         return await _failed(feed, problem, storage, options, loop, writer, clock)
     now = clock()
 
+    success = decide_success(feed, result, parsed, now=now, interval_s=options.interval_s)
+
     def store() -> tuple[int, int]:
-        return storage.feeds.record_success(
-            feed,
-            parsed=parsed,
-            # A 304 often comes without validators: keep the ones that earned it.
-            etag=result.etag or (feed.etag if result.content is None else None),
-            last_modified=result.last_modified
-            or (feed.last_modified if result.content is None else None),
-            permanent_url=result.permanent_redirect,
-            now=now,
-            next_due=next_due_after_success(now, options.interval_s),
-            source_name=(names or {}).get(feed.id),
-            notice=dropped_notice(parsed)
-            if parsed is not None and parsed.dropped_entries
-            else None,
-        )
+        return storage.feeds.record_success(success)
 
     try:
         new, updated = await loop.run_in_executor(writer, store)
@@ -227,14 +211,6 @@ async def _failed(
         error=message,
         gone=gone,
         retry_after=retry_after,
-    )
-
-
-def dropped_notice(parsed: ParsedFeed) -> str:
-    """The feed's status line when a document had more entries than are kept."""
-    return (
-        f"dropped {parsed.dropped_entries:,} older entries, "
-        f"kept the newest {len(parsed.entries):,} ([polling] max_entries)"
     )
 
 

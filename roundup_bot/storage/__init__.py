@@ -19,6 +19,7 @@ from roundup_bot.storage.job_runs import JobRunRepository
 from roundup_bot.storage.leases import FeedLeases
 from roundup_bot.storage.link_details import LinkDetailsRepository
 from roundup_bot.storage.locks import JobLocks
+from roundup_bot.storage.notifications import NotificationRepository
 from roundup_bot.storage.state import StateRepository
 from roundup_bot.storage.suggestions import SuggestionRepository
 from roundup_bot.storage.wordpress import WordPressRepository
@@ -42,6 +43,7 @@ class Storage:
         self.editors = EditorRepository(engine)
         self.secrets = SecretRepository(engine)
         self.wordpress = WordPressRepository(engine)
+        self.notifications = NotificationRepository(engine)
 
     @property
     def dialect(self) -> str:

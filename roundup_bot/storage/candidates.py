@@ -6,9 +6,17 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, Row, Select, bindparam, func, select, update
 
+from roundup_bot.core.feed_update import (
+    UPDATABLE,
+    FeedSuccess,
+    NewCandidate,
+    StoredEntry,
+    decide_entries,
+)
 from roundup_bot.core.records import Candidate, CandidateAlias, CandidateSource, ParsedEntry
 from roundup_bot.core.suggestion_rules import credit
 from roundup_bot.storage._sql import read, upsert
@@ -36,7 +44,6 @@ _LISTED = (
     "categories",
 )
 _Ids = Sequence[int] | Select[tuple[int]]
-_UPDATABLE = ("title", "author", "published", "summary")
 
 
 class CandidateRepository:
@@ -94,11 +101,17 @@ class CandidateRepository:
             for row in rows
         ]
 
-    def count(self) -> int:
+    def count(self, since: datetime | None = None, until: datetime | None = None) -> int:
+        """How many candidates there are, placed in [since, until) when given."""
         from sqlalchemy import func
 
+        query = select(func.count()).select_from(candidates)
+        if since is not None:
+            query = query.where(candidates.c.placed_at >= since)
+        if until is not None:
+            query = query.where(candidates.c.placed_at < until)
         with read(self.engine) as conn:
-            return int(conn.execute(select(func.count()).select_from(candidates)).scalar_one())
+            return int(conn.execute(query).scalar_one())
 
 
 def _chunks(ids: _Ids) -> list[_Ids]:
@@ -164,6 +177,28 @@ def categories_from_json(raw: str | None) -> tuple[str, ...]:
     return tuple(str(c) for c in data) if isinstance(data, list) else ()
 
 
+def alias_target(conn: Connection, url: str) -> int | None:
+    """The candidate that ``url`` is another address of, if any."""
+    found = conn.execute(
+        select(candidate_aliases.c.candidate_id).where(candidate_aliases.c.url == url)
+    ).scalar_one_or_none()
+    return int(found) if found is not None else None
+
+
+def _aliased_ids(conn: Connection, urls: Sequence[str]) -> dict[str, int]:
+    """Of these URLs, those that are another address of a stored candidate (a
+    tracker's link that was resolved, a syndicated copy): its id, by URL."""
+    found: dict[str, int] = {}
+    for start in range(0, len(urls), _BATCH):
+        rows = conn.execute(
+            select(candidate_aliases.c.url, candidate_aliases.c.candidate_id).where(
+                candidate_aliases.c.url.in_(urls[start : start + _BATCH])
+            )
+        )
+        found.update({row.url: row.candidate_id for row in rows})
+    return found
+
+
 def suggesters_for(conn: Connection, ids: _Ids) -> dict[int, list[str]]:
     """Who suggested each candidate ("@handle", each person once, earliest first)."""
     out: dict[int, list[str]] = defaultdict(list)
@@ -196,92 +231,52 @@ def _feed_weights_for(conn: Connection, ids: _Ids) -> dict[int, list[float]]:
     return out
 
 
-def store_entries(
-    conn: Connection,
-    *,
-    feed_id: int,
-    source_name: str,
-    source_url: str,
-    entries: Sequence[ParsedEntry],
-    now: datetime,
-) -> tuple[int, int]:
-    """Upsert a feed's entries as candidates and record the feed as a source of each.
+def store_entries(conn: Connection, success: FeedSuccess) -> tuple[int, int]:
+    """Apply what :func:`~roundup_bot.core.feed_update.decide_entries` decides for a
+    feed's entries: insert the new candidates, update the changed ones, and record
+    the feed as a source of each. Returns (new, updated).
 
     Safe against a concurrent run doing the same: inserts use ON CONFLICT DO
     NOTHING on the unique canonical URL and (candidate, kind, source) keys, so
-    neither run can create a duplicate. Returns (new, updated).
+    neither run can create a duplicate; a URL the other run inserted first is
+    decided again against what it stored.
     """
+    entries = success.entries
     if not entries:
         return 0, 0
-    # Rows are written in URL order: two runs storing overlapping entries (two
-    # feeds carrying the same articles, or ``poll --worker`` processes) then lock
-    # them in the same order, so PostgreSQL never has to break a deadlock.
-    by_url = {entry.canonical_url: entry for entry in entries}
-    by_url = dict(sorted(by_url.items()))
-    existing = _existing(conn, list(by_url))
-    inserted: set[str] = set()
-    changed: list[dict[str, object]] = []
-    fresh = [entry for url, entry in by_url.items() if url not in existing]
-    if fresh:
-        rows = [
-            {
-                "url": entry.canonical_url,
-                "link": entry.link,
-                "title": entry.title,
-                "author": entry.author,
-                "published": entry.published,
-                "summary": entry.summary,
-                "categories": categories_json(entry.categories),
-                "first_seen": now,
-                "updated_at": now,
-                "placed_at": entry.published or now,
-            }
-            for entry in fresh
-        ]
-        for start in range(0, len(rows), _BATCH):
-            stmt = upsert(conn, candidates).on_conflict_do_nothing(index_elements=["url"])
-            result = conn.execute(stmt.returning(candidates.c.url), rows[start : start + _BATCH])
-            inserted.update(result.scalars().all())
-        existing = _existing(conn, list(by_url))
-    for url, entry in by_url.items():
-        row = existing.get(url)
-        if row is None or url in inserted:
-            continue
-        delta = {
-            field: getattr(entry, field)
-            for field in _UPDATABLE
-            if getattr(entry, field) is not None and getattr(entry, field) != row[field]
-        }
-        if entry.categories and categories_json(entry.categories) != row["categories"]:
-            delta["categories"] = categories_json(entry.categories)
-        if delta:
-            delta["b_id"] = row["id"]
-            changed.append(delta)
-    if changed:
-        # An article carried by several feeds is described by the first of them
-        # still polled; otherwise two feeds that word it differently would
-        # overwrite each other on every poll.
-        others = _described_by_another_feed(conn, [int(str(d["b_id"])) for d in changed], feed_id)
-        changed = [d for d in changed if d["b_id"] not in others]
-    for delta in changed:
-        values = {k: v for k, v in delta.items() if k != "b_id"}
-        values["updated_at"] = now
-        if "published" in values:
-            values["placed_at"] = values["published"]
-        conn.execute(update(candidates).where(candidates.c.id == delta["b_id"]).values(**values))
+    # Rows are written in URL order (the entries come sorted): two runs storing
+    # overlapping entries (two feeds carrying the same articles, or ``poll --worker``
+    # processes) then lock them in the same order, so PostgreSQL never has to
+    # break a deadlock.
+    feed_id = success.feed_id
+    intents = decide_entries(feed_id, entries, _stored(conn, entries), success.now)
+    ids = _insert(conn, intents.new, success.now)
+    lost = [n.entry for n in intents.new if n.entry.canonical_url not in ids]
+    changes = list(intents.changes)
+    if lost:  # another run inserted these meanwhile: decide them again against its rows
+        again = decide_entries(feed_id, lost, _stored(conn, lost), success.now)
+        changes.extend(again.changes)
+    for change in changes:
+        values = {**change.values, "updated_at": success.now}
+        if "categories" in values:
+            values["categories"] = categories_json(change.values["categories"])  # type: ignore[arg-type]
+        conn.execute(
+            update(candidates).where(candidates.c.id == change.candidate_id).values(values)
+        )
+    ids.update(_ids(conn, [e.canonical_url for e in intents.sources if e.canonical_url not in ids]))
     source_rows = [
         {
-            "candidate_id": existing[url]["id"],
+            "candidate_id": ids[entry.canonical_url],
             "kind": "feed",
             "source_ref": str(feed_id),
             "feed_id": feed_id,
-            "name": source_name,
-            "url": source_url,
+            "name": success.source_name,
+            "url": success.source_url,
             "entry_id": entry.entry_id,
-            "first_seen": now,
+            "first_seen": success.now,
         }
-        for url, entry in by_url.items()
-        if url in existing
+        for entry in intents.sources
+        if entry.canonical_url in ids
     ]
     for start in range(0, len(source_rows), _BATCH):
         stmt = upsert(conn, candidate_sources).on_conflict_do_nothing(
@@ -296,14 +291,90 @@ def store_entries(
             candidate_sources.c.name != bindparam("new_name"),
         )
         .values(name=bindparam("new_name")),
-        {"new_name": source_name},
+        {"new_name": success.source_name},
     )
-    return len(inserted), len(changed)
+    return len(intents.new) - len(lost), len(changes)
 
 
-def _described_by_another_feed(conn: Connection, ids: list[int], feed_id: int) -> set[int]:
-    """Of these candidates, those whose first source among the polled feeds is not ``feed_id``."""
-    out: set[int] = set()
+def _insert(conn: Connection, new: Sequence[NewCandidate], now: datetime) -> dict[str, int]:
+    """Insert new candidates (a URL already there is left alone); their ids by URL."""
+    rows = [
+        {
+            "url": n.entry.canonical_url,
+            "link": n.entry.link,
+            "title": n.entry.title,
+            "author": n.entry.author,
+            "published": n.entry.published,
+            "summary": n.entry.summary,
+            "categories": categories_json(n.entry.categories),
+            "first_seen": now,
+            "updated_at": now,
+            "placed_at": n.placed_at,
+        }
+        for n in new
+    ]
+    inserted: dict[str, int] = {}
+    for start in range(0, len(rows), _BATCH):
+        stmt = upsert(conn, candidates).on_conflict_do_nothing(index_elements=["url"])
+        result = conn.execute(
+            stmt.returning(candidates.c.url, candidates.c.id), rows[start : start + _BATCH]
+        )
+        inserted.update({row.url: row.id for row in result})
+    return inserted
+
+
+def _stored(conn: Connection, entries: Sequence[ParsedEntry]) -> dict[str, StoredEntry]:
+    """What is stored for these entries' URLs, with the feed that describes each."""
+    urls = [e.canonical_url for e in entries]
+    rows: list[Row[Any]] = []
+    for start in range(0, len(urls), _BATCH):
+        rows.extend(
+            conn.execute(
+                select(
+                    candidates.c.id,
+                    candidates.c.url,
+                    candidates.c.categories,
+                    *(candidates.c[field] for field in UPDATABLE),
+                ).where(candidates.c.url.in_(urls[start : start + _BATCH]))
+            )
+        )
+    by_url: dict[str, Row[Any]] = {row.url: row for row in rows}
+    missing = [url for url in urls if url not in by_url]
+    if missing:
+        # Another address of an article already stored: it is that candidate.
+        aliased = _aliased_ids(conn, missing)
+        if aliased:
+            targets = {
+                row.id: row
+                for row in conn.execute(
+                    select(
+                        candidates.c.id,
+                        candidates.c.url,
+                        candidates.c.categories,
+                        *(candidates.c[field] for field in UPDATABLE),
+                    ).where(candidates.c.id.in_(sorted(set(aliased.values()))))
+                )
+            }
+            by_url.update({url: targets[cid] for url, cid in aliased.items() if cid in targets})
+    ids = sorted({row.id for row in by_url.values()})
+    describers = _describers(conn, ids) if ids else {}
+    return {
+        url: StoredEntry(
+            candidate_id=row.id,
+            title=row.title,
+            author=row.author,
+            published=row.published,
+            summary=row.summary,
+            described_by=describers.get(row.id),
+            categories=categories_from_json(row.categories),
+        )
+        for url, row in by_url.items()
+    }
+
+
+def _describers(conn: Connection, ids: list[int]) -> dict[int, int]:
+    """For these candidates, the first source among the polled feeds (its feed id)."""
+    out: dict[int, int] = {}
     for chunk in _chunks(ids):
         first = (
             select(func.min(candidate_sources.c.id).label("first_id"))
@@ -322,62 +393,20 @@ def _described_by_another_feed(conn: Connection, ids: list[int], feed_id: int) -
                 first, candidate_sources.c.id == first.c.first_id
             )
         )
-        out.update(row.candidate_id for row in rows if row.feed_id != feed_id)
+        out.update({row.candidate_id: row.feed_id for row in rows})
     return out
 
 
-def _existing(conn: Connection, urls: list[str]) -> dict[str, dict[str, object]]:
-    found: dict[str, dict[str, object]] = {}
+def _ids(conn: Connection, urls: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
     for start in range(0, len(urls), _BATCH):
         rows = conn.execute(
-            select(
-                candidates.c.id,
-                candidates.c.url,
-                candidates.c.first_seen,
-                candidates.c.categories,
-                *(candidates.c[field] for field in _UPDATABLE),
-            ).where(candidates.c.url.in_(urls[start : start + _BATCH]))
+            select(candidates.c.url, candidates.c.id).where(
+                candidates.c.url.in_(urls[start : start + _BATCH])
+            )
         )
-        for row in rows:
-            found[row.url] = dict(row._mapping)
+        found.update({row.url: row.id for row in rows})
     missing = [url for url in urls if url not in found]
     if missing:
-        # Another address of an article already stored (a tracker's link that was
-        # resolved, a syndicated copy): it is that candidate.
-        for url, values in _aliased(conn, missing).items():
-            found[url] = values
+        found.update(_aliased_ids(conn, missing))
     return found
-
-
-def _aliased(conn: Connection, urls: list[str]) -> dict[str, dict[str, object]]:
-    """The candidate rows that ``urls`` are aliases of, by alias URL."""
-    found: dict[str, dict[str, object]] = {}
-    for start in range(0, len(urls), _BATCH):
-        rows = conn.execute(
-            select(
-                candidate_aliases.c.url.label("alias"),
-                candidates.c.id,
-                candidates.c.url,
-                candidates.c.first_seen,
-                candidates.c.categories,
-                *(candidates.c[field] for field in _UPDATABLE),
-            )
-            .select_from(
-                candidate_aliases.join(
-                    candidates, candidates.c.id == candidate_aliases.c.candidate_id
-                )
-            )
-            .where(candidate_aliases.c.url.in_(urls[start : start + _BATCH]))
-        )
-        for row in rows:
-            values = dict(row._mapping)
-            found[str(values.pop("alias"))] = values
-    return found
-
-
-def alias_target(conn: Connection, url: str) -> int | None:
-    """The candidate that ``url`` is another address of, if any."""
-    found = conn.execute(
-        select(candidate_aliases.c.candidate_id).where(candidate_aliases.c.url == url)
-    ).scalar_one_or_none()
-    return int(found) if found is not None else None

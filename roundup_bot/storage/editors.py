@@ -28,6 +28,7 @@ class Editor:
     name: str
     created_at: datetime
     last_sign_in: datetime | None
+    email: str | None = None  # told when the week's draft is ready
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,7 @@ class EditorRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, name: str, password_hash: str, now: datetime) -> Editor:
+    def add(self, name: str, password_hash: str, now: datetime, email: str | None = None) -> Editor:
         """Create an editor. Raises EditorExistsError when the name is taken
         (names compare without regard to case)."""
         with write(self.engine) as conn:
@@ -61,12 +62,21 @@ class EditorRepository:
             try:
                 new_id = conn.execute(
                     editors.insert()
-                    .values(name=name, password_hash=password_hash, created_at=now)
+                    .values(name=name, password_hash=password_hash, created_at=now, email=email)
                     .returning(editors.c.id)
                 ).scalar_one()
             except IntegrityError as exc:  # a concurrent add of the same name
                 raise EditorExistsError(f"an editor named {name!r} already exists") from exc
-        return Editor(id=new_id, name=name, created_at=now, last_sign_in=None)
+        return Editor(id=new_id, name=name, created_at=now, last_sign_in=None, email=email)
+
+    def set_email(self, name: str, email: str | None) -> bool:
+        """Set (or with None, clear) an editor's address. False when there is no such editor."""
+        with write(self.engine) as conn:
+            editor_id = _editor_id(conn, name)
+            if editor_id is None:
+                return False
+            conn.execute(update(editors).where(editors.c.id == editor_id).values(email=email))
+        return True
 
     def set_password_hash(
         self, name: str, password_hash: str, *, end_sessions: bool = True
@@ -98,11 +108,21 @@ class EditorRepository:
         with read(self.engine) as conn:
             rows = conn.execute(
                 select(
-                    editors.c.id, editors.c.name, editors.c.created_at, editors.c.last_sign_in
+                    editors.c.id,
+                    editors.c.name,
+                    editors.c.created_at,
+                    editors.c.last_sign_in,
+                    editors.c.email,
                 ).order_by(func.lower(editors.c.name))
             ).all()
         return [
-            Editor(id=r.id, name=r.name, created_at=r.created_at, last_sign_in=r.last_sign_in)
+            Editor(
+                id=r.id,
+                name=r.name,
+                created_at=r.created_at,
+                last_sign_in=r.last_sign_in,
+                email=r.email,
+            )
             for r in rows
         ]
 

@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, Row, and_, func, or_, select, update
 
-from roundup_bot.core.curation import without_credentials
-from roundup_bot.core.records import ConfiguredFeed, FeedForUpdate, FeedStatus, ParsedFeed
+from roundup_bot.core.feed_update import FeedSuccess
+from roundup_bot.core.records import ConfiguredFeed, FeedForUpdate, FeedStatus
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.candidates import store_entries
 from roundup_bot.storage.schema import candidate_sources, feeds
@@ -99,57 +99,33 @@ class FeedRepository:
             rows = conn.execute(query.order_by(feeds.c.id)).all()
         return [feed_for_update(row) for row in rows]
 
-    def record_success(
-        self,
-        feed: FeedForUpdate,
-        *,
-        parsed: ParsedFeed | None,
-        etag: str | None,
-        last_modified: str | None,
-        permanent_url: str | None,
-        now: datetime,
-        next_due: datetime,
-        source_name: str | None = None,
-        notice: str | None = None,
-    ) -> tuple[int, int]:
-        """Store a successful poll in one transaction: the entries (if the feed
-        changed) and the feed's new cache state. A run killed before the commit
-        leaves the old ETag in place, so the next poll fetches the entries again.
-        ``notice`` says what of a changed document was left out; an unchanged
-        one (no ``parsed``) keeps the notice it had. Returns (new candidates,
-        updated candidates)."""
+    def record_success(self, success: FeedSuccess) -> tuple[int, int]:
+        """Apply a good poll (decided by roundup_bot.core.feed_update) in one
+        transaction: the entries (if the feed changed) and the feed's new cache
+        state. A run killed before the commit leaves the old ETag in place, so
+        the next poll fetches the entries again. An unchanged feed (a 304) keeps
+        its title and notice. Returns (new candidates, updated candidates)."""
         with write(self.engine) as conn:
             counts = (0, 0)
             values: dict[str, object] = {
-                "etag": etag,
-                "last_modified": last_modified,
-                "last_polled": now,
-                "last_success": now,
-                "next_due": next_due,
+                "etag": success.etag,
+                "last_modified": success.last_modified,
+                "last_polled": success.now,
+                "last_success": success.now,
+                "next_due": success.next_due,
                 "ok": True,
                 "last_error": None,
                 "consecutive_errors": 0,
                 "gone": False,
             }
-            if permanent_url:
-                values["fetch_url"] = permanent_url
-            if parsed is not None:
-                values["notice"] = notice
-                values["title"] = parsed.title
-                values["site_url"] = parsed.site_url
-                # Only the feed row keeps a private feed's password (to fetch it);
-                # the copies on its entries, shown on the pages, never do.
-                public_url = without_credentials(feed.url)
-                source_name = source_name or feed.name or parsed.title or public_url
-                counts = store_entries(
-                    conn,
-                    feed_id=feed.id,
-                    source_name=source_name,
-                    source_url=public_url,
-                    entries=parsed.entries,
-                    now=now,
-                )
-            conn.execute(update(feeds).where(feeds.c.id == feed.id).values(**values))
+            if success.permanent_url:
+                values["fetch_url"] = success.permanent_url
+            if success.changed:
+                values["notice"] = success.notice
+                values["title"] = success.title
+                values["site_url"] = success.site_url
+                counts = store_entries(conn, success)
+            conn.execute(update(feeds).where(feeds.c.id == success.feed_id).values(**values))
             return counts
 
     def record_failure(

@@ -279,6 +279,7 @@ editors = Table(
     Column("password_hash", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_sign_in", UTCDateTime),
+    Column("email", Text),  # told when the week's draft is ready ([notify])
 )
 
 # Server-side web sessions: the cookie carries a random token whose SHA-256 is the
@@ -348,4 +349,24 @@ wordpress_comments = Table(
     Column("comment_id", Integer, primary_key=True),
     Column("post_id", Integer, nullable=False),
     Column("read_at", UTCDateTime, nullable=False),
+)
+
+# One row per message owed about a draft: to each editor's address, and to the
+# chat webhook. A row is claimed (state "sending") before the message goes out and
+# marked "sent" after, so a second run or a crash never sends it twice; a failure
+# marks it "failed" and the next run tries again.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("draft_id", Integer, ForeignKey("drafts.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(20), nullable=False),  # email | webhook
+    Column("recipient", Text, nullable=False),  # the address, or "webhook"
+    Column("state", String(20), nullable=False),  # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("claimed_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("draft_id", "channel", "recipient", name="uq_notifications_message"),
 )

@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 from roundup_bot.core.ranking import (
     RankingRules,
     eligible,
+    plain_reason,
     rank,
     score_bounds,
     score_candidate,
     score_json,
     upper_bounds,
 )
-from roundup_bot.core.records import Candidate, CandidateSource, RankingFacts, Window
+from roundup_bot.core.records import Candidate, CandidateSource, RankingFacts, ScorePart, Window
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 WEEK = Window(START, START + timedelta(days=7))
@@ -172,3 +173,36 @@ def test_an_international_blocked_domain_matches_its_punycode_host() -> None:
     assert domain_matches(host, "bücher.example")
     assert domain_matches(host, "xn--bcher-kva.example")
     assert not domain_matches(host, "other.example")
+
+
+def test_the_reasons_read_as_plain_words_while_the_json_keys_stay() -> None:
+    settings = RankingRules(keyword_boosts={"digital": 1.5})
+    c = candidate(1, day=3.1, weights=(1.5,), tips=("@ann",), title="Digital by default")
+    score = score_candidate(c, WEEK, settings)
+    plain = {p.name: plain_reason(p) for p in score.parts}
+    assert plain == {
+        "suggestions": "suggested by 1 person (@ann)",
+        "feeds": "carried by 1 feed (Blog A)",
+        "feed weight": "a favoured feed: from a feed of weight 1.5",
+        "recency": "new this week: 3.9 days before the deadline",
+        "keyword": 'keyword in the settings: mentions "digital"',
+    }
+    # The JSON keeps its machine fields: the same names, points and keys.
+    why = score_json(score)["why"]
+    assert [w["name"] for w in why] == ["suggestions", "feeds", "feed weight", "recency", "keyword"]  # type: ignore[attr-defined,index]
+    assert {"name": "recency", "points": 0.89, "detail": "3.9 days before the deadline"} in why  # type: ignore[operator]
+    late = score_candidate(candidate(2, day=6.9), WEEK, settings).parts[-1]
+    assert plain_reason(late) == "new this week: 2 h before the deadline"
+    last = score_candidate(candidate(3, day=7.0), WEEK, settings).parts[-1]
+    assert plain_reason(last) == "new this week: at the deadline"
+
+
+def test_reasons_stored_in_older_drafts_read_plainly_too() -> None:
+    old = ScorePart("recency", 1.1, "appeared 3.9 days before the week's end")
+    assert plain_reason(old) == "new this week: 3.9 days before the deadline"
+    ended = ScorePart("recency", 2.0, "appeared at the end of the week")
+    assert plain_reason(ended) == "new this week: at the deadline"
+    assert plain_reason(ScorePart("feed weight", -1.0, "from a feed of weight 0.5")) == (
+        "a less favoured feed: from a feed of weight 0.5"
+    )
+    assert plain_reason(ScorePart("novel", 1.0, "something new")) == "novel: something new"

@@ -189,3 +189,21 @@ def test_comments_are_read_with_their_people_and_posts() -> None:
     assert link.posted_at == datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
     with pytest.raises(MalformedAnswer):
         read_comments({"not": "a list"}, own_hosts=[])
+
+
+def test_the_rest_root_is_read_from_the_link_header() -> None:
+    from roundup_bot.core.wordpress import link_with_rel
+
+    header = (
+        "<https://blog.example/?p=7>; rel=shortlink, "
+        '<https://blog.example/wp-json/>; rel="https://api.w.org/"'
+    )
+    assert link_with_rel(header, "https://api.w.org/", "https://blog.example/") == (
+        "https://blog.example/wp-json/"
+    )
+    relative = '</index.php?rest_route=/>; rel="https://api.w.org/"'
+    assert link_with_rel(relative, "https://api.w.org/", "https://blog.example/") == (
+        "https://blog.example/index.php?rest_route=/"
+    )
+    assert link_with_rel("<https://x/>; rel=next", "https://api.w.org/", "https://x/") is None
+    assert link_with_rel("garbage", "https://api.w.org/", "https://x/") is None

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from helpers.feeds import record_parsed
 
 from roundup_bot.config import Settings, settings_from_mapping
 from roundup_bot.core.clock import Clock
@@ -297,7 +298,8 @@ def test_the_real_draft_job_drafts_the_week_that_just_ended(tmp_path: Path) -> N
             )
             for n in range(3)
         )
-        app.storage.feeds.record_success(
+        record_parsed(
+            app.storage,
             feed,
             parsed=ParsedFeed(url=feed.url, title="Example", site_url=None, entries=entries),
             etag=None,

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from helpers.feeds import record_parsed
 from roundup_bot.config import settings_from_mapping
 from roundup_bot.core.records import ConfiguredFeed, ParsedEntry, ParsedFeed
 from roundup_bot.services.app import App
@@ -81,7 +82,8 @@ def seed(
             for a in articles
             if name in a.feeds
         )
-        storage.feeds.record_success(
+        record_parsed(
+            storage,
             feed,
             parsed=ParsedFeed(url=feed.url, title=name, site_url=None, entries=entries),
             etag=None,

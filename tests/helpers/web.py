@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 
+from helpers.feeds import record_parsed
 from roundup_bot.config import Settings, settings_from_mapping
 from roundup_bot.core.records import ConfiguredFeed, Draft, ParsedEntry, ParsedFeed
 from roundup_bot.core.weeks import week_containing
@@ -86,7 +87,8 @@ def seed(app: App) -> None:
         etag=None, last_modified=None, permanent_url=None, now=NOW, next_due=NOW
     )
     council = feeds["https://blog.example.gov.uk/feed"]
-    storage.feeds.record_success(
+    record_parsed(
+        storage,
         council,
         parsed=ParsedFeed(
             url=council.url,
@@ -101,7 +103,8 @@ def seed(app: App) -> None:
         **kwargs,
     )
     other = feeds["https://other.example.org/feed"]
-    storage.feeds.record_success(
+    record_parsed(
+        storage,
         other,
         parsed=ParsedFeed(
             url=other.url,

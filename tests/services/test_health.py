@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from helpers.feeds import record_parsed
 from sqlalchemy import insert, select
 
 from roundup_bot.core.records import ConfiguredFeed, FeedStatus, ParsedEntry, ParsedFeed
@@ -33,7 +34,8 @@ def test_each_feed_counts_the_articles_it_gave_and_nothing_else(storage: Storage
     storage.feeds.sync([ConfiguredFeed(url, None, 1.0, True) for url in urls], NOW)
     fetch = {f.url: f for f in storage.feeds.for_update(NOW, mode="all")}
     for url, entries in ((urls[0], (article(1), article(2))), (urls[1], (article(2),))):
-        storage.feeds.record_success(
+        record_parsed(
+            storage,
             fetch[url],
             parsed=ParsedFeed(url=url, title=None, site_url=None, entries=entries),
             etag=None,

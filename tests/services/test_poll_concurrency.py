@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from helpers.cli import run_cli, start_cli
+from helpers.feeds import record_parsed
 from helpers.server import InFlight, LocalServer, Reply, SeenRequest, rss, wait_for
 from sqlalchemy import create_engine, text
 
@@ -364,7 +365,8 @@ def test_concurrent_writers_of_overlapping_entries_neither_deadlock_nor_duplicat
         start.wait()
         try:
             for _ in range(2):
-                storage.feeds.record_success(
+                record_parsed(
+                    storage,
                     feed,
                     parsed=parsed,
                     etag=None,

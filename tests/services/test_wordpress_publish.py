@@ -189,12 +189,26 @@ def test_an_answer_lost_after_the_create_never_makes_a_second_post(
     assert wp.posts[retried.wordpress.post_id]["slug"] == SLUG
 
 
+class _Waiting(logging.Handler):
+    """Sets ``seen`` when a run says it waits for the publish lock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "for the publish lock" in record.getMessage():
+            self.seen.set()
+
+
 def test_two_approvals_at_once_make_one_post(
     storage: Storage, tmp_path: Path, wp: FakeWordPress
 ) -> None:
+    """A second approval while the first is making the post (held open in WordPress)
+    is refused, as approved first by the other editor."""
     app = wp_app(storage, tmp_path, wp)
     draft_id = drafted(app)
-    wp.fail_next("POST", "posts", "hold_after")  # the first create is held open
+    wp.fail_next("POST", "posts", "hold_after")
     outcomes: list[Any] = []
 
     def approving() -> None:
@@ -205,16 +219,60 @@ def test_two_approvals_at_once_make_one_post(
 
     first = threading.Thread(target=approving)
     first.start()
-    assert wp.holding.wait(30)  # the first approval is creating the post, lock held
+    assert wp.holding.wait(30)  # the first approval is making the post
     second = threading.Thread(target=approving)
     second.start()
+    second.join(60)
     wp.released.set()
     first.join(60)
-    second.join(90)
     assert len(outcomes) == 2
+    assert isinstance(outcomes[0], DraftError)  # the second, refused while the first posted
     assert len(wp.posts) == 1
     assert len(wp.requests("POST", "posts")) == 1
-    assert storage.wordpress.get(draft_id).post_id == next(iter(wp.posts))  # type: ignore[union-attr]
+    step = storage.wordpress.get(draft_id)
+    assert step is not None
+    assert step.post_id == next(iter(wp.posts))
+
+
+def test_two_publishers_at_once_make_one_post(
+    storage: Storage, tmp_path: Path, wp: FakeWordPress
+) -> None:
+    """Two retries of a failed post (``roundup-bot publish`` and the daemon): the second
+    is let go only once it says it waits for the publish lock, and then finds the
+    step done."""
+    app = wp_app(storage, tmp_path, wp)
+    draft_id = drafted(app)
+    wp.fail_next("POST", "posts", "status", status=503)
+    assert not approve(app, draft_id, by="ann", now=NOW).complete
+    wp.fail_next("POST", "posts", "hold_after")
+    results: list[Any] = []
+    waiting = _Waiting()
+    locks_log = logging.getLogger("roundup_bot.storage.locks")
+    locks_log.addHandler(waiting)
+    previous = locks_log.level
+    locks_log.setLevel(logging.INFO)
+    later = NOW + timedelta(hours=1)
+    try:
+        first = threading.Thread(
+            target=lambda: results.append(publish(app, draft_id, now=later, retry=True))
+        )
+        first.start()
+        assert wp.holding.wait(30)  # the first retry is making the post, lock held
+        second = threading.Thread(
+            target=lambda: results.append(retry_posts(app, later, lock_wait=60))
+        )
+        second.start()
+        assert waiting.seen.wait(30)  # the second waits for the lock
+        wp.released.set()
+        first.join(60)
+        second.join(90)
+    finally:
+        locks_log.removeHandler(waiting)
+        locks_log.setLevel(previous)
+    assert len(results) == 2
+    assert len(wp.posts) == 1
+    assert len(wp.requests("POST", "posts")) == 2  # the 503, then the one made
+    assert not wp.requests("POST", r"posts/\d+")  # the second found nothing left to do
 
 
 def test_wordpress_down_then_back_is_retried_by_the_daemon_with_backoff(
@@ -363,3 +421,14 @@ def test_secrets_never_reach_the_logs_at_debug(
     assert caplog.records  # httpx and roundup-bot did log
     for secret in (APP_PASSWORD, encoded, APP_PASSWORD.replace(" ", "")):
         assert secret not in caplog.text
+
+
+def test_a_template_that_renders_a_whole_page_is_refused_and_recorded(
+    storage: Storage, tmp_path: Path, wp: FakeWordPress
+) -> None:
+    app = wp_app(storage, tmp_path, wp, template="roundup.html.j2")
+    step = approve(app, drafted(app), by="ann", now=NOW).wordpress
+    assert step is not None
+    assert step.state == "failed"
+    assert "renders a whole HTML page" in (step.error or "")
+    assert not wp.posts

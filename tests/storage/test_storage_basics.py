@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from helpers.feeds import record_parsed
 from sqlalchemy import insert
 
 from roundup_bot.core.records import ConfiguredFeed, ParsedEntry, ParsedFeed
@@ -53,10 +54,10 @@ def test_storing_the_same_entries_twice_creates_no_duplicates(storage: Storage) 
     [feed] = storage.feeds.for_update(NOW)
     parsed = ParsedFeed(url=feed.url, title="A", site_url=None, entries=(entry(1), entry(2)))
     kwargs = dict(etag=None, last_modified=None, permanent_url=None, now=NOW, next_due=NOW)
-    assert storage.feeds.record_success(feed, parsed=parsed, **kwargs) == (2, 0)
-    assert storage.feeds.record_success(feed, parsed=parsed, **kwargs) == (0, 0)
+    assert record_parsed(storage, feed, parsed=parsed, **kwargs) == (2, 0)
+    assert record_parsed(storage, feed, parsed=parsed, **kwargs) == (0, 0)
     changed = ParsedFeed(url=feed.url, title="A", site_url=None, entries=(entry(1, "New title"),))
-    assert storage.feeds.record_success(feed, parsed=changed, **kwargs) == (0, 1)
+    assert record_parsed(storage, feed, parsed=changed, **kwargs) == (0, 1)
     found = storage.candidates.list()
     assert len(found) == 2
     assert {c.title for c in found} == {"New title", "Post 2"}
@@ -75,7 +76,8 @@ def test_the_same_article_from_two_feeds_is_one_candidate_with_both_sources(
     )
     for feed in storage.feeds.for_update(NOW):
         parsed = ParsedFeed(url=feed.url, title=None, site_url=None, entries=(entry(7),))
-        storage.feeds.record_success(
+        record_parsed(
+            storage,
             feed,
             parsed=parsed,
             etag='"x"',
@@ -320,9 +322,9 @@ def test_migration_0004_keeps_stored_suggestions_and_takes_long_post_ids(db_url:
         store.close()
 
 
-def test_migration_0005_keeps_candidates_and_cached_pages(db_url: str) -> None:
-    """A populated 0004 database (candidates, a source, a cached page) upgrades to
-    0005: nothing is lost, the new columns start empty, and aliases work at once."""
+def test_migration_0008_keeps_candidates_and_cached_pages(db_url: str) -> None:
+    """A populated 0007 database (candidates, a source, a cached page) upgrades to
+    0008: nothing is lost, the new columns start empty, and aliases work at once."""
     from alembic import command
     from sqlalchemy import text
 
@@ -331,7 +333,7 @@ def test_migration_0005_keeps_candidates_and_cached_pages(db_url: str) -> None:
         cfg = alembic_config()
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0004")
+            command.upgrade(cfg, "0007")
             feed_id = conn.execute(
                 insert(feeds)
                 .values(
@@ -366,7 +368,7 @@ def test_migration_0005_keeps_candidates_and_cached_pages(db_url: str) -> None:
                 ),
                 {"now": NOW},
             )
-        assert current_revision(engine) == "0004"
+        assert current_revision(engine) == "0007"
     finally:
         engine.dispose()
     store = open_storage(db_url)

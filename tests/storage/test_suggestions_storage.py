@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from helpers.feeds import record_parsed
+
 from roundup_bot.core.records import ConfiguredFeed, ParsedEntry, ParsedFeed
 from roundup_bot.core.suggestion_rules import JudgedSuggestion, SuggestedLink
 from roundup_bot.storage import Storage
@@ -99,7 +101,8 @@ def test_a_suggestion_joins_the_feed_candidate_and_fills_only_what_is_empty(
         summary=None,
         entry_id="e1",
     )
-    storage.feeds.record_success(
+    record_parsed(
+        storage,
         feed,
         parsed=ParsedFeed(url=feed.url, title="Blog", site_url=None, entries=(entry,)),
         etag=None,

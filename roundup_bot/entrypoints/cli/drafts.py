@@ -14,10 +14,13 @@ from roundup_bot.core.clock import utc_now
 from roundup_bot.core.errors import WeekLabelError
 from roundup_bot.core.records import Draft, DraftSummary
 from roundup_bot.core.weeks import parse_week_label
+from roundup_bot.core.wording import plural
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock
 from roundup_bot.entrypoints.cli._output import RowId, echo_json, iso, table
+from roundup_bot.services.app import App
 from roundup_bot.services.drafting import draft_week, resolve_week
+from roundup_bot.services.notify import SendReport, announce_new_draft, send_due
 from roundup_bot.services.publish import approve as approve_draft
 from roundup_bot.services.publish import reopen as reopen_draft
 
@@ -128,11 +131,14 @@ def draft(
         fetch_details=True if refresh_details else link_details,
         refresh_details=refresh_details,
     )
+    report = (announce_new_draft if outcome.created else _send_owed)(cli.app, outcome.draft, now)
+    if report.sent or report.failed:
+        click.echo(f"editors told the draft is ready: {report}", err=True)
     if outcome.left_alone:
         click.echo(outcome.left_alone, err=True)
     elif outcome.details_fetched:
         click.echo(
-            f"read {outcome.details_fetched} article pages"
+            f"read {plural(outcome.details_fetched, 'article page')}"
             + (f" ({outcome.details_failed} could not be read)" if outcome.details_failed else ""),
             err=True,
         )
@@ -147,10 +153,8 @@ def draft(
         return
     if not outcome.left_alone:
         verb = "created" if outcome.created else "refreshed"
-        click.echo(
-            f"{verb} the {chosen.label} draft with {len(outcome.draft.shown_items)} items",
-            err=True,
-        )
+        items = plural(len(outcome.draft.shown_items), "item")
+        click.echo(f"{verb} the {chosen.label} draft with {items}", err=True)
     click.echo(str(outcome.draft.id))
 
 
@@ -278,3 +282,8 @@ def user_name() -> str:
 
 
 COMMANDS = [draft, show, drafts_command, approve, reopen]
+
+
+def _send_owed(app: App, _draft: Draft, now: datetime) -> SendReport:
+    """A refresh makes no news, but news an earlier run could not send goes now."""
+    return send_due(app, now)

@@ -43,6 +43,7 @@ from roundup_bot.core.records import (
     SetItemDetails,
     SetOutro,
 )
+from roundup_bot.core.wording import plural
 from roundup_bot.entrypoints.cli._context import CliContext
 from roundup_bot.entrypoints.cli._output import RowId, echo_json
 from roundup_bot.entrypoints.cli.drafts import draft_json, user_name
@@ -310,7 +311,7 @@ def move(ctx: click.Context, number: int, to: int) -> None:
     item = _shown_item(draft, number)
     places = len(draft.shown_items)
     if not 1 <= to <= places:
-        raise DraftError(f"there is no place {to}: draft {draft.id} shows {places} items")
+        raise DraftError(f"there is no place {to}: draft {draft.id} shows {plural(places, 'item')}")
     saved = _save(request, draft, [MoveItem(item.id, to - number)])
     _report(request, draft, saved, f"Moved {item_name(draft, item)} to place {to}.")
 

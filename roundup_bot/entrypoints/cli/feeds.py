@@ -20,6 +20,7 @@ from roundup_bot.core.ranking import placed_at, score_json
 from roundup_bot.core.records import Candidate, FeedStatus, PollOutcome
 from roundup_bot.core.redaction import redact, redact_url
 from roundup_bot.core.weeks import RoundupWeek, week_by_label, week_containing
+from roundup_bot.core.wording import plural
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock, poll_as_worker
 from roundup_bot.entrypoints.cli._output import echo_json, iso, parse_when, shorten, table
@@ -29,9 +30,9 @@ from roundup_bot.entrypoints.cli.wordpress import echo_status as echo_wordpress_
 from roundup_bot.entrypoints.cli.wordpress import status_json as wordpress_status_json
 from roundup_bot.services.drafting import rank_candidates
 from roundup_bot.services.health import channels_health, feed_state, jobs_health
-from roundup_bot.services.jobs import poll_summary
-from roundup_bot.services.polling import poll_feeds
+from roundup_bot.services.jobs import StopSignal, poll_summary, run_poll
 from roundup_bot.storage.db import current_revision, migrate
+from roundup_bot.storage.notifications import NotifySummary
 
 
 @click.command()
@@ -50,7 +51,12 @@ def init(cli: CliContext) -> None:
     finally:
         app.close()
     state = ("created" if before is None else "upgraded") if changed else "up to date"
-    click.echo(f"database {state} (schema {revision}); {len(feeds)} feeds from {settings.path}")
+    listed = min(len(settings.feeds), len(feeds))
+    where = f"{plural(listed, 'feed')} from {settings.path}"
+    if settings.polling.opml:
+        opml = settings.resolve_path(settings.polling.opml)
+        where += f" and {len(feeds) - listed} more from the OPML file {opml}"
+    click.echo(f"database {state} (schema {revision}); {where}")
 
 
 @click.command()
@@ -78,14 +84,18 @@ def poll(cli: CliContext, mode: str | None, quiet: bool, worker: bool = False) -
         # The summary below names every failing feed; the per-feed log lines
         # (INFO, for the daemon's log) would only repeat them on the terminal.
         logging.getLogger("roundup_bot.services.polling").setLevel(logging.WARNING)
-    now = utc_now()
-    configured = app.sync_feeds(now)
-    selected = app.storage.feeds.for_update(now, mode=mode or "poll")  # type: ignore[arg-type]
-    names = {f.url: f.name for f in configured}
-    feed_names = {feed.id: names.get(feed.url) for feed in selected}
     show_progress = not quiet and sys.stderr.isatty()
-    total = len(selected)
-    done = 0
+    total = done = 0
+
+    def starting(selected: int, backing_off: int) -> None:
+        nonlocal total
+        total = selected
+        if not quiet:
+            click.echo(
+                f"polling {plural(selected, 'feed')}"
+                + (f" ({backing_off} backing off)" if backing_off > 0 else ""),
+                err=True,
+            )
 
     def progress(outcome: PollOutcome) -> None:
         nonlocal done
@@ -98,24 +108,18 @@ def poll(cli: CliContext, mode: str | None, quiet: bool, worker: bool = False) -
                 nl=False,
             )
 
-    skipped = len([f for f in configured if f.enabled]) - total
-    if not quiet:
-        click.echo(
-            f"polling {total} feeds" + (f" ({skipped} backing off)" if skipped > 0 else ""),
-            err=True,
-        )
-    outcomes = poll_feeds(
-        app.storage,
-        selected,
-        app.feed_policy(),
-        app.poll_options(),
-        names=feed_names,
+    run = run_poll(
+        app,
+        StopSignal(),
+        app.clock,
+        mode=mode or "poll",  # type: ignore[arg-type]
         progress=progress,
+        starting=starting,
     )
     if show_progress and total:
         click.echo("", err=True)
-    _summary(outcomes)
-    return poll_summary(outcomes).summary
+    _summary(run.outcomes)
+    return poll_summary(run.outcomes).summary
 
 
 def _summary(outcomes: Sequence[PollOutcome]) -> None:
@@ -124,8 +128,9 @@ def _summary(outcomes: Sequence[PollOutcome]) -> None:
     updated = sum(o.updated_entries for o in outcomes)
     unchanged = sum(1 for o in outcomes if o.not_modified)
     click.echo(
-        f"polled {len(outcomes)} feeds: {len(outcomes) - len(failed)} ok "
-        f"({unchanged} unchanged), {len(failed)} failed; {new} new candidates, {updated} updated"
+        f"polled {plural(len(outcomes), 'feed')}: {len(outcomes) - len(failed)} ok "
+        f"({unchanged} unchanged), {len(failed)} failed; "
+        f"{new} new {'candidate' if new == 1 else 'candidates'}, {updated} updated"
     )
     for outcome in sorted(failed, key=lambda o: o.feed_url):
         click.echo(f"FAILED {redact(outcome.feed_url)}: {_shown(outcome.error) or ''}")
@@ -213,7 +218,7 @@ def candidates(
         if since or until or week:
             click.echo("no candidates in that period")
         else:
-            click.echo("no candidates yet: run `roundup-bot poll` first")
+            click.echo(_why_no_candidates(cli.app.storage.feeds.statuses()))
         return
     rows = [
         [
@@ -293,6 +298,7 @@ def status(cli: CliContext, as_json: bool) -> None:
     feeds = app.storage.feeds.statuses()
     jobs = jobs_health(app.storage)
     channels = channels_health(app)
+    notify = app.storage.notifications.summary()
     if as_json:
         echo_json(
             {
@@ -301,6 +307,7 @@ def status(cli: CliContext, as_json: bool) -> None:
                 "x": x_json(channels[0]),
                 "channels": [channel_json(c) for c in channels],
                 "wordpress": wordpress_status_json(cli),
+                "notify": {"messages": notify.counts, "last_error": notify.last_error},
             }
         )
         return
@@ -326,6 +333,20 @@ def status(cli: CliContext, as_json: bool) -> None:
     for channel in channels:
         echo_x(channel, zone)
     echo_wordpress_status(cli)
+    _echo_notify(notify)
+
+
+def _echo_notify(notify: NotifySummary) -> None:
+    """One line on the news for editors, when there has been any."""
+    if not notify.counts:
+        return
+    counts = ", ".join(f"{count} {state}" for state, count in sorted(notify.counts.items()))
+    line = f"\nnews for editors (draft ready): {counts}"
+    if notify.counts.get("failed"):
+        line += f"; last failure: {notify.last_error} (tried again at the next poll)"
+    if notify.counts.get("sending"):
+        line += "; 'sending' ones were cut off mid-send and are not sent again"
+    click.echo(line)
 
 
 _FEED_WORDS = {
@@ -379,7 +400,17 @@ def export_opml(cli: CliContext, output: Path | None, with_passwords: bool) -> N
             output.write_text(document, encoding="utf-8")
         except OSError as exc:
             raise click.FileError(str(output), exc.strerror) from None
-        click.echo(f"wrote {len(configured)} feeds to {output}", err=True)
+        click.echo(f"wrote {plural(len(configured), 'feed')} to {output}", err=True)
 
 
 COMMANDS = [init, poll, candidates, status, feeds]
+
+
+def _why_no_candidates(feeds: Sequence[FeedStatus]) -> str:
+    """The next step depends on why the list is empty: never polled, nothing read, or
+    feeds that had nothing (right after an offline first poll, "run poll" would mislead)."""
+    if not any(feed.last_polled for feed in feeds):
+        return "no candidates yet: run `roundup-bot poll` first"
+    if not any(feed.ok for feed in feeds):
+        return "no candidates yet: no feed could be read (`roundup-bot status` says why)"
+    return "no candidates yet: the feeds read so far had no entries"

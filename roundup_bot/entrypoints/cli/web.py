@@ -5,11 +5,14 @@ from __future__ import annotations
 import ipaddress
 import logging
 import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import click
 
 from roundup_bot.core.clock import utc_now
 from roundup_bot.core.errors import EditorExistsError
+from roundup_bot.core.notices import is_plain_address
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._output import echo_json, iso, table
 
@@ -103,10 +106,21 @@ def _read_password(name: str) -> str:
     return line.rstrip("\r\n")
 
 
+def _address(value: str | None) -> str | None:
+    """An --email value: a plain address, or "" to clear it (None)."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not is_plain_address(value):
+        raise click.BadParameter(f"{value!r} is not an email address", param_hint="--email")
+    return value
+
+
 @editor.command("add")
 @click.argument("name")
+@click.option("--email", help="Tell this editor by email when the week's draft is ready.")
 @pass_cli
-def editor_add(cli: CliContext, name: str) -> None:
+def editor_add(cli: CliContext, name: str, email: str | None) -> None:
     """Add an editor. Asks for the password (or reads it from standard input)."""
     from roundup_bot.core.errors import AccountError
     from roundup_bot.entrypoints.web.accounts import Accounts, clean_name
@@ -118,6 +132,7 @@ def editor_add(cli: CliContext, name: str) -> None:
     accounts = Accounts(cli.app.storage.editors)
     if accounts.editors.credentials(name) is not None:
         raise click.ClickException(f"an editor named {name!r} already exists")
+    address = _address(email)
     password = _read_password(name)
     try:
         accounts.add(name, password, utc_now())
@@ -125,7 +140,28 @@ def editor_add(cli: CliContext, name: str) -> None:
         raise click.BadParameter(str(exc), param_hint="password") from None
     except EditorExistsError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"added editor {name}")
+    if address:
+        accounts.editors.set_email(name, address)
+    click.echo(f"added editor {name}" + (f" <{address}>" if address else ""))
+
+
+@editor.command("set")
+@click.argument("name")
+@click.option(
+    "--email",
+    required=True,
+    help='Where to tell this editor the draft is ready ("" to stop the emails).',
+)
+@pass_cli
+def editor_set(cli: CliContext, name: str, email: str) -> None:
+    """Change an editor's details: their email address."""
+    address = _address(email)
+    if not cli.app.storage.editors.set_email(name.strip(), address):
+        raise click.ClickException(f"there is no editor named {name!r}")
+    if address:
+        click.echo(f"{name.strip()} will be emailed at {address} when a draft is ready")
+    else:
+        click.echo(f"{name.strip()} will no longer be emailed")
 
 
 @editor.command("password")
@@ -169,6 +205,7 @@ def editor_list(cli: CliContext, as_json: bool) -> None:
             [
                 {
                     "name": e.name,
+                    "email": e.email,
                     "created_at": iso(e.created_at),
                     "last_sign_in": iso(e.last_sign_in),
                 }
@@ -179,8 +216,21 @@ def editor_list(cli: CliContext, as_json: bool) -> None:
     if not editors:
         click.echo("no editors yet: add one with `roundup-bot editor add NAME`")
         return
-    rows = [[e.name, iso(e.created_at) or "", iso(e.last_sign_in) or "never"] for e in editors]
-    table(["name", "added", "last sign-in"], rows, flexible=0)
+    zone = ZoneInfo(cli.settings.roundup.timezone)
+
+    def local(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%a %d %b %Y %H:%M")
+
+    rows = [
+        [
+            e.name,
+            e.email or "-",
+            local(e.created_at),
+            local(e.last_sign_in) if e.last_sign_in else "never",
+        ]
+        for e in editors
+    ]
+    table(["name", "email", "added", f"last sign-in ({zone.key} time)"], rows, flexible=1)
 
 
 COMMANDS = [web, editor]

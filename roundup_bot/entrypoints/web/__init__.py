@@ -26,6 +26,7 @@ from roundup_bot import __version__
 from roundup_bot.adapters.render import safe_url
 from roundup_bot.config import Settings
 from roundup_bot.core.clock import utc_now
+from roundup_bot.core.ranking import plain_reason
 from roundup_bot.core.redaction import redact
 from roundup_bot.entrypoints.web import auth, security
 from roundup_bot.entrypoints.web.accounts import Accounts
@@ -162,6 +163,7 @@ def _register_filters(app: Flask, settings: Settings) -> None:
         return value.astimezone(zone).strftime(fmt)
 
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["plain_reason"] = plain_reason
     app.jinja_env.filters["redact"] = redact  # a feed URL may carry a password
     # Every address put in an href, as in the published round-up: http(s) or '#'.
     app.jinja_env.filters["safe_url"] = safe_url

@@ -56,6 +56,7 @@ class PageState:
     query: str = ""
     results: list[Ranked] = field(default_factory=list)
     searched: bool = False
+    jump_to_results: bool = False  # the Search button was pressed: focus its results
     origs: dict[str, str] = field(default_factory=dict)  # see Submission.origs
     # (label, text) an editor typed that cannot be saved at all (the round-up was
     # approved or published meanwhile): shown read-only so they can copy it.

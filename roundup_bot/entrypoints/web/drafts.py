@@ -53,6 +53,7 @@ from roundup_bot.entrypoints.web.draftpage import (
 )
 from roundup_bot.entrypoints.web.security import preview_headers
 from roundup_bot.entrypoints.web.service import MAX_RESULTS, OFFERED, RoundupService
+from roundup_bot.services.drafting import DRAFT_BOT
 from roundup_bot.services.publish import Published
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,7 @@ def save(draft_id: int) -> BaseResponse | tuple[str, int]:
         return render_page(state, 400)
     if sub.action.kind == "search":
         state = state_from_submission(draft, sub)
+        state.jump_to_results = True
         return render_page(state)
     if sub.version != draft.version:
         stale = StaleDraftError(
@@ -279,7 +281,7 @@ def save(draft_id: int) -> BaseResponse | tuple[str, int]:
         state.error = f"Nothing was saved: {exc}."
         return render_page(state, 400)
     kind = sub.action.kind
-    flash(_DONE[kind] if edits else "Nothing had changed.", "success")
+    flash(_DONE[kind] if edits else already_saved(draft, kind, editor.name), "success")
     if kind == "preview":
         return redirect(url_for("drafts.preview", draft_id=draft.id))
     anchor = None
@@ -418,6 +420,20 @@ def publish_again(draft_id: int) -> BaseResponse:
     log.info("editor %r retried publishing draft %d (%s)", editor.name, draft.id, draft.week)
     _flash_wordpress(result)
     return redirect(url_for("drafts.edit", draft_id=draft.id))
+
+
+def already_saved(draft: Draft, kind: str, editor: str) -> str:
+    """What a button that changed nothing says: when the draft was last saved and
+    by whom. (A bare "Nothing had changed." on the preview, after the editor had
+    just pressed Save, read as if their save was lost.)"""
+    zone = ZoneInfo(service().settings.roundup.timezone)
+    when = f"{draft.updated_at.astimezone(zone):%H:%M on %a %d %b}"
+    shows = "This preview shows" if kind == "preview" else "The page shows"
+    if draft.updated_by == editor:
+        return f"Already saved: you saved it at {when}. {shows} what you saved."
+    if draft.updated_by and draft.updated_by != DRAFT_BOT:
+        return f"No changes to save. {shows} the draft as {draft.updated_by} saved it at {when}."
+    return f"No changes to save. {shows} the draft as it was made at {when}."
 
 
 def already_approved(done: AlreadyApproved) -> str:

@@ -277,3 +277,28 @@ def test_a_form_refused_after_signing_in_again_elsewhere_keeps_the_typed_text(
     stored = served.site.app.storage.drafts.get(1).shown_items[0]
     assert stored.blurb == "Typed before signing in again"
     context.close()
+
+
+def test_copy_for_the_blog_puts_the_round_up_on_the_clipboard_in_one_click(
+    browser: Browser, served: Served
+) -> None:
+    from roundup_bot.services.publish import approve
+
+    approve(served.site.app, 1, by=EDITOR)
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    problems = watch(page)
+    sign_in(page, served.base)
+    page.goto(served.base + "/drafts/1")
+    fragment = page.locator("#blog-html").input_value()
+    assert fragment.lstrip().startswith("<h1>")
+    assert "<html" not in fragment
+    page.get_by_role("button", name="Copy for the blog").click()
+    assert page.get_by_text("Copied. Paste it into the blog.").is_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == fragment
+    page.get_by_role("button", name="Copy the Markdown").click()
+    markdown = page.evaluate("navigator.clipboard.readText()")
+    assert markdown == page.locator("#blog-markdown").input_value()
+    assert markdown.startswith("# ")
+    assert problems == []
+    context.close()

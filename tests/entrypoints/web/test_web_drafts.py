@@ -112,7 +112,8 @@ def test_each_item_shows_its_linked_title_author_blog_suggesters_and_score(
     assert f"by {first.author} · Council Blog" in html
     assert 'Score <span class="score">' in html
     assert "carried by 1 feed (Council Blog)" in html
-    assert "recency:" in html
+    assert "new this week: " in html
+    assert "before the deadline" in html
     assert html.count(">Blurb<") == 3
     assert html.count(">Move up<") == 3
     assert html.count(">Move down<") == 3

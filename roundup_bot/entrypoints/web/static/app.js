@@ -2,6 +2,7 @@
    Every action works without this file; it only adds comfort:
    - a character counter under text boxes that have a limit,
    - Enter in the draft's search box searches instead of saving,
+   - after a search, focus on the line saying how many matched,
    - "Use my text" buttons after a conflicting save,
    - filtering the candidates table as you type,
    - dragging items by their number to reorder them (then Save),
@@ -177,6 +178,16 @@
     });
   }
 
+  // After a search the page reloads at its results (the Search button posts to
+  // "#search-results", which scrolls there without script); focus moves there too,
+  // so a screen reader reads how many matched.
+  function focusOnLoad() {
+    var target = document.querySelector("[data-focus-on-load]");
+    if (target && !document.querySelector(".flash-error, #form-error, #conflict")) {
+      target.focus({ preventScroll: false });
+    }
+  }
+
   // "Copy for the blog": one click puts the round-up's HTML (or Markdown) on the
   // clipboard. Without JavaScript the boxes are still there to select and copy.
   function copyButtons() {
@@ -212,6 +223,7 @@
   }
 
   function start() {
+    focusOnLoad();
     copyButtons();
     counters();
     enterSearches();

@@ -1,0 +1,199 @@
+"""Pages everyone can use: an axe-core WCAG 2.2 AA audit of every editor page and
+the published round-up at desktop and phone widths, in Debian's Chromium.
+
+axe-core comes from the npm registry (see tests/helpers/axe.py); the browser is
+/usr/bin/chromium with the launch arguments of test_browser_e2e.py, one per module.
+No serious or critical violation may remain on any page at either width.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import missing
+from helpers.axe import AxeUnavailable, audit, axe_source
+from helpers.web import EDITOR, NOW, WEEK, make_site, serving
+from test_browser_e2e import CHROMIUM, LAUNCH_ARGS, sign_in
+
+from roundup_bot.services.publish import approve
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+try:
+    from playwright.sync_api import Browser, sync_playwright
+except ImportError:  # pragma: no cover - the test extra installs it
+    missing("the playwright package is not installed (pip install -e '.[test]')", module_level=True)
+
+#: The two widths of the issue: a laptop and a phone.
+WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
+
+
+@pytest.fixture(scope="module")
+def axe() -> str:
+    try:
+        return axe_source()
+    except AxeUnavailable as exc:
+        missing(str(exc))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def _fail_a_feed(site_app: object) -> None:
+    """One failing feed, so the sources page shows every colour of badge."""
+    from roundup_bot.services.app import App
+
+    assert isinstance(site_app, App)
+    feeds = site_app.storage.feeds
+    feed = next(f for f in feeds.for_update(NOW, mode="all") if "other" in f.url)
+    for _ in range(2):
+        feeds.record_failure(
+            feed, error="HTTP 500 from the server", gone=False, now=NOW, next_due=NOW
+        )
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_every_page_passes_an_axe_wcag_22_aa_audit(
+    browser: Browser, axe: str, tmp_path: Path, width: str
+) -> None:
+    site = make_site(tmp_path)
+    _fail_a_feed(site.app)
+    w, h = WIDTHS[width]
+    found: dict[str, list[str]] = {}
+    try:
+        with serving(site.flask) as base:
+            # bypass_csp: axe is injected as a script the page's own policy forbids.
+            context = browser.new_context(
+                viewport={"width": w, "height": h}, bypass_csp=True, is_mobile=w < 600
+            )
+            page = context.new_page()
+            page.goto(base + "/sign-in")
+            found["sign-in"] = audit(page, axe)
+            sign_in(page, base)
+            editor_pages = {
+                "draft": "/drafts/1",
+                "draft, searched": "/drafts/1?q=blog",
+                "all round-ups": "/drafts",
+                "preview": "/drafts/1/preview",
+                "candidates": "/candidates",
+                "sources": "/sources",
+                "published (none yet)": "/published",
+                "not found": "/drafts/99",
+            }
+            for name, path in editor_pages.items():
+                page.goto(base + path)
+                found[name] = audit(page, axe)
+            # Published: the list, the read-only round-up page, and the round-up itself.
+            approve(site.app, 1, by=EDITOR, now=NOW + timedelta(hours=1))
+            for name, path in {"published": "/published", "draft, published": "/drafts/1"}.items():
+                page.goto(base + path)
+                found[name] = audit(page, axe)
+            page.goto((site.tmp_path / "public" / f"{WEEK}.html").as_uri())
+            found["the published round-up"] = audit(page, axe)
+            context.close()
+    finally:
+        site.close()
+    problems = {name: lines for name, lines in found.items() if lines}
+    assert problems == {}, f"axe at {width} ({w} px): {problems}"
+
+
+# --- the newcomer's trips ---------------------------------------------------------------------
+
+_BROKEN_WORDS = """() => {
+  const broken = [];
+  for (const th of document.querySelectorAll("thead th")) {
+    for (const node of th.childNodes) {
+      if (node.nodeType !== Node.TEXT_NODE) { continue; }
+      const words = /\\S+/g;
+      let m;
+      while ((m = words.exec(node.textContent))) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top)));
+        if (lines.size > 1) { broken.push(m[0]); }
+      }
+    }
+  }
+  return broken;
+}"""
+
+
+def test_table_headings_never_break_inside_a_word(browser: Browser, tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    feeds = site.app.storage.feeds
+    feed = next(f for f in feeds.for_update(NOW, mode="all") if "other" in f.url)
+    # What squeezed the headings: a long unbroken error and address in the same table.
+    error = "certificate verify failed for " + "x" * 40 + ".example.org: " + "y" * 120
+    feeds.record_failure(feed, error=error, gone=False, now=NOW, next_due=NOW)
+    try:
+        with serving(site.flask) as base:
+            context = browser.new_context(viewport={"width": 1366, "height": 900})
+            page = context.new_page()
+            sign_in(page, base)
+            for width in (1366, 1024, 800, 660):
+                page.set_viewport_size({"width": width, "height": 900})
+                for path in ("/sources", "/published", "/drafts"):
+                    page.goto(base + path)
+                    assert page.evaluate(_BROKEN_WORDS) == [], (path, width)
+            context.close()
+    finally:
+        site.close()
+
+
+_IN_VIEW = """(sel) => {
+  const box = document.querySelector(sel).getBoundingClientRect();
+  const bar = document.querySelector(".toolbar-sticky");
+  const top = bar ? bar.getBoundingClientRect().bottom : 0;
+  return box.top >= top - 1 && box.bottom <= window.innerHeight;
+}"""
+
+
+@pytest.mark.parametrize("script", [True, False], ids=["js", "no-js"])
+def test_after_searching_on_the_draft_page_the_results_are_in_view(
+    browser: Browser, tmp_path: Path, script: bool
+) -> None:
+    site = make_site(tmp_path)
+    try:
+        with serving(site.flask) as base:
+            # Without script, the page cannot be polled: ask for no animation (a real
+            # setting, "reduce motion"), so the jump to the results is instant.
+            context = browser.new_context(
+                viewport={"width": 1366, "height": 700},
+                java_script_enabled=script,
+                reduced_motion="no-preference" if script else "reduce",
+            )
+            page = context.new_page()
+            sign_in(page, base)
+            box = page.get_by_label("Search this week's candidates by title or site")
+            box.fill("blog")
+            if script:
+                box.press("Enter")  # searches, not saves
+            else:
+                page.get_by_role("button", name="Search", exact=True).click()
+            page.wait_for_load_state()
+            assert page.url.endswith("#search-results")
+            status = page.locator("#search-results")
+            assert re.fullmatch(r"\d+ match(es)? for “blog”\.", status.inner_text().strip())
+            # In view and clear of the sticky toolbar, once the (smooth) scroll settles.
+            if script:
+                page.wait_for_function(_IN_VIEW, arg="#search-results", timeout=5000)
+            else:
+                assert page.evaluate(_IN_VIEW, "#search-results")
+            assert page.evaluate("() => window.scrollY") > 0
+            if script:  # focus is there too, so a screen reader reads how many matched
+                assert page.evaluate("() => document.activeElement.id") == "search-results"
+            context.close()
+    finally:
+        site.close()
