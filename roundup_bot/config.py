@@ -213,6 +213,8 @@ class TwitterSettings(_Section):
     retry_backoff: float = 1.0  # first retry after this many seconds, doubling each time
     thank_suggesters: bool = False  # reply once to each accepted suggestion (costs money)
     thank_template: str = "thanks.txt.j2"
+    announce: bool = False  # post once about each published round-up (costs money)
+    announce_template: str = "announce.txt.j2"
 
     @field_validator("username")
     @classmethod

@@ -54,7 +54,7 @@ from atproto_client.utils import facet_detection
 from roundup_bot import __version__
 from roundup_bot.adapters.bounded_requests import MAX_ANSWER_BYTES
 from roundup_bot.adapters.retrying import CallPolicy, RateLimited, Transient, call, rate_limit_wait
-from roundup_bot.core.bluesky_posts import REASONS, parse_notifications
+from roundup_bot.core.bluesky_posts import REASONS, mention_spans, parse_notifications
 from roundup_bot.core.channels import ChannelPage, ReadPlace, ReplyTarget
 from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.errors import (
@@ -65,6 +65,7 @@ from roundup_bot.core.errors import (
     ConfigError,
     MalformedNotifications,
 )
+from roundup_bot.core.records import LinkCard
 from roundup_bot.core.suggestion_rules import parse_time
 
 log = logging.getLogger(__name__)
@@ -277,23 +278,46 @@ class BlueskyChannel:
         )
         return str(getattr(made, "uri", ""))
 
-    def post(self, text: str, embed: Any | None = None) -> str:
-        """Post as the bot (the round-up's announcement, with its link card)."""
+    def announce(
+        self, text: str, *, card: LinkCard | None, key: str, mentions: Mapping[str, str]
+    ) -> str:
+        """Post the round-up's announcement with a link card built from ``card``
+        (Bluesky makes none itself); ``mentions`` (handle -> DID) become mention
+        facets, so the people thanked are notified."""
         body = text[:MAX_POST_CHARS]
+        embed = None
+        if card is not None:
+            thumb = None
+            if card.image:
+                data = card.image
+                uploaded = self._call(
+                    "image upload", lambda: self._client.upload_blob(data), retry=False
+                )
+                thumb = getattr(uploaded, "blob", None)
+            embed = models.AppBskyEmbedExternal.Main(
+                external=models.AppBskyEmbedExternal.External(
+                    uri=card.url,
+                    title=card.title or card.url,
+                    description=card.description or "",
+                    thumb=thumb,
+                )
+            )
+        facets = list(facet_detection.detect_facets(body) or [])
+        for start, end, did in mention_spans(body, mentions):
+            facets.append(
+                models.AppBskyRichtextFacet.Main(
+                    features=[models.AppBskyRichtextFacet.Mention(did=did)],
+                    index=models.AppBskyRichtextFacet.ByteSlice(byte_start=start, byte_end=end),
+                )
+            )
         made = self._call(
             "announcement",
             lambda: self._client.send_post(
-                body,
-                profile_identify=self.did,
-                embed=embed,
-                facets=facet_detection.detect_facets(body) or None,
+                body, profile_identify=self.did, embed=embed, facets=facets or None
             ),
             retry=False,
         )
         return str(getattr(made, "uri", ""))
-
-    def upload_blob(self, data: bytes) -> Any:
-        return self._call("image upload", lambda: self._client.upload_blob(data), retry=False)
 
     def saved_state(self) -> dict[str, str | None]:
         if not self._dirty or self._session is None:

@@ -23,6 +23,7 @@ Two mechanisms enforce the one limit:
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,6 +92,9 @@ def process_cpu_limit(seconds: float) -> Iterator[None]:
     signal handlers on the main thread. A signal that arrives as the block ends
     is ignored.
     """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # no signal handler can be set here: the checkpoints alone apply
+        return
     armed = True
 
     def on_sigprof(_signum: int, _frame: FrameType | None) -> None:

@@ -39,6 +39,7 @@ import httpx
 from roundup_bot.core.clock import utc_now
 from roundup_bot.core.errors import (
     BlockedAddress,
+    ConnectFailed,
     FetchError,
     FetchTimeout,
     HTTPStatusError,
@@ -580,27 +581,29 @@ class PostAnswer:
 
 def post_json(url: str, payload: object, *, timeout: float, max_bytes: int = 16384) -> PostAnswer:
     """POST ``payload`` as JSON to an address the operator configured (a chat
-    webhook), with a deadline, no redirects, and at most ``max_bytes`` of the answer
-    read. Errors never name the URL, which may itself be a secret.
+    webhook): one deadline for the whole exchange (slow headers and bodies
+    included), no redirects, bounded decompression, at most ``max_bytes`` of the
+    answer. Errors never name the URL, which may itself be a secret.
 
     Raises:
-        FetchTimeout: no full answer within ``timeout``.
-        FetchError: the connection failed.
+        ConnectFailed: no connection could be made: nothing was sent.
+        FetchTimeout: the post went out (or may have) but no whole answer came
+            within ``timeout``: the other side may have it.
     """
-    host = httpx.URL(url).host or "the server"
+    host = urlsplit(url).hostname or "the server"
+    policy = HttpPolicy(timeout=timeout, max_bytes=max_bytes, max_redirects=0, per_host=1)
+
+    async def post() -> FetchResult:
+        async with HttpFetcher(policy) as fetcher:
+            return await fetcher.request("POST", url, json_body=payload)
+
     try:
-        with (
-            httpx.Client(timeout=timeout, follow_redirects=False) as client,
-            client.stream("POST", url, json=payload) as answer,
-        ):
-            body = b""
-            for chunk in answer.iter_bytes():
-                body += chunk
-                if len(body) >= max_bytes:
-                    break
-    except httpx.TimeoutException:
-        raise FetchTimeout(host, f"{host} did not answer within {timeout:g} s") from None
-    except httpx.HTTPError as exc:
-        problem = str(exc).replace(url, host) or type(exc).__name__
-        raise FetchError(host, f"could not reach {host}: {problem}") from None
-    return PostAnswer(answer.status_code, body[:max_bytes].decode("utf-8", "replace"))
+        answer = asyncio.run(post())
+    except ResponseTooLarge:
+        return PostAnswer(200, "")  # it answered, at length: the post was taken
+    except FetchError as exc:
+        if isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout):
+            raise ConnectFailed(host, f"could not connect to {host}") from None
+        raise FetchTimeout(host, f"no whole answer from {host} within {timeout:g} s") from None
+    content = answer.content or b""
+    return PostAnswer(answer.status, content[:max_bytes].decode("utf-8", "replace"))

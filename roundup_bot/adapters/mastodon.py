@@ -56,6 +56,7 @@ from roundup_bot.core.errors import (
     MalformedNotifications,
 )
 from roundup_bot.core.mastodon_posts import full_handle, parse_notifications, server_domain
+from roundup_bot.core.records import LinkCard
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class MastodonOptions:
     retries: int = 3
     retry_backoff: float = 1.0
     include_filtered: bool = True
+    announce_visibility: str = "public"
     max_answer_bytes: int = MAX_ANSWER_BYTES
 
 
@@ -243,12 +245,17 @@ class MastodonChannel:
         )
         return _status_id(status, "reply")
 
-    def post(self, text: str, *, idempotency_key: str, visibility: str = "public") -> str:
-        """Post a status of the bot's own (the round-up's announcement)."""
+    def announce(
+        self, text: str, *, card: LinkCard | None, key: str, mentions: Mapping[str, str]
+    ) -> str:
+        """Post the round-up's announcement as the bot. Mastodon fetches the link card
+        itself; ``key`` is the Idempotency-Key, so a request sent twice posts once."""
         status = self._call(
             "announcement",
             lambda: self._api.status_post(
-                text[:MAX_POST_CHARS], visibility=visibility, idempotency_key=idempotency_key
+                text[:MAX_POST_CHARS],
+                visibility=self.options.announce_visibility,
+                idempotency_key=key,
             ),
             retry=False,
         )

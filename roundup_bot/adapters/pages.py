@@ -19,6 +19,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from roundup_bot.adapters.http import HttpFetcher
@@ -32,7 +33,7 @@ from roundup_bot.core.curation import (
     plain_excerpt,
 )
 from roundup_bot.core.errors import FetchError
-from roundup_bot.core.records import HttpPolicy, LinkDetails
+from roundup_bot.core.records import HttpPolicy, LinkCard, LinkDetails
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class PageDetails:
     author: str | None = None
     site_name: str | None = None
     description: str | None = None
+    image: str | None = None  # og:image (or twitter:image), an absolute http(s) URL
     canonical: str | None = None  # <link rel="canonical">, absolute
     lead: str | None = None  # the first real paragraph of the main text
 
@@ -206,7 +208,20 @@ def parse_page(
             meta.get("twitter:description"),
             limit=1000,
         ),
+        image=_image_url(url, og.get("og:image"), meta.get("og:image"), meta.get("twitter:image")),
     )
+
+
+def _image_url(base: str, *values: Any) -> str | None:
+    """The first usable image address, resolved against the page's own."""
+    from urllib.parse import urljoin
+
+    for value in values:
+        if isinstance(value, str) and value.strip() and len(value) < 2000:
+            absolute = urljoin(base, value.strip())
+            if absolute.lower().startswith(("http://", "https://")):
+                return absolute
+    return None
 
 
 def _json_ld_article(blocks: Sequence[Any]) -> dict[str, Any]:
@@ -311,3 +326,46 @@ def refresh_link_details(
     if not wanted:
         return []
     return asyncio.run(fetch_many(wanted, policy, now))
+
+
+#: The largest image a Bluesky link card's thumbnail may be (the PDS refuses more).
+MAX_CARD_IMAGE_BYTES = 1_000_000
+_CARD_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
+
+
+def fetch_card(url: str, policy: HttpPolicy, now: datetime) -> LinkCard:
+    """The link card of a page (OpenGraph title, description and image), for a
+    platform that builds none itself (Bluesky). Fetched under ``policy`` (the
+    SSRF rules apply to the page and to its image alike); a page or image that
+    cannot be read leaves its part out instead of failing."""
+    from dataclasses import replace as with_changes
+
+    async def run() -> LinkCard:
+        async with HttpFetcher(policy) as fetcher:
+            try:
+                result = await fetcher.get(url, accept=HTML_ACCEPT)
+            except FetchError as exc:
+                log.info("link card of %s: %s", url, exc)
+                return LinkCard(url=url)
+            page = await asyncio.to_thread(
+                partial(parse_page, with_lead=False),  # a card needs no main text
+                result.content or b"",
+                result.final_url,
+                result.headers,
+            )
+            card = LinkCard(url=url, title=page.title, description=page.description)
+            if page.image is None:
+                return card
+        small = with_changes(policy, max_bytes=min(policy.max_bytes, MAX_CARD_IMAGE_BYTES))
+        async with HttpFetcher(small) as fetcher:
+            try:
+                image = await fetcher.get(page.image, accept="image/*")
+            except FetchError as exc:
+                log.info("link card image of %s: %s", url, exc)
+                return card
+        kind = image.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind not in _CARD_IMAGE_TYPES or not image.content:
+            return card
+        return with_changes(card, image=bytes(image.content), image_type=kind)
+
+    return asyncio.run(run())

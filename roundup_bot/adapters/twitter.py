@@ -66,6 +66,7 @@ from roundup_bot.core.errors import (
     XUnavailable,
     XUsageCapped,
 )
+from roundup_bot.core.records import LinkCard
 from roundup_bot.core.suggestion_rules import parse_page
 
 log = logging.getLogger(__name__)
@@ -315,6 +316,19 @@ class XApi:
             return str(data["id"])
         raise XBadResponse("X accepted the reply but sent no post id back")
 
+    def post(self, text: str) -> str:
+        """Post ``text`` as the account (the round-up's announcement); returns its id."""
+        body = self._call(
+            "post",
+            lambda: self._client.create_tweet(text=text, user_auth=True),
+            auth="oauth1",
+            retry=False,  # a retried POST could post twice
+        )
+        data = body.get("data")
+        if isinstance(data, Mapping) and data.get("id") is not None:
+            return str(data["id"])
+        raise XBadResponse("X accepted the post but sent no post id back")
+
     # -- one call, with retries and error translation ---------------------------------
 
     def _call(
@@ -552,6 +566,12 @@ class XChannel:
 
     def reply(self, target: ReplyTarget, text: str) -> str:
         return self.api.reply(target.post_id, text)
+
+    def announce(
+        self, text: str, *, card: LinkCard | None, key: str, mentions: Mapping[str, str]
+    ) -> str:
+        """X makes its own link card from the page; mentions are plain "@name" text."""
+        return self.api.post(text)
 
     def saved_state(self) -> dict[str, str | None]:
         return {}

@@ -210,3 +210,20 @@ def _short(value: Any, limit: int) -> str | None:
     if not isinstance(value, str):
         return None
     return excerpt(plain_text(value), limit)
+
+
+def mention_spans(text: str, dids: Mapping[str, str]) -> list[tuple[int, int, str]]:
+    """(byteStart, byteEnd, did) of each "@handle" in ``text`` whose DID is known:
+    a mention facet, by UTF-8 byte offsets as the lexicon wants them."""
+    spans: list[tuple[int, int, str]] = []
+    data = text.encode("utf-8")
+    for handle, did in dids.items():
+        needle = ("@" + handle.lstrip("@")).encode("utf-8")
+        start = data.find(needle)
+        while start != -1:
+            end = start + len(needle)
+            after = data[end : end + 1]
+            if not after or not (after.isalnum() or after in (b".", b"-", b"_")):
+                spans.append((start, end, did))
+            start = data.find(needle, end)
+    return sorted(spans)

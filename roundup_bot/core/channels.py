@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from roundup_bot.core.records import LinkCard
 from roundup_bot.core.suggestion_rules import SuggestedLink
 
 #: The channels roundup-bot knows, in the order ``mentions`` reads them.
@@ -108,6 +109,18 @@ class SuggestionChannel(Protocol):
         """Post ``text`` as a reply to the target post; returns the new post's id.
 
         Never retried after the request was sent: a retried post could appear twice.
+        """
+        ...
+
+    def announce(
+        self, text: str, *, card: LinkCard | None, key: str, mentions: Mapping[str, str]
+    ) -> str:
+        """Post the published round-up's announcement as the account; returns its id.
+
+        ``card`` is the link card for platforms that build none (Bluesky);
+        ``key`` names this announcement (an idempotency key where the platform
+        takes one); ``mentions`` maps handles in ``text`` to account ids, for
+        platforms whose mentions need them (Bluesky's DIDs). Never retried.
         """
         ...
 

@@ -13,6 +13,7 @@ nowhere else; the CLI maps them to its exit statuses in one place
     ├── LockHeldError          another run holds the same job's lock               3
     ├── FetchError             one HTTP fetch failed (carries the URL)
     │   ├── FetchTimeout       the overall deadline passed
+│   ├── ConnectFailed      no connection could be made: nothing was sent
     │   ├── ResponseTooLarge   the body passed the size limit (after decompression)
     │   ├── TooManyRedirects
     │   ├── HTTPStatusError    a non-success status (carries status, Retry-After)
@@ -50,6 +51,7 @@ nowhere else; the CLI maps them to its exit statuses in one place
     ├── WeekLabelError         not an ISO week such as 2026-W48 (also a ValueError)
     │   └── WeekOutOfRange     an ISO week that is not there, or outside the years allowed
     ├── NotifyError            an editor's email or the chat webhook could not be sent
+    │   └── MaybeDelivered     the answer was lost after the message went out: not resent
     └── DraftError             a draft operation is not allowed (status rules, stale version)
         ├── DraftNotFound      no draft has that id (also a LookupError)
         ├── StaleDraftError    someone else saved the draft since it was read
@@ -108,6 +110,11 @@ class FetchError(RoundupError):
 
 class FetchTimeout(FetchError):
     """The overall deadline for the fetch passed (slow bodies included)."""
+
+
+class ConnectFailed(FetchError):
+    """No connection could be made (refused, no such host, no answer to connect):
+    nothing was sent, so sending again is safe."""
 
 
 class ResponseTooLarge(FetchError):
@@ -298,6 +305,12 @@ class WeekOutOfRange(WeekLabelError):
 
 class NotifyError(RoundupError):
     """A notification could not be sent; the message names the server, never a secret."""
+
+
+class MaybeDelivered(NotifyError):
+    """The message went out but no answer came back (a timeout or a dropped
+    connection during DATA, or after the webhook post was sent): the other side
+    may well have it, so it must not be sent again by itself."""
 
 
 class DraftError(RoundupError):

@@ -14,7 +14,7 @@ from typing import Literal
 
 from roundup_bot import __version__
 
-SourceKind = Literal["feed", "x", "mastodon", "bluesky"]
+SourceKind = Literal["feed", "x", "mastodon", "bluesky", "wordpress", "editor"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,3 +493,14 @@ class ConfiguredFeed:
     name: str | None
     weight: float
     enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCard:
+    """What a link card shows (Bluesky builds none itself): from the page's OpenGraph."""
+
+    url: str
+    title: str | None = None
+    description: str | None = None
+    image: bytes | None = None  # the thumbnail, at most 1 MB
+    image_type: str | None = None  # its MIME type

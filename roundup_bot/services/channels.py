@@ -66,6 +66,13 @@ def open_channel(
         return _open_mastodon(settings, environ, sleep)
     if name == "bluesky":
         return _open_bluesky(settings, environ, sleep)
+    if name == "wordpress":
+        raise ConfigError(
+            settings.path,
+            "wordpress.read_comments",
+            "WordPress comments are read by `roundup-bot wordpress comments` (and the daemon's"
+            " mentions job), not as a mentions channel",
+        )
     raise ConfigError(
         settings.path, f"{name}.enabled", f"this version of roundup-bot cannot read {name} yet"
     )

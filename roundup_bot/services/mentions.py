@@ -490,6 +490,13 @@ def check_enabled(settings: Settings, only: str | None = None) -> list[str]:
             raise ConfigError(
                 "--channel", None, f"{only!r} is not a channel ({', '.join(CHANNEL_NAMES)})"
             )
+        if only == "wordpress":
+            raise ConfigError(
+                "--channel",
+                None,
+                "WordPress comments are read by `roundup-bot wordpress comments` (and the"
+                " daemon's mentions job), each comment once",
+            )
         if only not in names:
             section = _section(only)
             raise ConfigError(

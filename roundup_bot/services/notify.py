@@ -16,7 +16,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from roundup_bot.adapters.mail import SmtpServer, send_email
-from roundup_bot.core.errors import NotifyError, RoundupError
+from roundup_bot.core.errors import MaybeDelivered, NotifyError, RoundupError
 from roundup_bot.core.notices import DraftNews, Notice, chat_text, draft_ready, recipients
 from roundup_bot.core.records import Draft
 from roundup_bot.services.app import App
@@ -87,6 +87,10 @@ def _send_due(app: App, now: datetime) -> SendReport:
             continue  # another run took it
         try:
             _send(app, notification, news_of(app, app.storage.drafts.get(notification.draft_id)))
+        except MaybeDelivered as exc:
+            failed += 1
+            app.storage.notifications.unknown(notification.id, str(exc))
+            log.warning("may not have told %s: %s", _who(notification), exc)
         except (NotifyError, RoundupError) as exc:
             failed += 1
             app.storage.notifications.failed(notification.id, str(exc))

@@ -21,6 +21,10 @@ With ``[wordpress] enabled``, the round-up then becomes one post on the blog
 marked to do in the transaction that marks the round-up published, and its
 failure is recorded, never raised: the files and the approval stand, and
 ``roundup-bot publish DRAFT_ID`` or the daemon tries the post again.
+
+Then each channel with ``announce = true`` posts about it once
+(:mod:`roundup_bot.services.announce`): claimed before posting, its failure
+recorded and tried again by ``roundup-bot publish DRAFT_ID``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from roundup_bot.core.errors import AlreadyApproved, DraftError, PublishError
 from roundup_bot.core.records import Draft
 from roundup_bot.core.wordpress import WordPressPost
 from roundup_bot.services import wordpress
+from roundup_bot.services.announce import AnnounceResult, announce_published
 
 if TYPE_CHECKING:
     from roundup_bot.config import Settings
@@ -61,6 +66,8 @@ class Published:
     markdown_path: Path
     feed_path: Path
     wordpress: WordPressPost | None = None  # the WordPress step, when [wordpress] enabled
+    # The announcements on the channels with announce = true (services.announce).
+    announcements: tuple[AnnounceResult, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -194,16 +201,18 @@ def publish(
             done = _already_published(app, draft)
         else:
             done = _publish(app, draft_id, now, on_wordpress)
-        if not on_wordpress:
-            return done
-        step = app.storage.wordpress.get(draft_id)
-        if step is None:  # published before WordPress was switched on
-            step = app.storage.wordpress.ensure_pending(
-                draft_id, wordpress.slug_of(app.settings, done.draft), now
-            )
-        if not step.done:
-            step = wordpress.push(app, done.draft, now, api_factory=api_factory)
-        return replace(done, wordpress=step)
+        if on_wordpress:
+            step = app.storage.wordpress.get(draft_id)
+            if step is None:  # published before WordPress was switched on
+                step = app.storage.wordpress.ensure_pending(
+                    draft_id, wordpress.slug_of(app.settings, done.draft), now
+                )
+            if not step.done:
+                step = wordpress.push(app, done.draft, now, api_factory=api_factory)
+            done = replace(done, wordpress=step)
+        # Announced once published (after the WordPress post, which it links to when
+        # there is one); failures are recorded and tried again by the next publish.
+        return replace(done, announcements=tuple(announce_published(app, done.draft, now)))
 
 
 def _already_published(app: App, draft: Draft) -> Published:

@@ -113,7 +113,7 @@ def read_new_comments(
         earliest - WEEK,
         author_ids=[s.author_id for s in suggestions if s.author_id],
     )
-    judged = judge(suggestions, abuse_rules(settings), prior, now)
+    judged = judge(suggestions, abuse_rules(settings), prior, now, PLATFORM)
     stored = storage.wordpress.store_comments(site, judged, fresh, now)
     for item in judged:
         if item.status == "rejected":

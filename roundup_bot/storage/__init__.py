@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from roundup_bot.storage.addresses import AddressRepository
+from roundup_bot.storage.announcements import AnnouncementRepository
 from roundup_bot.storage.candidates import CandidateRepository
 from roundup_bot.storage.db import create_db_engine, migrate
 from roundup_bot.storage.drafts import DraftRepository
@@ -44,6 +45,7 @@ class Storage:
         self.secrets = SecretRepository(engine)
         self.wordpress = WordPressRepository(engine)
         self.notifications = NotificationRepository(engine)
+        self.announcements = AnnouncementRepository(engine)
 
     @property
     def dialect(self) -> str:

@@ -19,7 +19,7 @@ from roundup_bot.core.feed_update import (
 )
 from roundup_bot.core.records import Candidate, CandidateAlias, CandidateSource, ParsedEntry
 from roundup_bot.core.suggestion_rules import credit
-from roundup_bot.storage._sql import read, upsert
+from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.schema import (
     MAX_ID,
     candidate_aliases,
@@ -100,6 +100,71 @@ class CandidateRepository:
             )
             for row in rows
         ]
+
+    def add_link(
+        self,
+        *,
+        url: str,
+        link: str,
+        title: str | None,
+        summary: str | None,
+        source_kind: str,
+        source_ref: str,
+        source_name: str,
+        now: datetime,
+    ) -> tuple[int, bool]:
+        """Store a link someone added by hand (an editor), with them as its source:
+        (the candidate's id, True if the candidate is new). An existing candidate of
+        the same canonical URL keeps what it has; an empty title or summary is filled.
+        One transaction; adding the same link again changes nothing."""
+        with write(self.engine) as conn:
+            created = conn.execute(
+                upsert(conn, candidates)
+                .values(
+                    url=url,
+                    link=link,
+                    title=title,
+                    summary=summary,
+                    first_seen=now,
+                    updated_at=now,
+                    placed_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["url"])
+                .returning(candidates.c.id)
+            ).scalar_one_or_none()
+            candidate_id = (
+                int(created)
+                if created is not None
+                else int(
+                    conn.execute(
+                        select(candidates.c.id).where(candidates.c.url == url)
+                    ).scalar_one()
+                )
+            )
+            if created is None:
+                for column, value in (("title", title), ("summary", summary)):
+                    if value:
+                        conn.execute(
+                            update(candidates)
+                            .where(
+                                candidates.c.id == candidate_id,
+                                candidates.c[column].is_(None) | (candidates.c[column] == ""),
+                            )
+                            .values({column: value, "updated_at": now})
+                        )
+            conn.execute(
+                upsert(conn, candidate_sources)
+                .values(
+                    candidate_id=candidate_id,
+                    kind=source_kind,
+                    source_ref=source_ref,
+                    name=source_name,
+                    url=url,
+                    first_seen=now,
+                )
+                .on_conflict_do_nothing(index_elements=["candidate_id", "kind", "source_ref"])
+            )
+        return candidate_id, created is not None
 
     def count(self, since: datetime | None = None, until: datetime | None = None) -> int:
         """How many candidates there are, placed in [since, until) when given."""

@@ -13,6 +13,8 @@ from roundup_bot.storage.schema import notifications
 
 EMAIL = "email"
 WEBHOOK = "webhook"
+#: A message that failed this often is not tried again by itself (``status`` says so).
+MAX_ATTEMPTS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +25,7 @@ class Notification:
     draft_id: int
     channel: str
     recipient: str
-    state: str  # pending | sending | sent | failed
+    state: str  # pending | sending | sent | failed | unknown
     attempts: int
     last_error: str | None
 
@@ -64,11 +66,15 @@ class NotificationRepository:
         return added
 
     def due(self) -> list[Notification]:
-        """Messages not yet sent and not being sent: pending ones and failed ones."""
+        """Messages not yet sent and not being sent: pending ones, and failed ones
+        that have not used up their ``MAX_ATTEMPTS``."""
         with read(self.engine) as conn:
             rows = conn.execute(
                 select(notifications)
-                .where(notifications.c.state.in_(("pending", "failed")))
+                .where(
+                    notifications.c.state.in_(("pending", "failed")),
+                    notifications.c.attempts < MAX_ATTEMPTS,
+                )
                 .order_by(notifications.c.id)
             ).all()
         return [_record(row) for row in rows]
@@ -108,6 +114,16 @@ class NotificationRepository:
                 .values(state="failed", last_error=error[:500])
             )
 
+    def unknown(self, notification_id: int, error: str) -> None:
+        """The message went out but no answer came back: keep it claimed (never sent
+        again by itself) and say why, for ``status``."""
+        with write(self.engine) as conn:
+            conn.execute(
+                update(notifications)
+                .where(notifications.c.id == notification_id)
+                .values(state="unknown", last_error=error[:500])
+            )
+
     def for_draft(self, draft_id: int) -> list[Notification]:
         with read(self.engine) as conn:
             rows = conn.execute(
@@ -127,7 +143,7 @@ class NotificationRepository:
             }
             last = conn.execute(
                 select(notifications.c.last_error)
-                .where(notifications.c.state == "failed")
+                .where(notifications.c.state.in_(("failed", "unknown")))
                 .order_by(notifications.c.id.desc())
                 .limit(1)
             ).scalar()

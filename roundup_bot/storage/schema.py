@@ -370,3 +370,19 @@ notifications = Table(
     Column("sent_at", UTCDateTime),
     UniqueConstraint("draft_id", "channel", "recipient", name="uq_notifications_message"),
 )
+
+# One announcement of a published round-up per channel: claimed (state "sending")
+# before it is posted, so two publishes at once never post it twice.
+announcements = Table(
+    "announcements",
+    metadata,
+    Column("draft_id", Integer, ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True),
+    Column("channel", String(20), primary_key=True),  # x | mastodon | bluesky
+    Column("state", String(20), nullable=False),  # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("post_id", Text),  # the post made (its id or at:// URI)
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("claimed_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+)

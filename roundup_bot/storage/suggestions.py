@@ -222,6 +222,30 @@ class SuggestionRepository:
                 .values(thanked_at=None)
             )
 
+    def suggesters_of(self, candidate_ids: Sequence[int]) -> dict[str, dict[str, str | None]]:
+        """Who suggested these candidates, per platform: {platform: {handle: author id}},
+        each person once, in the order they suggested (accepted suggestions only)."""
+        out: dict[str, dict[str, str | None]] = {}
+        ids = sorted(set(candidate_ids))
+        with read(self.engine) as conn:
+            for start in range(0, len(ids), _BATCH):
+                rows = conn.execute(
+                    select(
+                        suggestions.c.platform,
+                        suggestions.c.author_username,
+                        suggestions.c.author_id,
+                    )
+                    .where(
+                        suggestions.c.candidate_id.in_(ids[start : start + _BATCH]),
+                        suggestions.c.status == "accepted",
+                    )
+                    .order_by(suggestions.c.created_at, suggestions.c.id)
+                )
+                for row in rows:
+                    people = out.setdefault(row.platform, {})
+                    people.setdefault(row.author_username.lstrip("@"), row.author_id)
+        return out
+
     def counts(self, platform: str) -> SuggestionCounts:
         query = select(
             func.count().filter(suggestions.c.status == "accepted"),

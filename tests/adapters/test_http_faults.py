@@ -379,3 +379,41 @@ def test_private_addresses_are_refused_when_not_allowed(server: LocalServer) -> 
     with pytest.raises(BlockedAddress):
         fetch(url, allow_private=False)
     assert server.requests == []  # refused before connecting
+
+
+def test_a_post_to_a_server_that_drips_its_headers_ends_at_the_deadline() -> None:
+    """post_json (the chat webhook) has one deadline for the whole exchange: a
+    server that sends its answer a byte every half second never trips a
+    per-read timeout of 1 s, and would be done in 20 s with a 200; only a
+    deadline for the whole exchange ends it (as FetchTimeout, never a 200)."""
+    import socket
+    import threading
+
+    from roundup_bot.adapters.http import post_json
+    from roundup_bot.core.errors import FetchTimeout
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1":
+                if stop.wait(0.5):
+                    return
+                conn.sendall(bytes([byte]))
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(FetchTimeout, match=r"no whole answer from 127\.0\.0\.1 within 1 s"):
+            post_json(
+                f"http://127.0.0.1:{listener.getsockname()[1]}/hook", {"text": "x"}, timeout=1
+            )
+    finally:
+        stop.set()
+        thread.join(10)
+        listener.close()

@@ -211,3 +211,17 @@ def test_a_feed_within_the_limit_drops_nothing() -> None:
     parsed = parse_feed(many_entries_feed(500), FEED_URL, HEADERS)
     assert len(parsed.entries) == 500
     assert parsed.dropped_entries == 0
+
+
+def test_the_process_timer_is_left_alone_off_the_main_thread() -> None:
+    """Python sets signal handlers on the main thread only: elsewhere the limit is
+    the checkpoints' alone, and the block runs without error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def parse_in_thread() -> ParsedFeed | str:
+        return parse_feed_in_worker(many_entries_feed(3), FEED_URL, HEADERS)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        result = pool.submit(parse_in_thread).result()
+    assert isinstance(result, ParsedFeed)
+    assert len(result.entries) == 3

@@ -207,3 +207,10 @@ def test_the_rest_root_is_read_from_the_link_header() -> None:
     )
     assert link_with_rel("<https://x/>; rel=next", "https://api.w.org/", "https://x/") is None
     assert link_with_rel("garbage", "https://api.w.org/", "https://x/") is None
+
+
+def test_basic_credentials_are_redacted_and_plain_words_are_not() -> None:
+    from roundup_bot.core.redaction import redact
+
+    assert redact("Authorization: Basic ZWRpdG9yOmFiY2QgRUZHSA==") == "Authorization: Basic ***"
+    assert redact("basic information about the feed") == "basic information about the feed"

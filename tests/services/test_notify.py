@@ -309,3 +309,122 @@ def test_draft_from_the_command_line_tells_the_editors_and_never_shows_the_secre
         assert "told the chat webhook" in first  # DEBUG logging was on
         for secret in ("verysecretwebhooktoken", "smtp-password-123"):
             assert secret not in output
+
+
+# --- faults after the message went out, and the password on the wire -----------------
+
+
+def test_an_email_whose_answer_is_lost_after_data_is_never_sent_twice(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """The server keeps the message, but its 250 comes after the client's deadline:
+    the editor may have it, so it is marked unknown, not failed, and never resent."""
+    import asyncio
+
+    with smtp_server() as (url, mailbox):
+        original = mailbox.handle_DATA
+        release = asyncio.Event()
+
+        async def slow_answer(server: Any, session: Any, envelope: Any) -> str:
+            answer = await original(server, session, envelope)  # the message is kept...
+            if len(mailbox.messages) == 1:
+                await asyncio.wait_for(release.wait(), 30)  # ...and the 250 is held back
+            return answer
+
+        mailbox.handle_DATA = slow_answer  # type: ignore[method-assign]
+        app = app_with(
+            storage, tmp_path, smtp_url=url, sender="roundup@council.gov.uk", timeout=1.0
+        )
+        add_editors(storage, "ann@council.gov.uk")
+        first = announce_new_draft(app, make_draft(app), NOW)
+        second = send_due(app, NOW)
+        third = send_due(app, NOW)
+    assert (first.failed, second.sent, third.sent) == (1, 0, 0)
+    assert len(mailbox.messages) == 1
+    summary = storage.notifications.summary()
+    assert summary.counts == {"unknown": 1}
+    assert summary.last_error is not None
+    assert "may have it, so it is not sent again" in summary.last_error
+
+
+def test_a_webhook_whose_answer_is_lost_is_never_posted_twice(
+    storage: Storage, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    import threading
+
+    posted: list[str] = []
+    release = threading.Event()
+
+    def handler(request: Request) -> Response:
+        posted.append(json.loads(request.get_data())["text"])
+        if len(posted) == 1:
+            release.wait(30)  # the channel has the post; the answer is late
+        return Response("1", status=200)
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(handler)
+    app = app_with(storage, tmp_path, webhook_url=httpserver.url_for("/hook"), timeout=1.0)
+    try:
+        first = announce_new_draft(app, make_draft(app), NOW)
+        second = send_due(app, NOW)
+    finally:
+        release.set()
+    assert (first.failed, second.sent) == (1, 0)
+    assert len(posted) == 1
+    assert storage.notifications.summary().counts == {"unknown": 1}
+
+
+def test_a_webhook_that_cannot_be_reached_is_tried_again(storage: Storage, tmp_path: Path) -> None:
+    from helpers.smtp import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens: nothing was posted
+    app = app_with(storage, tmp_path, webhook_url=url)
+    announce_new_draft(app, make_draft(app), NOW)
+    summary = storage.notifications.summary()
+    assert summary.counts == {"failed": 1}
+    assert summary.last_error == "could not connect to the webhook at 127.0.0.1"
+    assert [n.attempts for n in storage.notifications.due()] == [1]
+
+
+def test_a_failing_message_is_given_up_after_ten_tries(storage: Storage, tmp_path: Path) -> None:
+    from helpers.smtp import free_port
+
+    app = app_with(storage, tmp_path, webhook_url=f"http://127.0.0.1:{free_port()}/hook")
+    draft = make_draft(app)
+    announce_new_draft(app, draft, NOW)
+    for _ in range(12):
+        send_due(app, NOW)
+    assert storage.notifications.due() == []
+    [message] = storage.notifications.for_draft(draft.id)
+    assert (message.state, message.attempts) == ("failed", 10)
+
+
+def test_the_password_never_goes_unencrypted_to_a_server_without_starttls(
+    storage: Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server on another host that offers no STARTTLS (or whose offer was stripped
+    on the way) gets no AUTH at all. The name resolves to the local test server."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return real("127.0.0.1" if host == "mail.council.example" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    with smtp_server(login=("roundup", "smtp-password-123")) as (url, mailbox):
+        port = url.rsplit(":", 1)[1]
+        app = app_with(
+            storage,
+            tmp_path,
+            smtp_url=f"smtp://roundup@mail.council.example:{port}",
+            sender="roundup@council.gov.uk",
+        )
+        app.environ = {"ROUNDUP_SMTP_PASSWORD": "smtp-password-123"}
+        add_editors(storage, "ann@council.gov.uk")
+        report = announce_new_draft(app, make_draft(app), NOW)
+    assert (report.sent, report.failed) == (0, 1)
+    assert mailbox.logins == []
+    assert mailbox.messages == []
+    last = storage.notifications.summary().last_error
+    assert last is not None
+    assert "does not offer STARTTLS: the password is never sent unencrypted" in last

@@ -34,6 +34,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "publish": ("roundup_bot.entrypoints.cli.wordpress", "publish"),
     "wordpress": ("roundup_bot.entrypoints.cli.wordpress", "wordpress"),
     "edit": ("roundup_bot.entrypoints.cli.edit", "edit"),
+    "add": ("roundup_bot.entrypoints.cli.links", "add"),
     "run": ("roundup_bot.entrypoints.cli.daemon", "run"),
     "web": ("roundup_bot.entrypoints.cli.web", "web"),
     "editor": ("roundup_bot.entrypoints.cli.web", "editor"),

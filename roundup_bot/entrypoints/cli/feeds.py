@@ -344,6 +344,8 @@ def _echo_notify(notify: NotifySummary) -> None:
     line = f"\nnews for editors (draft ready): {counts}"
     if notify.counts.get("failed"):
         line += f"; last failure: {notify.last_error} (tried again at the next poll)"
+    if notify.counts.get("unknown"):
+        line += "; 'unknown' ones went out but got no answer: not sent again, check with them"
     if notify.counts.get("sending"):
         line += "; 'sending' ones were cut off mid-send and are not sent again"
     click.echo(line)

@@ -58,8 +58,21 @@ def echo_published(cli: CliContext, published: Published, verb: str) -> None:
     click.echo(f"{verb} the {published.draft.week} round-up:")
     for path in (published.html_path, published.markdown_path, published.feed_path):
         click.echo(f"  {path}")
+    from roundup_bot.services.announce import summary as announce_lines
+
+    for line in announce_lines(published.announcements):
+        click.echo("  " + line)
+    announce_failed = any(not r.ok for r in published.announcements)
+    if announce_failed:
+        click.echo(
+            f"error: an announcement failed: `roundup-bot publish {published.draft.id}` tries"
+            " again (never posting one twice)",
+            err=True,
+        )
     post = published.wordpress
     if post is None:
+        if announce_failed:
+            sys.exit(EXIT_FAILED)
         return
     from roundup_bot.services.wordpress import edit_url
 
@@ -74,6 +87,8 @@ def echo_published(cli: CliContext, published: Published, verb: str) -> None:
             err=True,
         )
         sys.exit(EXIT_FAILED)
+    if announce_failed:
+        sys.exit(EXIT_FAILED)
 
 
 @click.command()
@@ -84,7 +99,8 @@ def publish(cli: CliContext, draft_id: int) -> None:
 
     An approved round-up whose files could not be written gets its files (and
     then its WordPress post); a published one whose WordPress post failed gets
-    the post, made or updated, never a second one.
+    the post, made or updated, never a second one; an announcement that failed
+    on a channel with announce = true is posted (never one already posted).
 
     Exit status: 0 every step is done; 1 a step failed (said on one line); 2 bad
     config (WordPress credentials missing); 3 another publish held the lock for

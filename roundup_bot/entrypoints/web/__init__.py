@@ -98,13 +98,14 @@ def _secret_key(rb: App, env: Mapping[str, str], clock: Callable[[], datetime]) 
 
 
 def _register_blueprints(app: Flask) -> None:
-    from roundup_bot.entrypoints.web import candidates, drafts, published, sources
+    from roundup_bot.entrypoints.web import candidates, drafts, links, published, sources
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(drafts.bp)
     app.register_blueprint(candidates.bp)
     app.register_blueprint(sources.bp)
     app.register_blueprint(published.bp)
+    app.register_blueprint(links.bp)
 
 
 def _register_errors(app: Flask) -> None:

@@ -45,7 +45,8 @@ from roundup_bot.core.records import (
 
 MAX_SEARCH = 200
 
-_ACTION = re.compile(r"^(save|preview|search|up|down|remove|restore|add)(?:-(\d{1,12}))?$")
+_ACTION = re.compile(r"^(save|preview|search|link|up|down|remove|restore|add)(?:-(\d{1,12}))?$")
+MAX_LINK = 2000
 __all__ = [
     "DETAILS",
     "MAX_BLURB",
@@ -71,7 +72,7 @@ _WITH_ID = frozenset({"up", "down", "remove", "restore", "add"})
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    kind: str  # save | preview | search | up | down | remove | restore | add
+    kind: str  # save | preview | search | link | up | down | remove | restore | add
     target: int | None = None  # an item id, or for "add" a candidate id
 
 
@@ -88,6 +89,7 @@ class Submission:
     details: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
     action: Action = Action("save")
     query: str = ""
+    new_link: str = ""  # "Add a link": any address the editor found themselves
     # Fingerprints of each field as it was when the page was loaded ("intro",
     # "outro", "blurb-<id>", "order"), so a conflict can tell what this editor
     # changed from what the other editor changed.
@@ -158,6 +160,7 @@ def read_form(form: Mapping[str, str], items: Sequence[str]) -> Submission:
         details=details,
         action=action,
         query=(form.get("q") or "").strip()[:MAX_SEARCH],
+        new_link=(form.get("new_link") or "").strip()[: MAX_LINK + 1],
         origs={
             name[len("orig-") :]: value.strip()[:64]
             for name, value in form.items()

@@ -54,6 +54,7 @@ from roundup_bot.entrypoints.web.draftpage import (
 from roundup_bot.entrypoints.web.security import preview_headers
 from roundup_bot.entrypoints.web.service import MAX_RESULTS, OFFERED, RoundupService
 from roundup_bot.services.drafting import DRAFT_BOT
+from roundup_bot.services.editor_links import EditorLinkError, add_editor_link, parse_link
 from roundup_bot.services.publish import Published
 
 log = logging.getLogger(__name__)
@@ -222,6 +223,7 @@ _DONE = {
     "remove": "Saved, and removed the item. It is listed under “Removed” if you want it back.",
     "restore": "Saved, and put the item back at the end of the list.",
     "add": "Saved, and added the article at the end of the list.",
+    "link": "Saved.",
 }
 
 
@@ -257,6 +259,13 @@ def save(draft_id: int) -> BaseResponse | tuple[str, int]:
         )
         return render_page(state_after_conflict(draft, sub, stale), 409)
     editor = current_editor()
+    if sub.action.kind == "link":
+        try:
+            parse_link(sub.new_link)  # a bad address changes nothing, typed text included
+        except EditorLinkError as problem:
+            state = state_from_submission(draft, sub)
+            state.error, state.error_field = f"{problem}. Nothing was saved.", "new_link"
+            return render_page(state, 400)
     try:
         addable = addable_ids(draft) if sub.action.kind == "add" else frozenset()
         edits = plan_edits(draft, sub, addable)
@@ -281,6 +290,8 @@ def save(draft_id: int) -> BaseResponse | tuple[str, int]:
         state.error = f"Nothing was saved: {exc}."
         return render_page(state, 400)
     kind = sub.action.kind
+    if kind == "link":
+        return _add_link(draft, sub.new_link, editor.name, saved=bool(edits))
     flash(_DONE[kind] if edits else already_saved(draft, kind, editor.name), "success")
     if kind == "preview":
         return redirect(url_for("drafts.preview", draft_id=draft.id))
@@ -291,6 +302,38 @@ def save(draft_id: int) -> BaseResponse | tuple[str, int]:
         anchor = f"item-{draft.shown_items[-1].id}"
     query = sub.query if sub.query and kind in ("save", "add") else None
     return redirect(url_for("drafts.edit", draft_id=draft.id, _anchor=anchor, q=query))
+
+
+def _add_link(draft: Draft, link: str, by: str, *, saved: bool) -> BaseResponse:
+    """The "Add a link" button: typed text is saved first, then the link joins the draft."""
+    svc = service()
+    try:
+        added = add_editor_link(
+            svc.app,
+            link,
+            by=by,
+            now=web().clock(),
+            draft_id=draft.id,
+            fetch_details=svc.settings.roundup.fetch_link_details,
+        )
+    except (EditorLinkError, DraftError) as exc:
+        flash(f"{'Saved, but the' if saved else 'The'} link was not added: {exc}.", "error")
+        return redirect(url_for("drafts.edit", draft_id=draft.id, _anchor="add-link"))
+    svc.rankings.clear()
+    log.info("editor %r added %s to draft %d", by, added.url, draft.id)
+    name = added.title or added.url
+    if added.already_in_draft:
+        flash(f"“{name}” is already in the draft.", "success")
+    else:
+        flash(
+            f"{'Saved, and added' if saved else 'Added'} “{name}” at the end of the list.",
+            "success",
+        )
+    if added.details_error:
+        flash(f"Its page could not be read ({added.details_error}): check its title.", "error")
+    shown = added.draft.shown_items if added.draft else ()
+    anchor = next((f"item-{i.id}" for i in shown if i.candidate_id == added.candidate_id), None)
+    return redirect(url_for("drafts.edit", draft_id=draft.id, _anchor=anchor))
 
 
 @bp.get("/drafts/<int:draft_id>/preview")

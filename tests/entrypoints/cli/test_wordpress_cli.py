@@ -254,3 +254,10 @@ def test_wordpress_comments_reads_each_comment_once(config: Path, wp: FakeWordPr
     }
     code, out, _ = cli(config, "wordpress", "comments", "--json")
     assert json.loads(out)["comments"] == 0  # read once
+
+
+def test_mentions_points_to_wordpress_comments(config: Path) -> None:
+    code, _out, err = cli(config, "mentions", "--channel", "wordpress")
+    assert code == 2
+    assert "roundup-bot wordpress comments" in err
+    assert "Traceback" not in err

@@ -9,14 +9,15 @@ No serious or critical violation may remain on any page at either width.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import missing
 from helpers.axe import AxeUnavailable, audit, axe_source
-from helpers.web import EDITOR, NOW, WEEK, make_site, serving
+from helpers.web import EDITOR, NOW, PASSWORD, WEEK, make_site, serving
 from test_browser_e2e import CHROMIUM, LAUNCH_ARGS, sign_in
 
 from roundup_bot.services.publish import approve
@@ -194,6 +195,105 @@ def test_after_searching_on_the_draft_page_the_results_are_in_view(
             assert page.evaluate("() => window.scrollY") > 0
             if script:  # focus is there too, so a screen reader reads how many matched
                 assert page.evaluate("() => document.activeElement.id") == "search-results"
+            context.close()
+    finally:
+        site.close()
+
+
+# --- the weekly path with the keyboard alone --------------------------------------------------
+
+#: Where focus is, whether it can be seen, and whether the sticky toolbar hides it
+#: (WCAG 2.2 2.4.7 Focus Visible and 2.4.11 Focus Not Obscured).
+_FOCUS = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) { return null; }
+  const style = getComputedStyle(el);
+  const visible = (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0)
+    || style.boxShadow !== "none";
+  const box = el.getBoundingClientRect();
+  const bar = document.querySelector(".toolbar-sticky");
+  let hidden = false;
+  if (bar && !bar.contains(el)) {
+    const b = bar.getBoundingClientRect();
+    hidden = box.top >= b.top && box.bottom <= b.bottom;
+  }
+  const text = (el.getAttribute("aria-label") || el.innerText || el.value || "").trim();
+  return {
+    tag: el.tagName.toLowerCase(), id: el.id, name: el.getAttribute("name") || "",
+    value: el.getAttribute("value") || "", type: el.getAttribute("type") || "",
+    text: text.slice(0, 60), visible: visible, hidden: hidden,
+    onScreen: box.bottom > 0 && box.top < window.innerHeight,
+  };
+}"""
+
+
+def tab_to(page: Any, wanted: Callable[[dict[str, Any]], bool], *, limit: int = 250) -> None:
+    """Press Tab until the focused element is ``wanted``; every element passed on
+    the way must show its focus, on screen and clear of the sticky toolbar."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        at = page.evaluate(_FOCUS)
+        if at is None:
+            continue
+        assert at["visible"], f"no visible focus on {at}"
+        assert at["onScreen"], f"focus off screen on {at}"
+        assert not at["hidden"], f"focus hidden under the sticky toolbar on {at}"
+        if wanted(at):
+            return
+    raise AssertionError(f"not reached with {limit} presses of Tab")
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_the_weekly_path_works_with_the_keyboard_alone(
+    browser: Browser, tmp_path: Path, width: str
+) -> None:
+    site = make_site(tmp_path)
+    w, h = WIDTHS[width]
+    try:
+        with serving(site.flask) as base:
+            # Reduced motion: where focus lands is measured at once, not after a smooth scroll.
+            context = browser.new_context(
+                viewport={"width": w, "height": h}, reduced_motion="reduce"
+            )
+            page = context.new_page()
+            keys = page.keyboard
+            # Sign in: the name box has focus; Tab to the password; Enter signs in.
+            page.goto(base + "/")
+            keys.type(EDITOR)
+            keys.press("Tab")
+            keys.type(PASSWORD)
+            keys.press("Enter")
+            page.wait_for_url(base + "/drafts/1")
+            before = site.app.storage.drafts.get(1).shown_items
+            first, second = before[0], before[1]
+            # The first Tab offers the skip link; it leads past the header.
+            tab_to(page, lambda at: at["text"] == "Skip to the content", limit=1)
+            keys.press("Enter")
+            # Edit the first blurb.
+            tab_to(page, lambda at: at["id"] == f"blurb-{first.id}")
+            keys.press("ControlOrMeta+a")
+            keys.type("Typed with the keyboard alone.")
+            # Move it down with its own button: the typed text is saved with the move.
+            tab_to(page, lambda at: at["value"] == f"down-{first.id}")
+            keys.press("Enter")
+            page.wait_for_url(f"{base}/drafts/1#item-{first.id}")
+            stored = site.app.storage.drafts.get(1).shown_items
+            assert [i.id for i in stored[:2]] == [second.id, first.id]
+            assert stored[1].blurb == "Typed with the keyboard alone."
+            # Save and preview.
+            tab_to(page, lambda at: at["value"] == "preview")
+            keys.press("Enter")
+            page.wait_for_url(base + "/drafts/1/preview")
+            # Tick the box with Space, then Approve with Enter.
+            tab_to(page, lambda at: at["name"] == "confirm")
+            keys.press("Space")
+            tab_to(page, lambda at: at["text"] == "Approve")
+            keys.press("Enter")
+            page.wait_for_url(base + "/drafts/1")
+            assert page.get_by_text("Approved and published to").is_visible()
+            done = site.app.storage.drafts.get(1)
+            assert done.status == "published"
+            assert done.approved_by == EDITOR
             context.close()
     finally:
         site.close()

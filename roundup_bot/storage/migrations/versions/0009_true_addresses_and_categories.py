@@ -5,8 +5,8 @@ addresses of one article (a tracker's link, a syndicated copy) are kept in
 ``candidate_aliases``; a page's cached details gain its true address and the
 first paragraph of its main text.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
