@@ -85,8 +85,9 @@ def _open_x(settings: Settings, environ: Mapping[str, str], sleep: Sleep) -> Ope
     credentials = XCredentials.from_env(environ)
     credentials.require_reading()
     thanks_text = None
+    if twitter.thank_suggesters or twitter.announce:
+        credentials.require_posting()  # replies and announcements post as the account
     if twitter.thank_suggesters:
-        credentials.require_posting()
         thanks_text = thanks_renderer(settings, twitter.thank_template, 280)
     api = XApi(
         credentials,
@@ -131,6 +132,7 @@ def _open_mastodon(settings: Settings, environ: Mapping[str, str], sleep: Sleep)
             retries=mastodon.retries,
             retry_backoff=mastodon.retry_backoff,
             include_filtered=mastodon.include_filtered,
+            announce_visibility=mastodon.visibility,
         ),
         sleep=sleep,
     )

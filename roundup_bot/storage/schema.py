@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -330,7 +331,7 @@ wordpress_posts = Table(
     Column("draft_id", Integer, ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True),
     Column("slug", Text, nullable=False),  # the round-up's one slug
     Column("state", String(20), nullable=False),  # pending | failed | done
-    Column("post_id", Integer),  # WordPress's id of the post
+    Column("post_id", BigInteger),  # WordPress's id of the post (its ids are 64-bit)
     Column("link", Text),
     Column("status", String(20)),  # WordPress's: draft | publish | future | pending | private
     Column("error", Text),
@@ -346,8 +347,8 @@ wordpress_comments = Table(
     "wordpress_comments",
     metadata,
     Column("site", String(200), primary_key=True),  # the blog's host
-    Column("comment_id", Integer, primary_key=True),
-    Column("post_id", Integer, nullable=False),
+    Column("comment_id", BigInteger, primary_key=True),
+    Column("post_id", BigInteger, nullable=False),
     Column("read_at", UTCDateTime, nullable=False),
 )
 

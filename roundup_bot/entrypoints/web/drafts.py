@@ -423,7 +423,27 @@ def approve(draft_id: int) -> BaseResponse:
     where = f"{result.html_path}" + (f" ({url})" if url else "")
     flash(f"Approved and published to {where}.", "success")
     _flash_wordpress(result)
+    _flash_announcements(result)
     return redirect(url_for("drafts.edit", draft_id=draft.id))
+
+
+_PLATFORMS = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky"}
+
+
+def _flash_announcements(result: Published) -> None:
+    """Where the round-up was announced, and which announcement failed (whoever runs
+    roundup-bot retries it with `roundup-bot publish`)."""
+    done = [_PLATFORMS.get(r.channel, r.channel) for r in result.announcements if r.ok]
+    if done:
+        flash(f"Announced on {', '.join(done)}.", "success")
+    for failed in (r for r in result.announcements if not r.ok):
+        name = _PLATFORMS.get(failed.channel, failed.channel)
+        log.error("draft %d: announcing on %s failed: %s", result.draft.id, name, failed.error)
+        flash(
+            f"The announcement on {name} failed ({failed.error}); it is tried again"
+            f" with `roundup-bot publish {result.draft.id}`.",
+            "error",
+        )
 
 
 def _flash_wordpress(result: Published) -> None:
