@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, u
 from sqlalchemy.exc import IntegrityError
 
 from roundup_bot.core.credits import credit, tidy
+from roundup_bot.core.draft_changes import parts_changed
 from roundup_bot.core.draft_edits import edit_draft
 from roundup_bot.core.errors import (
     AlreadyApproved,
@@ -52,6 +53,7 @@ from roundup_bot.core.records import (
 )
 from roundup_bot.storage._sql import read, write
 from roundup_bot.storage.candidates import CandidateRepository, sources_for, suggesters_for
+from roundup_bot.storage.draft_views import record_changes
 from roundup_bot.storage.schema import (
     candidate_sources,
     candidates,
@@ -339,7 +341,9 @@ class DraftRepository:
                     conn.execute(
                         update(draft_items).where(draft_items.c.id == item.id).values(**changed)
                     )
-            return _load(conn, draft_id)
+            saved = _load(conn, draft_id)
+            record_changes(conn, draft_id, parts_changed(current, saved, edits), by, now)
+            return saved
 
     def _addable(self, draft_id: int, edits: Sequence[DraftEdit]) -> list[Candidate]:
         """The candidates the AddItem edits name that belong to the draft's week."""

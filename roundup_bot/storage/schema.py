@@ -372,6 +372,30 @@ notifications = Table(
     UniqueConstraint("draft_id", "channel", "recipient", name="uq_notifications_message"),
 )
 
+# What changed since each editor last looked (migration 0010). ``draft_views``: per
+# draft and editor, when they last had the page in front of them, and where their
+# previous visit ended (the moment their marks count from).
+draft_views = Table(
+    "draft_views",
+    metadata,
+    Column("draft_id", Integer, ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True),
+    Column("editor", String(80), primary_key=True),  # the editor's name, as updated_by
+    Column("seen_at", UTCDateTime, nullable=False),
+    Column("since", UTCDateTime),  # None: their first visit, nothing to mark
+)
+
+# Per part of a draft (intro, outro, each item), the last editor's change to it.
+draft_changes = Table(
+    "draft_changes",
+    metadata,
+    Column("draft_id", Integer, ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True),
+    Column("part", String(10), primary_key=True),  # intro | outro | item
+    Column("item_id", Integer, primary_key=True),  # the draft item's id; 0 for intro/outro
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("changed_by", Text, nullable=False),
+    Column("what", Text, nullable=False),  # comma-separated: blurb, details, moved, added...
+)
+
 # One announcement of a published round-up per channel: claimed (state "sending")
 # before it is posted, so two publishes at once never post it twice.
 announcements = Table(

@@ -322,9 +322,9 @@ def test_migration_0004_keeps_stored_suggestions_and_takes_long_post_ids(db_url:
         store.close()
 
 
-def test_migration_0010_keeps_candidates_and_cached_pages(db_url: str) -> None:
-    """A populated 0009 database (candidates, a source, a cached page) upgrades to
-    0010: nothing is lost, the new columns start empty, and aliases work at once."""
+def test_migration_0011_keeps_candidates_and_cached_pages(db_url: str) -> None:
+    """A populated 0010 database (candidates, a source, a cached page) upgrades to
+    0011: nothing is lost, the new columns start empty, and aliases work at once."""
     from alembic import command
     from sqlalchemy import text
 
@@ -333,7 +333,7 @@ def test_migration_0010_keeps_candidates_and_cached_pages(db_url: str) -> None:
         cfg = alembic_config()
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0009")
+            command.upgrade(cfg, "0010")
             feed_id = conn.execute(
                 insert(feeds)
                 .values(
@@ -368,7 +368,7 @@ def test_migration_0010_keeps_candidates_and_cached_pages(db_url: str) -> None:
                 ),
                 {"now": NOW},
             )
-        assert current_revision(engine) == "0009"
+        assert current_revision(engine) == "0010"
     finally:
         engine.dispose()
     store = open_storage(db_url)

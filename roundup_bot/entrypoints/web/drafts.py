@@ -51,6 +51,7 @@ from roundup_bot.entrypoints.web.draftpage import (
     state_from_submission,
     unsaved_text,
 )
+from roundup_bot.entrypoints.web.news import news_for
 from roundup_bot.entrypoints.web.security import preview_headers
 from roundup_bot.entrypoints.web.service import MAX_RESULTS, OFFERED, RoundupService
 from roundup_bot.services.drafting import DRAFT_BOT
@@ -104,10 +105,12 @@ def render_page(state: PageState, status: int = 200) -> tuple[str, int]:
         state.results = add_results(state.draft, state.query)
         state.searched = bool(state.query)
     svc = service()
+    news = news_for(svc, state.draft, current_editor().name, web().clock())
     body = render_template(
         "drafts/edit.html",
         s=state,
         d=state.draft,
+        news=news,
         week=svc.week_of(state.draft),
         max_blurb=MAX_BLURB,
         max_intro=MAX_INTRO,

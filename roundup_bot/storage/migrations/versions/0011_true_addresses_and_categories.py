@@ -5,8 +5,8 @@ addresses of one article (a tracker's link, a syndicated copy) are kept in
 ``candidate_aliases``; a page's cached details gain its true address and the
 first paragraph of its main text.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
