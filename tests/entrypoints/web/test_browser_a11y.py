@@ -103,6 +103,11 @@ def test_every_page_passes_an_axe_wcag_22_aa_audit(
             page = context.new_page()
             page.goto(base + "/sign-in")
             found["sign-in"] = audit(page, axe)
+            page.get_by_label("Name").fill(EDITOR)
+            page.get_by_label("Password").fill("not the password")
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_load_state()
+            found["sign-in, refused"] = audit(page, axe)
             sign_in(page, base)
             editor_pages = {
                 "draft": "/drafts/1",
@@ -123,6 +128,31 @@ def test_every_page_passes_an_axe_wcag_22_aa_audit(
                     assert page.locator(".changed-mark").count() == 2
                     assert page.locator("#new-candidates").is_visible()
                 found[name] = audit(page, axe)
+            # A save refused (a blurb over its limit), then one that met another's save.
+            page.goto(base + "/drafts/1")
+            page.locator(".item").nth(0).get_by_label("Blurb").fill("x" * 2100)
+            page.get_by_role("button", name="Save", exact=True).first.click()
+            page.wait_for_load_state()
+            assert page.locator("#form-error").is_visible()
+            found["draft, save refused"] = audit(page, axe)
+            page.goto(base + "/drafts/1")
+            page.locator(".item").nth(0).get_by_label("Blurb").fill("Mine, typed meanwhile.")
+            d = site.app.storage.drafts.get(1)
+            site.app.storage.drafts.apply_edits(
+                1,
+                [SetBlurb(d.shown_items[0].id, "Bob's, saved first.")],
+                expected_version=d.version,
+                by="Bob",
+                now=NOW,
+            )
+            page.get_by_role("button", name="Save", exact=True).first.click()
+            page.wait_for_load_state()
+            assert page.locator("#conflict").is_visible()
+            found["draft, conflict"] = audit(page, axe)
+            # Approved, not yet published: Publish and Reopen.
+            site.app.storage.drafts.approve(1, by=EDITOR, now=NOW)
+            page.goto(base + "/drafts/1")
+            found["draft, approved"] = audit(page, axe)
             # Published: the list, the read-only round-up page, and the round-up itself.
             approve(site.app, 1, by=EDITOR, now=NOW + timedelta(hours=1))
             for name, path in {"published": "/published", "draft, published": "/drafts/1"}.items():
