@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from roundup_bot.storage.addresses import AddressRepository
 from roundup_bot.storage.announcements import AnnouncementRepository
 from roundup_bot.storage.candidates import CandidateRepository
 from roundup_bot.storage.db import create_db_engine, migrate
@@ -33,6 +34,7 @@ class Storage:
         self.engine = engine
         self.feeds = FeedRepository(engine)
         self.candidates = CandidateRepository(engine)
+        self.addresses = AddressRepository(engine)
         self.state = StateRepository(engine)
         self.suggestions = SuggestionRepository(engine)
         self.drafts = DraftRepository(engine)

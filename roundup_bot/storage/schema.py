@@ -119,8 +119,27 @@ candidates = Table(
     Column("placed_at", UTCDateTime, nullable=False),
     Column("site_name", Text),
     Column("description", Text),
+    Column("categories", Text),  # JSON list of the feed's categories for it
 )
 Index("ix_candidates_placed_at", candidates.c.placed_at)
+
+# Other addresses of a candidate's article: a redirector's link that leads to it, a
+# syndicated copy that names it as canonical, or a candidate merged into it. Storing a
+# link looks its address up here first, so the same article never comes back twice.
+candidate_aliases = Table(
+    "candidate_aliases",
+    metadata,
+    Column("url", Text, primary_key=True),  # canonical form of the other address
+    Column(
+        "candidate_id",
+        Integer,
+        ForeignKey("candidates.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("reason", String(20), nullable=False),  # redirect | canonical
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_candidate_aliases_candidate_id", candidate_aliases.c.candidate_id)
 
 candidate_sources = Table(
     "candidate_sources",
@@ -248,6 +267,9 @@ link_details = Table(
     Column("site_name", Text),
     Column("description", Text),
     Column("error", Text),
+    Column("resolved_url", Text),  # the true address, when the link led elsewhere
+    Column("resolved_reason", String(20)),  # redirect | canonical
+    Column("lead", Text),  # the first real paragraph of the article's main text
 )
 
 editors = Table(

@@ -191,7 +191,9 @@ def create() -> BaseResponse | tuple[str, int]:
         return page, code
     editor = current_editor()
     try:
-        outcome = svc.make_draft(week, now)
+        outcome = svc.make_draft(
+            week, now, refresh_details=bool(request.form.get("refresh_details"))
+        )
     except RoundupError as exc:
         flash(f"The draft could not be made: {exc}", "error")
         return redirect(url_for("drafts.home"))
@@ -201,6 +203,13 @@ def create() -> BaseResponse | tuple[str, int]:
         flash(f"The round-up for week {week.label} is already {draft.status}.", "info")
     elif outcome.created:
         flash(f"Made the draft for week {week.label}.", "success")
+    elif request.form.get("refresh_details"):
+        flash(
+            f"Looked up {outcome.details_fetched} article pages again"
+            + (f" ({outcome.details_failed} could not be read)" if outcome.details_failed else "")
+            + "; your edits were kept.",
+            "success",
+        )
     else:
         flash(f"Refreshed the draft for week {week.label}; your edits were kept.", "success")
     return redirect(url_for("drafts.edit", draft_id=draft.id))
