@@ -96,7 +96,8 @@ def build(path: Path, blogs: list[_Blog]) -> Path:
     """The database (made by the app's migrations) with each blog's posts stored
     through the real storage, their links through each blog's tracker."""
     sys.path.insert(0, str(ROOT))
-    from roundup_bot.core.records import ConfiguredFeed, ParsedEntry, ParsedFeed
+    from roundup_bot.core.feed_update import decide_success
+    from roundup_bot.core.records import ConfiguredFeed, FetchResult, ParsedEntry, ParsedFeed
     from roundup_bot.core.weeks import week_by_label
     from roundup_bot.storage import open_storage
 
@@ -122,14 +123,10 @@ def build(path: Path, blogs: list[_Blog]) -> Path:
                 )
                 for n in range(POSTS)
             )
+            parsed = ParsedFeed(feed.url, f"Blog {blog.number}", f"{blog.base}/", entries)
+            fetched = FetchResult(feed.url, feed.url, 200, {}, b"<rss/>", None, None, None)
             store.feeds.record_success(
-                feed,
-                parsed=ParsedFeed(feed.url, f"Blog {blog.number}", f"{blog.base}/", entries),
-                etag=None,
-                last_modified=None,
-                permanent_url=None,
-                now=now,
-                next_due=now,
+                decide_success(feed, fetched, parsed, now=now, interval_s=3600)
             )
     finally:
         store.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 DEFAULT_EXCLUDE_CATEGORIES: tuple[str, ...] = (
@@ -57,19 +58,50 @@ def _normal(text: str) -> str:
     return re.sub(r"[\s_-]+", " ", text.casefold()).strip()
 
 
+def _marker_body(marker: str) -> str | None:
+    word = marker.strip().strip("[]():").strip()
+    if not word:
+        return None
+    return r"\s+".join(re.escape(part) for part in word.split())
+
+
 @lru_cache(maxsize=256)
 def _marker_pattern(marker: str) -> re.Pattern[str] | None:
     """A title marker as a pattern: bracketed anywhere ("[Sponsor]", "(Advertisement)"),
     or at the start or end of the title set off by a separator ("Sponsor: …", "… — Promoted")."""
-    word = marker.strip().strip("[]():").strip()
-    if not word:
-        return None
-    body = r"\s+".join(re.escape(part) for part in word.split())
-    return re.compile(
-        rf"[\[(]\s*{body}\s*[\])]"
-        rf"|^\s*{body}\s*(?:{_SEPARATORS}|$)"
-        rf"|{_SEPARATORS}\s*{body}\s*$",
-        re.IGNORECASE,
+    body = _marker_body(marker)
+    return None if body is None else re.compile(_placed(body), re.IGNORECASE)
+
+
+def _placed(body: str) -> str:
+    return (
+        rf"[\[(]\s*(?:{body})\s*[\])]"
+        rf"|^\s*(?:{body})\s*(?:{_SEPARATORS}|$)"
+        rf"|{_SEPARATORS}\s*(?:{body})\s*$"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A rule set prepared once, so checking thousands of candidates stays cheap."""
+
+    categories: frozenset[str]
+    markers: re.Pattern[str] | None  # any marker at all (which one is found after)
+    keywords: re.Pattern[str] | None
+
+
+@lru_cache(maxsize=32)
+def _compiled(
+    categories: tuple[str, ...], markers: tuple[str, ...], keywords: tuple[str, ...]
+) -> _Compiled:
+    bodies = [b for b in (_marker_body(m) for m in markers) if b]
+    words = [re.escape(w.strip()) for w in keywords if w.strip()]
+    return _Compiled(
+        categories=frozenset(_normal(c) for c in categories if c.strip()),
+        markers=re.compile(_placed("|".join(bodies)), re.IGNORECASE) if bodies else None,
+        keywords=re.compile(r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)", re.IGNORECASE)
+        if words
+        else None,
     )
 
 
@@ -88,20 +120,24 @@ def exclusion(
     exclude_keywords: Sequence[str],
 ) -> str | None:
     """Why a post may not be picked (naming the rule and the setting), or None."""
-    wanted = {_normal(c): c for c in exclude_categories if c.strip()}
-    for category in categories:
-        if _normal(category) in wanted:
-            return f'sponsored: category "{category.strip()}" ([ranking] exclude_categories)'
-    if title:
+    rules = _compiled(
+        tuple(exclude_categories), tuple(exclude_title_markers), tuple(exclude_keywords)
+    )
+    if rules.categories:
+        for category in categories:
+            if _normal(category) in rules.categories:
+                return f'sponsored: category "{category.strip()}" ([ranking] exclude_categories)'
+    if title and rules.markers is not None and rules.markers.search(title):
         for marker in exclude_title_markers:
             pattern = _marker_pattern(marker)
             if pattern is not None and pattern.search(title):
                 return (
                     f'sponsored: title marker "{marker.strip()}" ([ranking] exclude_title_markers)'
                 )
-    text = " ".join(filter(None, (title, summary)))
-    if text:
-        for word in exclude_keywords:
-            if word.strip() and _word_pattern(word).search(text):
-                return f'keyword "{word.strip()}" ([ranking] exclude_keywords)'
+    if rules.keywords is not None:
+        text = " ".join(filter(None, (title, summary)))
+        if text and rules.keywords.search(text):
+            for word in exclude_keywords:
+                if word.strip() and _word_pattern(word).search(text):
+                    return f'keyword "{word.strip()}" ([ranking] exclude_keywords)'
     return None
