@@ -474,11 +474,14 @@ def draft_week(
             roundup=settings.name, week=week, settings=settings, ranked=ranked, existing=existing
         )
         details: dict[str, LinkDetails] = {}
-        for _round in range(_RESOLVE_ROUNDS):
+        for round_ in range(_RESOLVE_ROUNDS + 1):
             details = _link_details(
                 app, plan, ranked, now, fetch_details, refresh_details, fetched_urls, tally
             )
-            if not _move_to_true_addresses(app, plan, ranked, details, now, tally):
+            # The last round only reads the pages of the final picks.
+            if round_ == _RESOLVE_ROUNDS or not _move_to_true_addresses(
+                app, plan, ranked, details, now, tally
+            ):
                 break
             # Candidates merged or moved: pick again from the new ranking.
             existing = app.storage.drafts.find(settings.name, week.label)
