@@ -430,6 +430,15 @@ class RoundupSettings(_Section):
     templates_dir: str | None = None  # searched before the packaged templates/
     fetch_link_details: bool = True  # read picked articles' pages for missing details
     link_details_max_age: str = "7d"  # how long what a page said is trusted
+    max_per_source: int = 2  # drafted items from one blog at most (0: no limit)
+    blurb_template: str = "blurb.txt.j2"  # words each starter blurb (quotes first-person text)
+
+    @field_validator("max_per_source")
+    @classmethod
+    def _max_per_source(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("must be 0 (no limit) or more")
+        return value
 
     @field_validator("max_items")
     @classmethod
@@ -474,6 +483,13 @@ _RANKING = RankingRules()  # the defaults live with the ranking, in the core
 class RankingSettings(_Section):
     keyword_boosts: dict[str, float] = Field(default_factory=dict)
     blocked_domains: list[str] = Field(default_factory=list)
+    # Adverts never enter the draft: posts with one of these categories (any case) ...
+    exclude_categories: list[str] = Field(default_factory=lambda: list(_RANKING.exclude_categories))
+    # ... or one of these markers in the title ("[Sponsor] ...", "Sponsored: ...").
+    exclude_title_markers: list[str] = Field(
+        default_factory=lambda: list(_RANKING.exclude_title_markers)
+    )
+    exclude_keywords: list[str] = Field(default_factory=list)  # whole words in title or summary
     suggestion_points: float = _RANKING.suggestion_points
     feed_points: float = _RANKING.feed_points
     weight_points: float = _RANKING.weight_points
@@ -488,6 +504,9 @@ class RankingSettings(_Section):
             feed_points=self.feed_points,
             weight_points=self.weight_points,
             recency_points=self.recency_points,
+            exclude_categories=tuple(self.exclude_categories),
+            exclude_title_markers=tuple(self.exclude_title_markers),
+            exclude_keywords=tuple(self.exclude_keywords),
         )
 
 

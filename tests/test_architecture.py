@@ -48,6 +48,7 @@ HOMES: dict[str, str] = {
     "feedparser": "roundup_bot.adapters.feeds",
     "listparser": "roundup_bot.adapters.opml",
     "extruct": "roundup_bot.adapters.pages",
+    "trafilatura": "roundup_bot.adapters.pages",  # an article's main text (first paragraph)
     "lxml": "roundup_bot.adapters.pages",
     "w3lib": "roundup_bot.adapters.pages",
     "tweepy": "roundup_bot.adapters.twitter",

@@ -269,7 +269,26 @@ def _entry(raw: Any, feed_url: str, feed_meta: Any) -> ParsedEntry | None:
             ENTRY_ID_CHARS,
         )
         or None,
+        categories=_categories(raw),
     )
+
+
+#: A feed's categories are read for adverts ("Sponsored"); a few short ones are plenty.
+_MAX_CATEGORIES = 20
+_CATEGORY_CHARS = 100
+
+
+def _categories(raw: Any) -> tuple[str, ...]:
+    """The entry's categories (RSS <category>, Atom term or label), each once."""
+    found: dict[str, str] = {}
+    for tag in (raw.get("tags") or [])[: _MAX_CATEGORIES * 2]:
+        if not isinstance(tag, Mapping):
+            continue
+        for key in ("term", "label"):
+            name = plain_text(_text(tag.get(key)))
+            if name:
+                found.setdefault(name.casefold(), name[:_CATEGORY_CHARS])
+    return tuple(found.values())[:_MAX_CATEGORIES]
 
 
 def _author(node: Any) -> str | None:

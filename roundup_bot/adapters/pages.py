@@ -19,10 +19,19 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from roundup_bot.adapters.http import HttpFetcher
-from roundup_bot.core.curation import plain_excerpt
+from roundup_bot.core.addresses import true_address
+from roundup_bot.core.blurbs import first_real_paragraph
+from roundup_bot.core.curation import (
+    MAX_URL_CHARS,
+    absolute_url,
+    clean_line,
+    excerpt,
+    plain_excerpt,
+)
 from roundup_bot.core.errors import FetchError
 from roundup_bot.core.records import HttpPolicy, LinkCard, LinkDetails
 
@@ -58,6 +67,33 @@ class PageDetails:
     site_name: str | None = None
     description: str | None = None
     image: str | None = None  # og:image (or twitter:image), an absolute http(s) URL
+    canonical: str | None = None  # <link rel="canonical">, absolute
+    lead: str | None = None  # the first real paragraph of the main text
+
+
+#: Only this much of a page goes to the main-text extraction (which is slower per byte).
+_EXTRACT_CHARS = 1_000_000
+_LEAD_CHARS = 2000
+
+
+def main_text(html: str) -> str | None:
+    """The article's main text, paragraphs on their own lines, found by trafilatura
+    (never navigation, cookie notices or footers); None when it finds none."""
+    import trafilatura
+
+    try:
+        return trafilatura.extract(
+            html[:_EXTRACT_CHARS],
+            output_format="txt",
+            include_comments=False,
+            include_tables=False,
+            include_images=False,
+            include_links=False,
+            deduplicate=True,
+        )
+    except Exception as exc:  # trafilatura lets lxml errors through on odd pages
+        log.debug("main text could not be extracted: %s", exc)
+        return None
 
 
 def _clean(value: Any, limit: int) -> str | None:
@@ -82,8 +118,15 @@ def _decode(content: bytes, headers: Mapping[str, str]) -> str:
     return str(text)
 
 
-def parse_page(content: bytes, url: str, headers: Mapping[str, str] | None = None) -> PageDetails:
-    """Read a page's own metadata. Never raises on bad markup: returns what it could."""
+def parse_page(
+    content: bytes,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    with_lead: bool = True,
+) -> PageDetails:
+    """Read a page's own metadata, its canonical address and (``with_lead``) the first
+    real paragraph of its main text. Never raises on bad markup: returns what it could."""
     import extruct
     import lxml.html
     from lxml.etree import ParserError
@@ -109,6 +152,7 @@ def parse_page(content: bytes, url: str, headers: Mapping[str, str] | None = Non
     article = _json_ld_article(data.get("json-ld") or [])
     meta: dict[str, str] = {}
     title_tag: str | None = None
+    canonical: str | None = None
     try:
         document = lxml.html.document_fromstring(text)
         for element in document.iter("meta"):
@@ -118,9 +162,25 @@ def parse_page(content: bytes, url: str, headers: Mapping[str, str] | None = Non
                 meta[name] = content_value
         found = document.find(".//title")
         title_tag = found.text_content() if found is not None else None
+        for element in document.iter("link"):
+            rels = (element.get("rel") or "").lower().split()
+            href = (element.get("href") or "").strip()
+            if "canonical" in rels and href:
+                canonical = absolute_url(href, url)[:MAX_URL_CHARS]
+                break
     except (ParserError, ValueError) as exc:
         log.debug("page %s could not be parsed: %s", url, exc)
+    title = _first(
+        og.get("og:title"),
+        article.get("headline"),
+        article.get("name"),
+        meta.get("twitter:title"),
+        title_tag,
+    )
+    lead = first_real_paragraph(main_text(text) or "", title) if with_lead else None
     return PageDetails(
+        canonical=canonical,
+        lead=excerpt(lead, _LEAD_CHARS) if lead else None,
         title=_first(
             og.get("og:title"),
             article.get("headline"),
@@ -212,7 +272,7 @@ async def fetch_details(url: str, fetcher: HttpFetcher, now: datetime) -> LinkDe
     try:
         result = await fetcher.get(url, accept=HTML_ACCEPT)
     except FetchError as exc:
-        return LinkDetails(url=url, fetched_at=now, ok=False, error=str(exc))
+        return LinkDetails(url=url, fetched_at=now, ok=False, error=clean_line(str(exc)))
     content_type = result.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type and content_type not in _HTML_TYPES:
         return LinkDetails(
@@ -221,6 +281,7 @@ async def fetch_details(url: str, fetcher: HttpFetcher, now: datetime) -> LinkDe
     page = await asyncio.to_thread(
         parse_page, result.content or b"", result.final_url, result.headers
     )
+    moved = true_address(url, result.final_url, page.canonical)
     return LinkDetails(
         url=url,
         fetched_at=now,
@@ -229,6 +290,9 @@ async def fetch_details(url: str, fetcher: HttpFetcher, now: datetime) -> LinkDe
         author=page.author,
         site_name=page.site_name,
         description=page.description,
+        resolved_url=moved.url if moved else None,
+        resolved_reason=moved.reason if moved else None,
+        lead=page.lead,
     )
 
 
@@ -284,7 +348,10 @@ def fetch_card(url: str, policy: HttpPolicy, now: datetime) -> LinkCard:
                 log.info("link card of %s: %s", url, exc)
                 return LinkCard(url=url)
             page = await asyncio.to_thread(
-                parse_page, result.content or b"", result.final_url, result.headers
+                partial(parse_page, with_lead=False),  # a card needs no main text
+                result.content or b"",
+                result.final_url,
+                result.headers,
             )
             card = LinkCard(url=url, title=page.title, description=page.description)
             if page.image is None:

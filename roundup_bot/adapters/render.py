@@ -57,6 +57,7 @@ class ItemView:
     title: str  # the article's title (its URL when there is none)
     author: str | None
     site_name: str | None  # the blog
+    via: str | None  # the link blog that pointed at the article
     blurb: str
     suggested_by: tuple[str, ...]  # "@name", each person once
     thanks: str  # "thanks to @a and @b for the tip", or "" when nobody suggested it
@@ -149,6 +150,7 @@ def roundup_view(draft: Draft, zone: str, base_url: str = "") -> RoundupView:
             title=clean_text(item.title or item.url),
             author=_clean(item.author),
             site_name=_clean(item.site_name),
+            via=_clean(item.via),
             blurb=clean_text(item.blurb),
             suggested_by=tuple(clean_text(name) for name in item.suggested_by),
             thanks=clean_text(thanks_line(item.suggested_by)),

@@ -52,12 +52,15 @@ from roundup_bot.core.wordpress import (
     default_rest_root,
     error_code,
     is_retryable_status,
+    is_wp_id,
     link_with_rel,
     post_facts,
     post_with_slug,
     refusal_cause,
+    refused_hop,
     route_url,
     term_with_name,
+    trusted_rest_root,
     v2_base,
     wpcom_base,
 )
@@ -69,7 +72,7 @@ USERNAME_ENV = "ROUNDUP_WORDPRESS_USERNAME"
 APP_PASSWORD_ENV = "ROUNDUP_WORDPRESS_APP_PASSWORD"  # noqa: S105 - a variable's name
 TOKEN_ENV = "ROUNDUP_WORDPRESS_TOKEN"  # noqa: S105 - a variable's name
 API_LINK_REL = "https://api.w.org/"
-#: Comments pages read in one run at most (100 comments a page).
+#: Comments pages read in one run at most (100 comments a page, newest first).
 MAX_COMMENT_PAGES = 20
 _PAST_LAST_PAGE = "rest_post_invalid_page_number"
 
@@ -209,23 +212,45 @@ class WordPressApi:
 
     async def discover_root(self) -> str:
         """The REST root the site advertises (``Link: <…>; rel="https://api.w.org/"``),
-        else ``<site_url>/wp-json/``. Asked without credentials; redirects are followed."""
+        else ``<site_url>/wp-json/``. Asked without credentials; redirects are followed,
+        but never from https:// down to http://.
+
+        The credentials go where this says, so an advertised root is taken only on
+        ``site_url``'s own scheme, host and port, or on the host an all-HTTPS redirect
+        chain ends at (:func:`~roundup_bot.core.wordpress.trusted_rest_root`); anything
+        else is logged and the usual place used. ``[wordpress] api_url`` overrides it all.
+        """
         url = self.site_url + "/"
+        chain = [url]
+        fallback = default_rest_root(self.site_url)
         try:
             for _hop in range(self.policy.max_redirects + 1):
                 answer = await self._http.request("HEAD", url)
                 location = answer.headers.get("location")
                 if answer.status in (301, 302, 303, 307, 308) and location:
-                    url = urljoin(url, location)
+                    target = urljoin(url, location)
+                    refused = refused_hop(url, target)
+                    if refused:
+                        log.warning(
+                            "WordPress: not following %s while finding its REST root: %s; using %s",
+                            _where(url),
+                            refused,
+                            fallback,
+                        )
+                        return fallback
+                    url = target
+                    chain.append(url)
                     continue
                 link = link_with_rel(answer.headers.get("link", ""), API_LINK_REL, url)
-                if link:
-                    log.debug("WordPress: the REST root is %s", link)
-                    return link
-                break
+                root, why = trusted_rest_root(self.site_url, chain, link)
+                if why:
+                    log.warning("WordPress: %s; using %s", why, root)
+                else:
+                    log.debug("WordPress: the REST root is %s", root)
+                return root
         except FetchError as exc:
             log.info("WordPress: could not ask %s for its REST root (%s)", self.site_url, exc)
-        return default_rest_root(self.site_url)
+        return fallback
 
     # --- posts ------------------------------------------------------------------------------
 
@@ -279,23 +304,34 @@ class WordPressApi:
         if code == "term_exists":  # made meanwhile, or a name that differs only in case
             existing = made.data.get("data", {}) if isinstance(made.data, Mapping) else {}
             term = existing.get("term_id") if isinstance(existing, Mapping) else None
-            if isinstance(term, int):
+            if is_wp_id(term):
                 return term
         if not made.ok:
             raise made.failure(f"creating {taxonomy} {name!r}")
         term = made.data.get("id") if isinstance(made.data, Mapping) else None
-        if not isinstance(term, int):
+        if not is_wp_id(term):
             raise WordPressBadAnswer(f"WordPress creating {taxonomy} {name!r}: no id in the answer")
         return term
 
     # --- comments ------------------------------------------------------------------------
 
-    async def approved_comments(self, post_ids: Sequence[int]) -> list[Any]:
-        """Every approved comment on these posts, oldest first (at most
-        :data:`MAX_COMMENT_PAGES` pages of 100)."""
+    async def approved_comments(
+        self,
+        post_ids: Sequence[int],
+        read_before: Callable[[list[int]], bool] = lambda _ids: False,
+    ) -> list[Any]:
+        """The approved comments on these posts not read before, oldest first.
+
+        Pages of 100 are asked newest first and reading stops at the first page
+        holding a comment read before (``read_before(the page's ids)``), at the last
+        page, or after :data:`MAX_COMMENT_PAGES`: a new comment is always on the
+        first pages, however many old ones a round-up has gathered. (A comment
+        approved late, after newer ones were read, is reached while it is within the
+        page that held the newest comment read.) Each comment comes once, even when
+        the pages shift under a comment arriving meanwhile."""
         if not post_ids:
             return []
-        found: list[Any] = []
+        found: dict[tuple[str, int], Any] = {}
         for page in range(1, MAX_COMMENT_PAGES + 1):
             params = {
                 "post": ",".join(str(p) for p in post_ids),
@@ -303,23 +339,25 @@ class WordPressApi:
                 "per_page": "100",
                 "page": str(page),
                 "orderby": "id",
-                "order": "asc",
+                "order": "desc",
             }
             answer = await self._call("GET", "comments", params)
-            if (
-                answer.status == 400
-                and error_code(answer.data)[0] == "rest_post_invalid_page_number"
-            ):
+            if answer.status == 400 and error_code(answer.data)[0] == _PAST_LAST_PAGE:
                 break
             if not answer.ok:
                 raise answer.failure("reading comments")
             if not isinstance(answer.data, list):
                 raise WordPressBadAnswer("WordPress comments: the answer is not a list")
-            found.extend(answer.data)
+            ids = [_comment_id(c) for c in answer.data]
+            for comment_id, comment in zip(ids, answer.data, strict=True):
+                key = ("id", comment_id) if comment_id is not None else ("odd", id(comment))
+                found.setdefault(key, comment)
+            if read_before([i for i in ids if i is not None]):
+                break
             pages = answer.headers.get("x-wp-totalpages", "1")
             if len(answer.data) < 100 or not pages.isdigit() or page >= int(pages):
                 break
-        return found
+        return list(reversed(found.values()))
 
     # --- one request -------------------------------------------------------------------------
 
@@ -397,6 +435,12 @@ class WordPressApi:
 
 
 _NOT_JSON = object()
+
+
+def _comment_id(comment: Any) -> int | None:
+    """A comment's id when it is one the database can hold (the rest are skipped later)."""
+    value = comment.get("id") if isinstance(comment, Mapping) else None
+    return value if is_wp_id(value) else None
 
 
 def _json(raw: bytes) -> Any:

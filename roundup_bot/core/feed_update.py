@@ -26,7 +26,9 @@ The rules decided here, and nowhere else:
   so two feeds that word it differently do not overwrite each other every poll.
   A candidate no polled feed carries yet (a follower's suggestion) takes the
   feed's text.
-* An empty field in the feed never blanks a stored one.
+* An empty field in the feed never blanks a stored one (its categories included).
+* A URL stored as another address of an article (a tracker's link that led to it)
+  is that article: storage looks it up among the aliases too.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class StoredEntry:
     summary: str | None
     #: The first still-polled feed that carried it (whose text it shows); None if none has.
     described_by: int | None
+    categories: tuple[str, ...] = ()  # the describing feed's categories for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,8 @@ def decide_entries(
             for name in UPDATABLE
             if getattr(entry, name) is not None and getattr(entry, name) != getattr(row, name)
         }
+        if entry.categories and entry.categories != row.categories:
+            values["categories"] = entry.categories
         if "published" in values:
             values["placed_at"] = values["published"]
         if values:

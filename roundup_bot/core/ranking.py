@@ -11,9 +11,10 @@ one article ranks above another. The names are stable keys for the JSON;
     recency       [ranking] recency_points x how far through the week it appeared (0..1)
     keyword       each [ranking] keyword_boosts word in its title or summary, its boost
 
-A candidate from a ``[ranking] blocked_domains`` site, or already used in an
-earlier approved or published round-up, keeps its parts but is *excluded*:
-it is never picked.
+A candidate from a ``[ranking] blocked_domains`` site, an advert (by its
+categories or a title marker, see ``core.exclusions``), one with an
+``exclude_keywords`` word, or one already used in an earlier approved or
+published round-up, keeps its parts but is *excluded*: it is never picked.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ from datetime import datetime
 from functools import lru_cache
 
 from roundup_bot.core.curation import domain_matches, host_of
+from roundup_bot.core.exclusions import (
+    DEFAULT_EXCLUDE_CATEGORIES,
+    DEFAULT_EXCLUDE_TITLE_MARKERS,
+    exclusion,
+)
 from roundup_bot.core.records import Candidate, RankingFacts, Score, ScorePart, Window
 
 #: Rounding each part to 2 places can move a total by a little; bounds allow for it.
@@ -44,6 +50,9 @@ class RankingRules:
     feed_points: float = 1.0  # for each feed that carried it
     weight_points: float = 2.0  # times (the highest weight of its feeds - 1)
     recency_points: float = 2.0  # times how far through the week it appeared (0..1)
+    exclude_categories: tuple[str, ...] = DEFAULT_EXCLUDE_CATEGORIES  # adverts, by category
+    exclude_title_markers: tuple[str, ...] = DEFAULT_EXCLUDE_TITLE_MARKERS  # ... by title
+    exclude_keywords: tuple[str, ...] = ()  # the user's own: whole words in title or summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +135,18 @@ def score_candidate(
     if settings.blocked_domains:
         host = host_of(candidate.url)
         blocked = next((d for d in settings.blocked_domains if domain_matches(host, d)), None)
+    ruled_out = exclusion(
+        title=candidate.title,
+        summary=candidate.summary,
+        categories=candidate.categories,
+        exclude_categories=settings.exclude_categories,
+        exclude_title_markers=settings.exclude_title_markers,
+        exclude_keywords=settings.exclude_keywords,
+    )
     if blocked is not None:
         excluded = f"blocked domain {blocked}"
+    elif ruled_out is not None:
+        excluded = ruled_out
     elif used_in is not None:
         excluded = f"already in the {used_in} round-up"
     return Score(total=_points(total), parts=tuple(parts), excluded=excluded)

@@ -57,6 +57,7 @@ class ParsedEntry:
     published: datetime | None  # timezone-aware UTC
     summary: str | None  # short plain-text excerpt
     entry_id: str | None  # the feed's guid / atom:id
+    categories: tuple[str, ...] = ()  # the feed's categories / tags for the entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,7 @@ class CandidateSource:
     kind: SourceKind
     name: str  # the feed's name, or "@username"
     url: str  # the feed's URL, or the post's URL
+    site: str | None = None  # a feed's own site (its home page), when it names one
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,17 @@ class Candidate:
     sources: tuple[CandidateSource, ...] = ()
     suggested_by: tuple[str, ...] = ()  # "@username", each person once
     feed_weights: tuple[float, ...] = ()  # weight of each feed that carried it
+    categories: tuple[str, ...] = ()  # the feed's categories for it
+    aliases: tuple[CandidateAlias, ...] = ()  # other addresses found to be this article
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateAlias:
+    """Another address of a candidate's article: a redirector's link that led to it, a
+    syndicated copy naming it as canonical, or a candidate merged into it."""
+
+    url: str  # canonical form of the other address
+    reason: str  # "redirect" | "canonical"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +190,9 @@ class LinkDetails:
     site_name: str | None = None
     description: str | None = None
     error: str | None = None
+    resolved_url: str | None = None  # the article's true address, when it is not ``url``
+    resolved_reason: str | None = None  # "redirect" | "canonical"
+    lead: str | None = None  # the first real paragraph of the article's main text
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +228,7 @@ class DraftItem:
     score: float
     why: tuple[ScorePart, ...]
     published: datetime | None = None  # the article's own date, if known
+    via: str | None = None  # the link blog that pointed at the article
     blurb_edited: bool = False
     removed: bool = False  # taken out by an editor (kept so a refresh does not put it back)
     added_by_editor: bool = False

@@ -22,10 +22,10 @@ import html
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -45,6 +45,10 @@ FIRST_RETRY = timedelta(minutes=5)
 MAX_RETRY = timedelta(hours=6)
 #: A server's Retry-After is honoured up to this long.
 MAX_RETRY_AFTER = timedelta(days=1)
+#: The largest id taken from an answer: WordPress keeps ids in unsigned BIGINTs, and
+#: the database columns that store them are signed 64-bit (BigInteger), so anything
+#: above is a malformed answer, never a value to store.
+MAX_ID = 2**63 - 1
 
 StepState = Literal["pending", "failed", "done"]
 PostStatus = Literal["draft", "publish", "future"]
@@ -215,6 +219,64 @@ def link_with_rel(header: str, rel: str, base: str) -> str | None:
     return None
 
 
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL, default ports filled in; None if unusable."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        return None
+    return scheme, parts.hostname.lower(), port
+
+
+def refused_hop(current: str, target: str) -> str | None:
+    """Why a redirect met while finding the REST root is not followed (None: follow it):
+    never from HTTPS down to plain HTTP, never to anything but http(s)."""
+    to = _origin(target)
+    if to is None:
+        return f"it redirects to {target[:200]!r}, not an http(s) address"
+    if urlsplit(current).scheme.lower() == "https" and to[0] == "http":
+        return f"it redirects from https:// to plain http:// ({_origin_text(to)})"
+    return None
+
+
+def trusted_rest_root(
+    site_url: str, chain: Sequence[str], advertised: str | None
+) -> tuple[str, str | None]:
+    """The REST root the credentials go to, and why the advertised one was not taken.
+
+    The ``Link`` header is the site's word, and the Application Password follows it,
+    so it is believed only where the site itself is: the scheme, host and port of
+    ``site_url``, or those of the last address of a redirect chain (``chain``, the
+    addresses asked in order) that was HTTPS all the way (``blog.example`` moving to
+    ``www.blog.example``). A root anywhere else, a compromised plugin's or a typo's,
+    gets ``<site_url>/wp-json/`` instead and the reason, to be logged.
+    """
+    fallback = default_rest_root(site_url)
+    if advertised is None:
+        return fallback, None
+    where = _origin(advertised)
+    trusted = {_origin(site_url)}
+    if chain and all(urlsplit(url).scheme.lower() == "https" for url in [site_url, *chain]):
+        trusted.add(_origin(chain[-1]))
+    if where is not None and where in trusted:
+        return advertised, None
+    shown = _origin_text(where) if where else repr(advertised[:200])
+    return fallback, (
+        f"the site advertises its REST API on another host ({shown}), not at [wordpress]"
+        " site_url nor at the end of an HTTPS redirect; set [wordpress] api_url if that is"
+        " really where it is"
+    )
+
+
+def _origin_text(origin: tuple[str, str, int]) -> str:
+    scheme, host, port = origin
+    return f"{scheme}://{host}:{port}"
+
+
 def default_rest_root(site_url: str) -> str:
     """Where the REST API usually is when the site does not say: ``<site>/wp-json/``."""
     return site_url.rstrip("/") + "/wp-json/"
@@ -267,8 +329,8 @@ def post_facts(obj: Any) -> PostFacts:
     if not isinstance(obj, Mapping):
         raise MalformedAnswer(f"expected a post object, got {type(obj).__name__}")
     post_id = obj.get("id")
-    if not isinstance(post_id, int) or isinstance(post_id, bool) or post_id <= 0:
-        raise MalformedAnswer("the post has no numeric id")
+    if not is_wp_id(post_id):
+        raise MalformedAnswer(f"the post has no numeric id from 1 to {MAX_ID}")
     link = obj.get("link")
     return PostFacts(
         id=post_id,
@@ -276,6 +338,12 @@ def post_facts(obj: Any) -> PostFacts:
         status=str(obj.get("status") or ""),
         link=link if isinstance(link, str) and link.startswith(("http://", "https://")) else None,
     )
+
+
+def is_wp_id(value: Any) -> TypeGuard[int]:
+    """True for an id WordPress could have given and the database can hold:
+    an int (not a bool) from 1 to :data:`MAX_ID`."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
 def post_with_slug(posts: Any, slug: str) -> PostFacts | None:
@@ -294,8 +362,8 @@ def term_with_name(terms: Any, name: str) -> int | None:
         raise MalformedAnswer("expected a list of terms")
     wanted = name.strip().casefold()
     for term in terms:
-        if not isinstance(term, Mapping) or not isinstance(term.get("id"), int):
-            raise MalformedAnswer("a term without a numeric id")
+        if not isinstance(term, Mapping) or not is_wp_id(term.get("id")):
+            raise MalformedAnswer(f"a term without a numeric id from 1 to {MAX_ID}")
         if html.unescape(str(term.get("name") or "")).strip().casefold() == wanted:
             return int(term["id"])
     return None

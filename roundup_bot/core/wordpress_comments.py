@@ -31,6 +31,7 @@ from roundup_bot.core.curation import (
 )
 from roundup_bot.core.errors import InvalidURL, MalformedAnswer
 from roundup_bot.core.suggestion_rules import SuggestedLink, parse_time
+from roundup_bot.core.wordpress import is_wp_id
 
 PLATFORM = "wordpress"
 #: Comment HTML read at most (a longer comment is cut before parsing).
@@ -150,4 +151,6 @@ def _suggestions_of(
 
 
 def _is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    """An id the database can hold (1 to 2**63-1): a bigger one is a malformed comment,
+    skipped, never a reason to stop the channel."""
+    return is_wp_id(value)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from roundup_bot.core.errors import RoundupError, WordPressError
+from roundup_bot.core.errors import RoundupError, StorageError, WordPressError
 from roundup_bot.core.wordpress import (
     AuthStyle,
     PostFacts,
@@ -158,8 +158,9 @@ def push(
     holds the publish lock and has marked the step pending.
 
     WordPress faults never raise: they are recorded (``state`` "failed", ``error``)
-    and returned. Raises StorageError (nothing more can be done then) and
-    ConfigError (credentials missing).
+    and returned, and so is a post saved on WordPress whose id could not be stored.
+    Raises StorageError when not even the failure can be recorded, and ConfigError
+    (credentials missing).
     """
     storage = app.storage
     row = storage.wordpress.get(draft.id)
@@ -177,7 +178,15 @@ def push(
     except RoundupError as exc:  # a broken template
         when = next_try(row.attempts + 1, now)
         return storage.wordpress.record_failure(draft.id, str(exc), next_try=when, now=now)
-    stored = storage.wordpress.record_success(draft.id, facts, now)
+    try:
+        stored = storage.wordpress.record_success(draft.id, facts, now)
+    except StorageError as exc:
+        # The post is on the blog but not recorded as ours: a failure with a next try
+        # (which finds it by its slug), never a step left pending with none.
+        reason = f"post {facts.id} was saved on WordPress but could not be stored: {exc}"
+        log.warning("WordPress: draft %d (%s): %s", draft.id, draft.week, reason)
+        when = next_try(row.attempts + 1, now)
+        return storage.wordpress.record_failure(draft.id, reason, next_try=when, now=now)
     log.info(
         "WordPress: draft %d (%s) is post %d (%s) %s",
         draft.id,

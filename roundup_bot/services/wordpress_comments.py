@@ -3,7 +3,8 @@
 One run, a suggestion channel like X mentions (and plugged in beside them)::
 
     the round-up posts made or updated in the last COMMENT_WINDOW
-      -> GET comments?post=<ids>&status=approve     (adapters.wordpress)
+      -> GET comments?post=<ids>&status=approve     (adapters.wordpress), newest
+         first, down to the first page holding a comment read before
       -> read_comments (pure: links, credited to the commenter's name)
       -> the comments not read before
       -> judge (pure: the same [suggestions] rules as X)
@@ -85,10 +86,13 @@ def read_new_comments(
     creds = wordpress.credentials(app.environ)
     site = host_of(settings.wordpress.site_url)
 
+    def read_before(ids: list[int]) -> bool:
+        return bool(storage.wordpress.read_comment_ids(site, ids))
+
     async def fetch() -> list[object]:
         api = (api_factory or wordpress.open_api)(settings, creds)
         async with api:
-            return await api.approved_comments(posts)
+            return await api.approved_comments(posts, read_before)
 
     try:
         raw = asyncio.run(fetch())

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from roundup_bot.storage.addresses import AddressRepository
 from roundup_bot.storage.announcements import AnnouncementRepository
 from roundup_bot.storage.candidates import CandidateRepository
 from roundup_bot.storage.db import create_db_engine, migrate
+from roundup_bot.storage.draft_views import DraftViewRepository
 from roundup_bot.storage.drafts import DraftRepository
 from roundup_bot.storage.editors import EditorRepository, SecretRepository
 from roundup_bot.storage.feeds import FeedRepository
@@ -32,9 +34,11 @@ class Storage:
         self.engine = engine
         self.feeds = FeedRepository(engine)
         self.candidates = CandidateRepository(engine)
+        self.addresses = AddressRepository(engine)
         self.state = StateRepository(engine)
         self.suggestions = SuggestionRepository(engine)
         self.drafts = DraftRepository(engine)
+        self.draft_views = DraftViewRepository(engine)
         self.link_details = LinkDetailsRepository(engine)
         self.locks = JobLocks(engine)
         self.leases = FeedLeases(engine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -16,10 +17,17 @@ from roundup_bot.core.feed_update import (
     StoredEntry,
     decide_entries,
 )
-from roundup_bot.core.records import Candidate, CandidateSource, ParsedEntry
+from roundup_bot.core.records import Candidate, CandidateAlias, CandidateSource, ParsedEntry
 from roundup_bot.core.suggestion_rules import credit
 from roundup_bot.storage._sql import read, upsert, write
-from roundup_bot.storage.schema import MAX_ID, candidate_sources, candidates, feeds, suggestions
+from roundup_bot.storage.schema import (
+    MAX_ID,
+    candidate_aliases,
+    candidate_sources,
+    candidates,
+    feeds,
+    suggestions,
+)
 
 _BATCH = 500
 _LISTED = (
@@ -33,6 +41,7 @@ _LISTED = (
     "summary",
     "site_name",
     "description",
+    "categories",
 )
 _Ids = Sequence[int] | Select[tuple[int]]
 
@@ -70,6 +79,7 @@ class CandidateRepository:
             sources = sources_for(conn, found)
             suggested = suggesters_for(conn, found)
             weights = _feed_weights_for(conn, found)
+            aliases = aliases_for(conn, found)
         return [
             Candidate(
                 id=row.id,
@@ -85,6 +95,8 @@ class CandidateRepository:
                 sources=tuple(sources.get(row.id, ())),
                 suggested_by=tuple(suggested.get(row.id, ())),
                 feed_weights=tuple(weights.get(row.id, ())),
+                categories=categories_from_json(row.categories),
+                aliases=tuple(aliases.get(row.id, ())),
             )
             for row in rows
         ]
@@ -183,13 +195,73 @@ def sources_for(conn: Connection, ids: _Ids) -> dict[int, list[CandidateSource]]
                 candidate_sources.c.kind,
                 candidate_sources.c.name,
                 candidate_sources.c.url,
+                feeds.c.site_url,
+            )
+            .select_from(
+                candidate_sources.outerjoin(feeds, feeds.c.id == candidate_sources.c.feed_id)
             )
             .where(candidate_sources.c.candidate_id.in_(chunk))
             .order_by(candidate_sources.c.id)
         )
         for row in rows:
-            out[row.candidate_id].append(CandidateSource(kind=row.kind, name=row.name, url=row.url))
+            out[row.candidate_id].append(
+                CandidateSource(kind=row.kind, name=row.name, url=row.url, site=row.site_url)
+            )
     return out
+
+
+def aliases_for(conn: Connection, ids: _Ids) -> dict[int, list[CandidateAlias]]:
+    """Each candidate's other addresses (a tracker's link, a syndicated copy), oldest first."""
+    out: dict[int, list[CandidateAlias]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        rows = conn.execute(
+            select(
+                candidate_aliases.c.candidate_id,
+                candidate_aliases.c.url,
+                candidate_aliases.c.reason,
+            )
+            .where(candidate_aliases.c.candidate_id.in_(chunk))
+            .order_by(candidate_aliases.c.created_at, candidate_aliases.c.url)
+        )
+        for row in rows:
+            out[row.candidate_id].append(CandidateAlias(url=row.url, reason=row.reason))
+    return out
+
+
+def categories_json(categories: Sequence[str]) -> str | None:
+    return json.dumps(list(categories), ensure_ascii=False) if categories else None
+
+
+def categories_from_json(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return ()
+    return tuple(str(c) for c in data) if isinstance(data, list) else ()
+
+
+def alias_target(conn: Connection, url: str) -> int | None:
+    """The candidate that ``url`` is another address of, if any."""
+    found = conn.execute(
+        select(candidate_aliases.c.candidate_id).where(candidate_aliases.c.url == url)
+    ).scalar_one_or_none()
+    return int(found) if found is not None else None
+
+
+def _aliased_ids(conn: Connection, urls: Sequence[str]) -> dict[str, int]:
+    """Of these URLs, those that are another address of a stored candidate (a
+    tracker's link that was resolved, a syndicated copy): its id, by URL."""
+    found: dict[str, int] = {}
+    for start in range(0, len(urls), _BATCH):
+        rows = conn.execute(
+            select(candidate_aliases.c.url, candidate_aliases.c.candidate_id).where(
+                candidate_aliases.c.url.in_(urls[start : start + _BATCH])
+            )
+        )
+        found.update({row.url: row.candidate_id for row in rows})
+    return found
 
 
 def suggesters_for(conn: Connection, ids: _Ids) -> dict[int, list[str]]:
@@ -251,6 +323,8 @@ def store_entries(conn: Connection, success: FeedSuccess) -> tuple[int, int]:
         changes.extend(again.changes)
     for change in changes:
         values = {**change.values, "updated_at": success.now}
+        if "categories" in values:
+            values["categories"] = categories_json(change.values["categories"])  # type: ignore[arg-type]
         conn.execute(
             update(candidates).where(candidates.c.id == change.candidate_id).values(values)
         )
@@ -297,6 +371,7 @@ def _insert(conn: Connection, new: Sequence[NewCandidate], now: datetime) -> dic
             "author": n.entry.author,
             "published": n.entry.published,
             "summary": n.entry.summary,
+            "categories": categories_json(n.entry.categories),
             "first_seen": now,
             "updated_at": now,
             "placed_at": n.placed_at,
@@ -323,21 +398,42 @@ def _stored(conn: Connection, entries: Sequence[ParsedEntry]) -> dict[str, Store
                 select(
                     candidates.c.id,
                     candidates.c.url,
+                    candidates.c.categories,
                     *(candidates.c[field] for field in UPDATABLE),
                 ).where(candidates.c.url.in_(urls[start : start + _BATCH]))
             )
         )
-    describers = _describers(conn, [row.id for row in rows]) if rows else {}
+    by_url: dict[str, Row[Any]] = {row.url: row for row in rows}
+    missing = [url for url in urls if url not in by_url]
+    if missing:
+        # Another address of an article already stored: it is that candidate.
+        aliased = _aliased_ids(conn, missing)
+        if aliased:
+            targets = {
+                row.id: row
+                for row in conn.execute(
+                    select(
+                        candidates.c.id,
+                        candidates.c.url,
+                        candidates.c.categories,
+                        *(candidates.c[field] for field in UPDATABLE),
+                    ).where(candidates.c.id.in_(sorted(set(aliased.values()))))
+                )
+            }
+            by_url.update({url: targets[cid] for url, cid in aliased.items() if cid in targets})
+    ids = sorted({row.id for row in by_url.values()})
+    describers = _describers(conn, ids) if ids else {}
     return {
-        row.url: StoredEntry(
+        url: StoredEntry(
             candidate_id=row.id,
             title=row.title,
             author=row.author,
             published=row.published,
             summary=row.summary,
             described_by=describers.get(row.id),
+            categories=categories_from_json(row.categories),
         )
-        for row in rows
+        for url, row in by_url.items()
     }
 
 
@@ -375,4 +471,7 @@ def _ids(conn: Connection, urls: list[str]) -> dict[str, int]:
             )
         )
         found.update({row.url: row.id for row in rows})
+    missing = [url for url in urls if url not in found]
+    if missing:
+        found.update(_aliased_ids(conn, missing))
     return found

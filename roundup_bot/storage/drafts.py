@@ -26,7 +26,9 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from roundup_bot.core.draft_edits import edit_draft, feed_site_name
+from roundup_bot.core.credits import credit, tidy
+from roundup_bot.core.draft_changes import parts_changed
+from roundup_bot.core.draft_edits import edit_draft
 from roundup_bot.core.errors import (
     AlreadyApproved,
     DraftError,
@@ -51,6 +53,7 @@ from roundup_bot.core.records import (
 )
 from roundup_bot.storage._sql import read, write
 from roundup_bot.storage.candidates import CandidateRepository, sources_for, suggesters_for
+from roundup_bot.storage.draft_views import record_changes
 from roundup_bot.storage.schema import (
     candidate_sources,
     candidates,
@@ -338,7 +341,9 @@ class DraftRepository:
                     conn.execute(
                         update(draft_items).where(draft_items.c.id == item.id).values(**changed)
                     )
-            return _load(conn, draft_id)
+            saved = _load(conn, draft_id)
+            record_changes(conn, draft_id, parts_changed(current, saved, edits), by, now)
+            return saved
 
     def _addable(self, draft_id: int, edits: Sequence[DraftEdit]) -> list[Candidate]:
         """The candidates the AddItem edits name that belong to the draft's week."""
@@ -614,20 +619,31 @@ def _why_parts(raw: str | None) -> tuple[ScorePart, ...]:
 
 
 def _item(row: Any, sources: Sequence[CandidateSource], people: Sequence[str]) -> DraftItem:
+    """An item as the round-up shows it: the editor's own title, author and blog where
+    they set them, else the automatic ones (core.credits: a link blog credits the
+    linked article's author and blog, and is kept as ``via``)."""
+    auto = credit(
+        url=row.c_url,
+        sources=sources,
+        author=row.c_author,
+        site_name=row.c_site_name,
+        page_author=row.d_author,
+        page_site_name=row.d_site_name,
+    )
     automatic = ItemDetails(
-        title=row.c_title or row.d_title,
-        author=row.c_author or row.d_author,
-        site_name=feed_site_name(sources) or row.c_site_name or row.d_site_name,
+        title=row.c_title or row.d_title, author=auto.author, site_name=auto.site_name
     )
     own = ItemDetails(title=row.title, author=row.author, site_name=row.site_name)
+    shown = tidy(own.author or automatic.author, own.site_name or automatic.site_name, auto.via)
     return DraftItem(
         id=row.id,
         candidate_id=row.candidate_id,
         position=row.position,
         url=row.c_url,
         title=own.title or automatic.title,
-        author=own.author or automatic.author,
-        site_name=own.site_name or automatic.site_name,
+        author=shown.author,
+        site_name=shown.site_name,
+        via=shown.via,
         blurb=row.blurb,
         suggested_by=tuple(people),
         score=float(row.score),

@@ -35,6 +35,9 @@ class LinkDetailsRepository:
                         site_name=row.site_name,
                         description=row.description,
                         error=row.error,
+                        resolved_url=row.resolved_url,
+                        resolved_reason=row.resolved_reason,
+                        lead=row.lead,
                     )
         return found
 
@@ -49,6 +52,9 @@ class LinkDetailsRepository:
             "site_name": details.site_name,
             "description": details.description,
             "error": (details.error or "")[:1000] or None,
+            "resolved_url": details.resolved_url,
+            "resolved_reason": details.resolved_reason,
+            "lead": details.lead,
         }
         with write(self.engine) as conn:
             stmt = upsert(conn, link_details).values(**values)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -118,8 +119,27 @@ candidates = Table(
     Column("placed_at", UTCDateTime, nullable=False),
     Column("site_name", Text),
     Column("description", Text),
+    Column("categories", Text),  # JSON list of the feed's categories for it
 )
 Index("ix_candidates_placed_at", candidates.c.placed_at)
+
+# Other addresses of a candidate's article: a redirector's link that leads to it, a
+# syndicated copy that names it as canonical, or a candidate merged into it. Storing a
+# link looks its address up here first, so the same article never comes back twice.
+candidate_aliases = Table(
+    "candidate_aliases",
+    metadata,
+    Column("url", Text, primary_key=True),  # canonical form of the other address
+    Column(
+        "candidate_id",
+        Integer,
+        ForeignKey("candidates.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("reason", String(20), nullable=False),  # redirect | canonical
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_candidate_aliases_candidate_id", candidate_aliases.c.candidate_id)
 
 candidate_sources = Table(
     "candidate_sources",
@@ -247,6 +267,9 @@ link_details = Table(
     Column("site_name", Text),
     Column("description", Text),
     Column("error", Text),
+    Column("resolved_url", Text),  # the true address, when the link led elsewhere
+    Column("resolved_reason", String(20)),  # redirect | canonical
+    Column("lead", Text),  # the first real paragraph of the article's main text
 )
 
 editors = Table(
@@ -308,7 +331,7 @@ wordpress_posts = Table(
     Column("draft_id", Integer, ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True),
     Column("slug", Text, nullable=False),  # the round-up's one slug
     Column("state", String(20), nullable=False),  # pending | failed | done
-    Column("post_id", Integer),  # WordPress's id of the post
+    Column("post_id", BigInteger),  # WordPress's id of the post (its ids are 64-bit)
     Column("link", Text),
     Column("status", String(20)),  # WordPress's: draft | publish | future | pending | private
     Column("error", Text),
@@ -324,8 +347,8 @@ wordpress_comments = Table(
     "wordpress_comments",
     metadata,
     Column("site", String(200), primary_key=True),  # the blog's host
-    Column("comment_id", Integer, primary_key=True),
-    Column("post_id", Integer, nullable=False),
+    Column("comment_id", BigInteger, primary_key=True),
+    Column("post_id", BigInteger, nullable=False),
     Column("read_at", UTCDateTime, nullable=False),
 )
 
@@ -347,6 +370,30 @@ notifications = Table(
     Column("claimed_at", UTCDateTime),
     Column("sent_at", UTCDateTime),
     UniqueConstraint("draft_id", "channel", "recipient", name="uq_notifications_message"),
+)
+
+# What changed since each editor last looked (migration 0010). ``draft_views``: per
+# draft and editor, when they last had the page in front of them, and where their
+# previous visit ended (the moment their marks count from).
+draft_views = Table(
+    "draft_views",
+    metadata,
+    Column("draft_id", Integer, ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True),
+    Column("editor", String(80), primary_key=True),  # the editor's name, as updated_by
+    Column("seen_at", UTCDateTime, nullable=False),
+    Column("since", UTCDateTime),  # None: their first visit, nothing to mark
+)
+
+# Per part of a draft (intro, outro, each item), the last editor's change to it.
+draft_changes = Table(
+    "draft_changes",
+    metadata,
+    Column("draft_id", Integer, ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True),
+    Column("part", String(10), primary_key=True),  # intro | outro | item
+    Column("item_id", Integer, primary_key=True),  # the draft item's id; 0 for intro/outro
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("changed_by", Text, nullable=False),
+    Column("what", Text, nullable=False),  # comma-separated: blurb, details, moved, added...
 )
 
 # One announcement of a published round-up per channel: claimed (state "sending")

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, and_, func, select, tuple_, update
 
 from roundup_bot.core.suggestion_rules import JudgedSuggestion, PriorSuggestion, credit
 from roundup_bot.storage._sql import read, upsert, write
+from roundup_bot.storage.candidates import alias_target
 from roundup_bot.storage.schema import candidate_sources, candidates, suggestions
 from roundup_bot.storage.state import get_state, set_state
 
@@ -346,6 +347,10 @@ def _known(conn: Connection, platform: str, keys: set[tuple[str, str]]) -> set[t
 def _candidate_for(conn: Connection, item: JudgedSuggestion, now: datetime) -> tuple[int, int]:
     """The candidate of the suggestion's canonical URL, created if new: (id, 1 if created)."""
     s = item.suggestion
+    aliased = alias_target(conn, s.canonical_url)
+    if aliased is not None:
+        # A shortener's link already resolved to a stored article: it is that one.
+        return aliased, 0
     created = conn.execute(
         upsert(conn, candidates)
         .values(

@@ -177,6 +177,9 @@ def test_a_draft_fills_missing_details_from_the_page_and_caches_them(
     host = f"127.0.0.1:{httpserver.port}"
     httpserver.expect_request("/bins").respond_with_data(PAGE, content_type="text/html")
     httpserver.expect_request("/broken").respond_with_data("no", status=500)
+    httpserver.expect_request("/complete").respond_with_data(
+        "<title>Other</title><meta name=author content='Someone Else'>", content_type="text/html"
+    )
     seed(
         storage,
         [
@@ -194,16 +197,16 @@ def test_a_draft_fills_missing_details_from_the_page_and_caches_them(
                 published=week.end - timedelta(days=1),
                 title="Kept as is",
                 author=None,
-                summary="From the feed.",
+                summary="From the feed, in whole words.",
                 host=host,
                 scheme="http",
             ),
-            Article(  # the feed gave everything: its page is never asked for
+            Article(  # the feed gave everything: the page is read, but never overrides it
                 slug="complete",
                 published=week.end - timedelta(days=2),
                 title="Complete",
                 author="Ann",
-                summary="Whole.",
+                summary="Whole and complete sentence.",
                 host=host,
                 scheme="http",
             ),
@@ -217,16 +220,17 @@ def test_a_draft_fills_missing_details_from_the_page_and_caches_them(
         network={"allow_private_addresses": True},
     )
     outcome = draft_week(app, week, now=NOW)
-    assert outcome.details_fetched == 2
+    # Every pick's page is read (its true address, credits, first paragraph).
+    assert outcome.details_fetched == 3
     assert outcome.details_failed == 1
     items = {i.url.rsplit("/", 1)[1]: i for i in outcome.draft.shown_items}
     assert items["bins"].title == "Rebuilding the bins service & what we learnt"
     assert items["bins"].author == "Priya Shah, Tom Lee"
     assert items["bins"].blurb == "How forty interviews changed the service."
     assert items["broken"].title == "Kept as is"
-    assert items["broken"].blurb == "From the feed."
+    assert items["broken"].blurb == "From the feed, in whole words."
     assert items["complete"].title == "Complete"
-    assert all(request.path != "/complete" for request, _response in httpserver.log)
+    assert items["complete"].author == "Ann"
     # Cached: a second refresh asks the server for nothing (the failure is retried later).
     requests = len(httpserver.log)
     again = draft_week(app, week, now=NOW + timedelta(hours=1))

@@ -214,3 +214,96 @@ def test_basic_credentials_are_redacted_and_plain_words_are_not() -> None:
 
     assert redact("Authorization: Basic ZWRpdG9yOmFiY2QgRUZHSA==") == "Authorization: Basic ***"
     assert redact("basic information about the feed") == "basic information about the feed"
+
+
+# --- review fixes: where the password may go, and ids that fit ------------------------------
+
+
+SITE_URL = "https://blog.example"
+
+
+@pytest.mark.parametrize(
+    ("chain", "advertised", "root", "why"),
+    [
+        # the site's own origin, whatever the path or query
+        ([f"{SITE_URL}/"], "https://blog.example/wp-json/", "https://blog.example/wp-json/", None),
+        ([f"{SITE_URL}/"], "https://BLOG.example:443/?rest_route=/", None, None),
+        # another host, another port, another scheme: not trusted
+        ([f"{SITE_URL}/"], "https://evil.example/wp-json/", "default", "another host"),
+        ([f"{SITE_URL}/"], "https://blog.example:8443/wp-json/", "default", "another host"),
+        ([f"{SITE_URL}/"], "http://blog.example/wp-json/", "default", "another host"),
+        # the final host of an all-HTTPS redirect chain is trusted...
+        (
+            [f"{SITE_URL}/", "https://www.blog.example/"],
+            "https://www.blog.example/wp-json/",
+            "https://www.blog.example/wp-json/",
+            None,
+        ),
+        # ...but not a third host it names, nor after a plain-HTTP hop
+        (
+            [f"{SITE_URL}/", "https://www.blog.example/"],
+            "https://evil.example/wp-json/",
+            "default",
+            "another host",
+        ),
+        (
+            ["http://127.0.0.2:81/", "http://127.0.0.3:82/"],
+            "http://127.0.0.3:82/wp-json/",
+            "default",
+            "another host",
+        ),
+        ([f"{SITE_URL}/"], None, "default", None),
+    ],
+)
+def test_a_discovered_rest_root_is_trusted_only_on_the_sites_own_host(
+    chain: list[str], advertised: str | None, root: str | None, why: str | None
+) -> None:
+    from roundup_bot.core.wordpress import trusted_rest_root
+
+    site = chain[0].rstrip("/")
+    got, reason = trusted_rest_root(site, chain, advertised)
+    expected = f"{site}/wp-json/" if root == "default" else (root or advertised)
+    assert got == expected
+    assert (reason is None) == (why is None)
+    if why:
+        assert why in (reason or "")
+
+
+def test_an_https_to_http_hop_is_refused() -> None:
+    from roundup_bot.core.wordpress import refused_hop
+
+    assert refused_hop("https://blog.example/", "http://blog.example/") is not None
+    assert refused_hop("https://blog.example/", "https://www.blog.example/") is None
+    assert refused_hop("http://127.0.0.1/", "http://127.0.0.2/") is None
+    assert refused_hop("https://blog.example/", "ftp://blog.example/") is not None
+
+
+@pytest.mark.parametrize("bad", [2**63, 2**64, 0, -1, True, 1.0, "3"])
+def test_ids_that_no_database_column_holds_are_malformed(bad: object) -> None:
+    from roundup_bot.core.wordpress import post_facts
+
+    with pytest.raises(MalformedAnswer):
+        post_facts({"id": bad, "slug": "s", "status": "draft"})
+    with pytest.raises(MalformedAnswer):
+        term_with_name([{"id": bad, "name": "x"}], "x")
+    assert post_facts({"id": 2**63 - 1, "slug": "s"}).id == 2**63 - 1
+    assert term_with_name([{"id": 2**63 - 1, "name": "x"}], "x") == 2**63 - 1
+
+
+def test_a_comment_with_an_oversized_id_is_skipped_and_the_rest_read() -> None:
+    comments = [
+        {"id": 2**64, "post": 101, "content": {"rendered": '<a href="https://c.example/a">a</a>'}},
+        {"id": 7, "post": 2**64, "content": {"rendered": "no post"}},
+        {
+            "id": 8,
+            "post": 101,
+            "author": 2**64,
+            "author_name": "Jo",
+            "content": {"rendered": '<a href="https://c.example/b">b</a>'},
+        },
+    ]
+    reading = read_comments(comments, own_hosts=[])
+    assert reading.comments == ((7, 0), (8, 101))
+    assert reading.skipped == ("a comment without an id",)
+    [link] = reading.suggestions
+    assert (link.post_id, link.author_id, link.canonical_url) == ("8", None, "https://c.example/b")

@@ -279,7 +279,7 @@ def test_the_draft_is_for_the_week_whose_end_is_nearest(now: datetime, label: st
 def test_the_real_draft_job_drafts_the_week_that_just_ended(tmp_path: Path) -> None:
     data = {
         "database": {"url": f"sqlite:///{tmp_path / 'r.db'}"},
-        "roundup": {"fetch_link_details": False},
+        "roundup": {"fetch_link_details": False, "max_per_source": 0},  # one blog
         "feeds": [{"url": "https://blog.example.gov.uk/feed", "name": "Example blog"}],
     }
     app = build_app(settings_from_mapping(data, "<test>", environ={}))

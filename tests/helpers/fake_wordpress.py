@@ -8,7 +8,12 @@ WordPress does where it matters to roundup-bot:
   name and the application password), ``/wp/v2/sites/<site>/…`` a bearer token
   (WordPress.com); refusals carry WordPress's error codes;
 * a taken slug is made unique with "-2", "-3"... (no idempotency key);
-* ``posts?slug=&status=`` finds posts in those statuses only.
+* ``posts?slug=&status=`` finds posts in those statuses only;
+* ``comments`` pages in id order, oldest or newest first (``orderby=id&order=``).
+
+``tls`` serves HTTPS with that context under ``name`` (a name the test's
+resolver maps to ``host``); ``redirect_to`` makes ``/`` a 301 to another site,
+as a blog moving to its www. host does.
 
 Faults are scripted per request with :meth:`FakeWordPress.fail_next`: an
 answer lost after the post was made, a connection dropped, a status with
@@ -22,6 +27,7 @@ import base64
 import itertools
 import json
 import re
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,8 +66,16 @@ class Fault:
 class FakeWordPress:
     """Use as a context manager; ``url`` is the site's address."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        *,
+        tls: ssl.SSLContext | None = None,
+        name: str | None = None,
+    ) -> None:
         self.host = host
+        self.name = name or host
+        self.scheme = "https" if tls else "http"
         self.posts: dict[int, dict[str, Any]] = {}
         self.terms: dict[str, dict[int, str]] = {"categories": {1: "Uncategorised"}, "tags": {}}
         self.comments: list[dict[str, Any]] = []
@@ -69,6 +83,7 @@ class FakeWordPress:
         self.faults: list[Fault] = []
         self.advertise = True  # send the Link header on /
         self.advertised_root: str | None = None  # another REST root to advertise
+        self.redirect_to: str | None = None  # "/" answers 301 to this address
         self.released = threading.Event()  # lets a "hold_after" answer go
         self.holding = threading.Event()  # set while an answer is held
         self.closing = threading.Event()
@@ -92,13 +107,15 @@ class FakeWordPress:
 
         self._httpd = ThreadingHTTPServer((host, 0), _Handler)
         self._httpd.daemon_threads = True
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
     # --- the test's side ----------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self._httpd.server_address[1]}"
+        return f"{self.scheme}://{self.name}:{self._httpd.server_address[1]}"
 
     @property
     def wpcom_root(self) -> str:
@@ -167,6 +184,9 @@ class FakeWordPress:
         auth = handler.headers.get("Authorization")
         if parts.path == "/" and handler.command in ("HEAD", "GET"):
             headers = {"Content-Type": "text/html"}
+            if self.redirect_to is not None:
+                self._answer(handler, 301, b"", {**headers, "Location": self.redirect_to})
+                return
             if self.advertise:
                 root = self.advertised_root or f"{self.url}/wp-json/"
                 headers["Link"] = f'<{root}>; rel="https://api.w.org/"'
@@ -279,6 +299,8 @@ class FakeWordPress:
                 and c["status"] == "approved"
                 and query.get("status") == "approve"
             ]
+            if query.get("order") == "desc":
+                wanted.sort(key=lambda c: -int(c["id"]))
             size = int(query.get("per_page", "10"))
             page = int(query.get("page", "1"))
             pages = max((len(wanted) + size - 1) // size, 1)

@@ -64,7 +64,7 @@ def entry(n: int, title: str, site: str = "blog.example.gov.uk", hours_ago: int 
 def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
     data: dict[str, Any] = {
         "database": {"url": f"sqlite:///{tmp_path / 'roundup.db'}"},
-        "roundup": {"fetch_link_details": False, "max_items": 3},
+        "roundup": {"fetch_link_details": False, "max_items": 3, "max_per_source": 0},
         "publish": {"output_dir": str(tmp_path / "public")},
     }
     for name, values in sections.items():

@@ -196,3 +196,71 @@ def test_read_comments_false_switches_it_off(
     assert report.ok is None
     assert not wp.seen
     assert poll_mentions_job(app, StopSignal(), clock=lambda: LATER).ok is None
+
+
+def test_a_comment_with_an_oversized_id_is_skipped_and_the_good_one_stored(
+    storage: Storage, tmp_path: Path, wp: FakeWordPress
+) -> None:
+    app, post = published(storage, tmp_path, wp)
+    wp.add_comment(post, '<p><a href="https://council.example.gov.uk/good">good</a></p>')
+    wp.add_comment(post, '<p><a href="https://odd.example/">odd one</a></p>')
+    wp.comments[-1]["id"] = 2**64  # no database column holds it: a malformed comment
+    first = read_new_comments(app, LATER)
+    assert (first.ok, first.comments, first.accepted) == (True, 1, 1)
+    assert [url for _name, url, _s, _r in stored(storage)] == [
+        "https://council.example.gov.uk/good"
+    ]
+    again = read_new_comments(app, LATER + timedelta(hours=1))
+    assert (again.ok, again.comments) == (True, 0)  # the channel goes on
+
+
+def test_new_comments_are_reached_past_two_thousand(
+    storage: Storage, tmp_path: Path, wp: FakeWordPress
+) -> None:
+    app, post = published(storage, tmp_path, wp)
+    wp.comments.extend(
+        {
+            "id": n,
+            "post": post,
+            "author": 0,
+            "author_name": "Reader",
+            "date_gmt": "2026-11-28T10:00:00",
+            "status": "approved",
+            "content": {"rendered": f"<p>thanks {n}</p>"},
+        }
+        for n in range(1, 2051)
+    )
+    first = read_new_comments(app, LATER)
+    assert first.ok is True
+    asked = len(wp.requests("GET", "comments"))
+    wp.add_comment(post, '<p><a href="https://council.example.gov.uk/new-idea">new</a></p>')
+    second = read_new_comments(app, LATER + timedelta(hours=1))
+    assert (second.ok, second.comments, second.accepted) == (True, 1, 1)
+    assert [url for _name, url, _s, _r in stored(storage)] == [
+        "https://council.example.gov.uk/new-idea"
+    ]
+    pages = wp.requests("GET", "comments")[asked:]
+    assert [(p.query["order"], p.query["page"]) for p in pages] == [("desc", "1")]
+    third = read_new_comments(app, LATER + timedelta(hours=2))
+    assert (third.ok, third.comments) == (True, 0)
+
+
+def test_the_weekly_limit_counts_a_registered_commenter_by_user_id_and_others_by_name(
+    storage: Storage, tmp_path: Path, wp: FakeWordPress
+) -> None:
+    """A signed-in commenter changing the display name is still one person (WordPress's
+    user id); an anonymous one is counted by name, and approving the comment is the
+    gate (README: "Comments as suggestions")."""
+    app, post = published(storage, tmp_path, wp, max_per_user_per_week=1)
+    wp.add_comment(post, '<a href="https://a.example/1">1</a>', name="Ann", author=5)
+    wp.add_comment(post, '<a href="https://a.example/2">2</a>', name="Annie", author=5)
+    wp.add_comment(post, '<a href="https://b.example/1">1</a>', name="Bob")
+    wp.add_comment(post, '<a href="https://b.example/2">2</a>', name="bob")
+    report = read_new_comments(app, LATER)
+    assert (report.accepted, report.rejected) == (2, 2)
+    assert [(name, status) for name, _url, status, _reason in stored(storage)] == [
+        ("Ann", "accepted"),
+        ("Annie", "rejected"),
+        ("Bob", "accepted"),
+        ("bob", "rejected"),
+    ]

@@ -22,7 +22,7 @@ from helpers.fake_wordpress import (
     token_env,
 )
 
-from roundup_bot.core.errors import ConfigError, DraftError
+from roundup_bot.core.errors import ConfigError, DraftError, StorageError
 from roundup_bot.core.records import SetBlurb
 from roundup_bot.core.weeks import week_by_label
 from roundup_bot.services.app import App
@@ -432,3 +432,50 @@ def test_a_template_that_renders_a_whole_page_is_refused_and_recorded(
     assert step.state == "failed"
     assert "renders a whole HTML page" in (step.error or "")
     assert not wp.posts
+
+
+class HugeIds(FakeWordPress):
+    """Answers a create with an id no database column holds (a malformed answer)."""
+
+    def _serve(self, seen: Any) -> Any:
+        status, answer, headers = super()._serve(seen)
+        if seen.route == "posts" and seen.method == "POST":
+            answer = {**answer, "id": 2**64}
+        return status, answer, headers
+
+
+def test_an_oversized_post_id_is_a_failed_step_with_a_next_try(
+    storage: Storage, tmp_path: Path
+) -> None:
+    with HugeIds() as wp:
+        app = wp_app(storage, tmp_path, wp)
+        draft_id = drafted(app)
+        step = approve(app, draft_id, by="ann", now=NOW).wordpress
+        assert step is not None
+        assert (step.state, step.post_id) == ("failed", None)
+        assert "malformed answer" in (step.error or "")
+        assert step.next_try == NOW + timedelta(minutes=5)
+        assert storage.drafts.get(draft_id).status == "published"
+
+
+def test_a_storage_failure_after_the_post_was_saved_is_a_failure_with_a_next_try(
+    storage: Storage, tmp_path: Path, wp: FakeWordPress, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = wp_app(storage, tmp_path, wp)
+    draft_id = drafted(app)
+
+    def lost(*_args: object, **_kwargs: object) -> object:
+        raise StorageError("database write failed: disk I/O error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(storage.wordpress, "record_success", lost)
+        step = approve(app, draft_id, by="ann", now=NOW).wordpress
+    assert step is not None
+    assert step.state == "failed"
+    assert "could not be stored" in (step.error or "")
+    assert step.next_try == NOW + timedelta(minutes=5)
+    assert len(wp.posts) == 1
+    fixed = publish(app, draft_id, now=NOW, retry=True).wordpress
+    assert fixed is not None
+    assert fixed.done
+    assert len(wp.posts) == 1  # found by its slug, not made twice

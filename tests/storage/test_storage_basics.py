@@ -320,3 +320,81 @@ def test_migration_0004_keeps_stored_suggestions_and_takes_long_post_ids(db_url:
         assert sorted(store.candidates.list()[0].suggested_by) == ["@ann", "@ann.bsky.social"]
     finally:
         store.close()
+
+
+def test_migration_0011_keeps_candidates_and_cached_pages(db_url: str) -> None:
+    """A populated 0010 database (candidates, a source, a cached page) upgrades to
+    0011: nothing is lost, the new columns start empty, and aliases work at once."""
+    from alembic import command
+    from sqlalchemy import text
+
+    engine = create_db_engine(db_url)
+    try:
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0010")
+            feed_id = conn.execute(
+                insert(feeds)
+                .values(
+                    url="https://blog.example.gov.uk/feed",
+                    name="Blog",
+                    site_url="https://blog.example.gov.uk/",
+                    in_config=True,
+                    created_at=NOW,
+                )
+                .returning(feeds.c.id)
+            ).scalar_one()
+            for n, url in enumerate(("https://blog.example.gov.uk/a", "https://t.example/x")):
+                conn.execute(
+                    text(
+                        "INSERT INTO candidates (id, url, link, title, first_seen, updated_at,"
+                        " placed_at) VALUES (:id, :url, :url, :title, :now, :now, :now)"
+                    ),
+                    {"id": n + 1, "url": url, "title": f"Post {n}", "now": NOW},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO candidate_sources (candidate_id, kind, source_ref, feed_id,"
+                        " name, url, first_seen) VALUES (:c, 'feed', :f, :f, 'Blog',"
+                        " 'https://blog.example.gov.uk/feed', :now)"
+                    ),
+                    {"c": n + 1, "f": feed_id, "now": NOW},
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO link_details (url, fetched_at, ok, title) VALUES"
+                    " ('https://blog.example.gov.uk/a', :now, true, 'From the page')"
+                ),
+                {"now": NOW},
+            )
+        assert current_revision(engine) == "0010"
+    finally:
+        engine.dispose()
+    store = open_storage(db_url)
+    try:
+        assert current_revision(store.engine) == head_revision()
+        found = {c.url: c for c in store.candidates.list()}
+        assert set(found) == {"https://blog.example.gov.uk/a", "https://t.example/x"}
+        post = found["https://blog.example.gov.uk/a"]
+        assert (post.categories, post.aliases) == ((), ())
+        assert post.sources[0].site == "https://blog.example.gov.uk/"
+        cached = store.link_details.get_many(["https://blog.example.gov.uk/a"])
+        page = cached["https://blog.example.gov.uk/a"]
+        assert (page.title, page.lead, page.resolved_url) == ("From the page", None, None)
+        # The new table works: the tracker's candidate merges into the post.
+        from roundup_bot.core.addresses import TrueAddress
+
+        moved = store.addresses.move(
+            found["https://t.example/x"].id,
+            TrueAddress("https://blog.example.gov.uk/a", "redirect"),
+            now=NOW,
+            by="test",
+        )
+        assert moved is not None
+        assert moved.merged_id == found["https://t.example/x"].id
+        [merged] = store.candidates.list()
+        assert [a.url for a in merged.aliases] == ["https://t.example/x"]
+        assert len(merged.sources) == 1  # the same feed once
+    finally:
+        store.close()

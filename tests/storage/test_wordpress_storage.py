@@ -174,3 +174,74 @@ def test_0006_upgrades_a_populated_0005_database(db_url: str) -> None:
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     finally:
         store.close()
+
+
+BIG = 2**63 - 1  # the largest id an answer may carry (past PostgreSQL's 32-bit INTEGER)
+
+
+def test_wordpress_ids_up_to_64_bits_are_stored(storage: Storage) -> None:
+    draft_id = a_draft(storage)
+    storage.drafts.mark_published(draft_id, path="x.html", now=NOW, wordpress_slug="s")
+    done = storage.wordpress.record_success(draft_id, PostFacts(BIG, "s", "draft", None), NOW)
+    assert done.post_id == BIG
+    assert storage.wordpress.posts_since("welovelocalgov", NOW) == [BIG]
+    storage.wordpress.store_comments("blog", [], [(BIG, BIG), (2**31, 7)], NOW)
+    assert storage.wordpress.read_comment_ids("blog", [BIG, 2**31, 5]) == {BIG, 2**31}
+
+
+def test_0009_widens_the_wordpress_ids_of_a_populated_0008_database(db_url: str) -> None:
+    """Migration 0009 on a database at 0008 holding a posted round-up and comments read:
+    the rows stay, 64-bit ids fit afterwards, and the schema matches the code."""
+    from alembic import command
+
+    engine = create_db_engine(db_url)
+    try:
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0008")
+        assert current_revision(engine) == "0008"
+    finally:
+        engine.dispose()
+    store = open_storage(db_url, auto_migrate=False)
+    try:
+        draft_id = a_draft(store, status="published")
+        with store.engine.begin() as conn:
+            conn.execute(
+                insert(wordpress_posts).values(
+                    draft_id=draft_id,
+                    slug="welovelocalgov-2026-w48",
+                    state="done",
+                    post_id=2**31 - 1,
+                    link="https://blog.example/p/",
+                    status="publish",
+                    attempts=0,
+                    pushed_at=NOW,
+                    updated_at=NOW,
+                )
+            )
+            conn.execute(
+                insert(wordpress_comments).values(
+                    site="blog.example", comment_id=5, post_id=2**31 - 1, read_at=NOW
+                )
+            )
+    finally:
+        store.close()
+    store = open_storage(db_url)  # migrates 0008 -> 0009 (and on to the head)
+    try:
+        assert current_revision(store.engine) == head_revision()
+        step = store.wordpress.get(draft_id)
+        assert step is not None
+        assert (step.state, step.post_id, step.link) == (
+            "done",
+            2**31 - 1,
+            "https://blog.example/p/",
+        )
+        assert store.wordpress.read_comment_ids("blog.example", [5, 6]) == {5}
+        store.wordpress.record_success(draft_id, PostFacts(BIG, "s", "publish", None), NOW)
+        store.wordpress.store_comments("blog.example", [], [(BIG, BIG)], NOW)
+        assert store.wordpress.read_comment_ids("blog.example", [5, BIG]) == {5, BIG}
+        with store.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    finally:
+        store.close()

@@ -48,6 +48,7 @@ def draft_json(draft: Draft) -> dict[str, Any]:
                 "title": item.title,
                 "author": item.author,
                 "site_name": item.site_name,
+                "via": item.via,
                 "blurb": item.blurb,
                 "suggested_by": list(item.suggested_by),
                 "score": item.score,
@@ -93,23 +94,43 @@ def _check_week(_ctx: click.Context, _param: click.Parameter, value: str | None)
 @click.option(
     "--link-details/--no-link-details",
     default=None,
-    help="Read the picked articles' pages for missing details "
+    help="Read the picked articles' pages: true addresses, credits, blurb text "
     "(default: [roundup] fetch_link_details).",
+)
+@click.option(
+    "--refresh-details",
+    is_flag=True,
+    help="Read the picked articles' pages again, even those read recently (or that failed).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the draft as JSON.")
 @pass_cli
 @job_lock("draft")
-def draft(cli: CliContext, week: str | None, link_details: bool | None, as_json: bool) -> None:
+def draft(
+    cli: CliContext,
+    week: str | None,
+    link_details: bool | None,
+    refresh_details: bool,
+    as_json: bool,
+) -> None:
     """Create the week's draft round-up, or refresh it.
 
-    Picks the week's best [roundup] max_items candidates, with a starter blurb
-    from each summary and thanks to whoever suggested it. Running it again
+    Picks the week's best [roundup] max_items candidates (at most [roundup]
+    max_per_source from one blog), with a starter blurb and thanks to whoever
+    suggested it. --refresh-details reads the articles' pages again. Running it again
     refreshes the same draft and keeps every change an editor made; an
     approved or published round-up is left alone. Prints the draft's id.
     """
     now = utc_now()
     chosen = _week_option(cli, week, now)
-    outcome = draft_week(cli.app, chosen, now=now, fetch_details=link_details)
+    if refresh_details and link_details is False:
+        raise click.UsageError("--refresh-details reads pages: it cannot go with --no-link-details")
+    outcome = draft_week(
+        cli.app,
+        chosen,
+        now=now,
+        fetch_details=True if refresh_details else link_details,
+        refresh_details=refresh_details,
+    )
     report = (announce_new_draft if outcome.created else _send_owed)(cli.app, outcome.draft, now)
     if report.sent or report.failed:
         click.echo(f"editors told the draft is ready: {report}", err=True)
@@ -119,6 +140,12 @@ def draft(cli: CliContext, week: str | None, link_details: bool | None, as_json:
         click.echo(
             f"read {plural(outcome.details_fetched, 'article page')}"
             + (f" ({outcome.details_failed} could not be read)" if outcome.details_failed else ""),
+            err=True,
+        )
+    if outcome.merged or outcome.moved:
+        click.echo(
+            f"{outcome.moved + outcome.merged} links led to their articles' true addresses"
+            + (f" ({outcome.merged} merged with the same article)" if outcome.merged else ""),
             err=True,
         )
     if as_json:

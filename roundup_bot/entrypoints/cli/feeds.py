@@ -16,10 +16,10 @@ import click
 from roundup_bot.adapters.opml import write_opml
 from roundup_bot.core.clock import utc_now
 from roundup_bot.core.errors import WeekLabelError
-from roundup_bot.core.ranking import score_json
+from roundup_bot.core.ranking import placed_at, score_json
 from roundup_bot.core.records import Candidate, FeedStatus, PollOutcome
 from roundup_bot.core.redaction import redact, redact_url
-from roundup_bot.core.weeks import RoundupWeek, week_by_label
+from roundup_bot.core.weeks import RoundupWeek, week_by_label, week_containing
 from roundup_bot.core.wording import plural
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock, poll_as_worker
@@ -28,7 +28,7 @@ from roundup_bot.entrypoints.cli.daemon import echo_jobs, jobs_json
 from roundup_bot.entrypoints.cli.mentions import channel_json, echo_x, x_json
 from roundup_bot.entrypoints.cli.wordpress import echo_status as echo_wordpress_status
 from roundup_bot.entrypoints.cli.wordpress import status_json as wordpress_status_json
-from roundup_bot.services.drafting import score_candidates
+from roundup_bot.services.drafting import rank_candidates
 from roundup_bot.services.health import channels_health, feed_state, jobs_health
 from roundup_bot.services.jobs import StopSignal, poll_summary, run_poll
 from roundup_bot.storage.db import current_revision, migrate
@@ -151,6 +151,10 @@ def candidate_json(candidate: Candidate) -> dict[str, Any]:
             {"kind": s.kind, "name": s.name, "url": redact_url(s.url)} for s in candidate.sources
         ],
         "suggested_by": list(candidate.suggested_by),
+        "categories": list(candidate.categories),
+        # Other addresses found to be this article (a tracker's link that led here, a
+        # syndicated copy naming it canonical), merged into this candidate.
+        "merged": [{"url": a.url, "reason": a.reason} for a in candidate.aliases],
     }
 
 
@@ -163,7 +167,17 @@ def candidate_json(candidate: Candidate) -> dict[str, Any]:
 )
 @click.option("--week", metavar="YYYY-Www", help="Only the candidates of this round-up week.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array (with score and why).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many (newest first).")
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="At most this many (from the newest weeks)."
+)
+@click.option(
+    "--sort",
+    type=click.Choice(["best", "newest"]),
+    default="best",
+    show_default=True,
+    help="best: each week's best first, as the draft picks (newest week first); "
+    "newest: newest first.",
+)
 @pass_cli
 def candidates(
     cli: CliContext,
@@ -172,8 +186,9 @@ def candidates(
     week: str | None,
     as_json: bool,
     limit: int | None,
+    sort: str,
 ) -> None:
-    """List candidate links, newest first, each with its ranking score."""
+    """List candidate links, each week's best first, each with its ranking score."""
     zone = ZoneInfo(cli.settings.roundup.timezone)
     start = _option_when(since, zone, "--since")
     end = _option_when(until, zone, "--until")
@@ -181,7 +196,17 @@ def candidates(
         chosen = _round_up_week(cli, week)
         start, end = max(start or chosen.start, chosen.start), min(end or chosen.end, chosen.end)
     found = cli.app.storage.candidates.list(start, end, limit=limit)
-    scores = score_candidates(cli.app, found)
+    if limit and sort == "best" and len(found) == limit:
+        # The best of whole weeks: every candidate of the oldest week reached.
+        settings = cli.settings.roundup
+        oldest = week_containing(placed_at(found[-1]), settings.timezone, settings.week_ends)
+        found = cli.app.storage.candidates.list(max(start or oldest.start, oldest.start), end)
+    ranked = rank_candidates(cli.app, found)
+    scores = {r.candidate.id: r.score for r in ranked}
+    if sort == "best":
+        found = [r.candidate for r in ranked]
+    if limit:
+        found = found[:limit]
     if as_json:
         records = [{**candidate_json(c), **score_json(scores[c.id])} for c in found]
         if sys.stdout.isatty():

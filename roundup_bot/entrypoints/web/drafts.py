@@ -52,6 +52,7 @@ from roundup_bot.entrypoints.web.draftpage import (
     state_from_submission,
     unsaved_text,
 )
+from roundup_bot.entrypoints.web.news import news_for
 from roundup_bot.entrypoints.web.security import preview_headers
 from roundup_bot.entrypoints.web.service import MAX_RESULTS, OFFERED, RoundupService
 from roundup_bot.services.drafting import DRAFT_BOT
@@ -105,10 +106,12 @@ def render_page(state: PageState, status: int = 200) -> tuple[str, int]:
         state.results = add_results(state.draft, state.query)
         state.searched = bool(state.query)
     svc = service()
+    news = news_for(svc, state.draft, current_editor().name, web().clock())
     body = render_template(
         "drafts/edit.html",
         s=state,
         d=state.draft,
+        news=news,
         week=svc.week_of(state.draft),
         max_blurb=MAX_BLURB,
         max_intro=MAX_INTRO,
@@ -184,7 +187,9 @@ def create() -> BaseResponse | tuple[str, int]:
         return page, code
     editor = current_editor()
     try:
-        outcome = svc.make_draft(week, now)
+        outcome = svc.make_draft(
+            week, now, refresh_details=bool(request.form.get("refresh_details"))
+        )
     except RoundupError as exc:
         flash(f"The draft could not be made: {exc}", "error")
         return redirect(url_for("drafts.home"))
@@ -194,6 +199,13 @@ def create() -> BaseResponse | tuple[str, int]:
         flash(f"The round-up for week {week.label} is already {draft.status}.", "info")
     elif outcome.created:
         flash(f"Made the draft for week {week.label}.", "success")
+    elif request.form.get("refresh_details"):
+        flash(
+            f"Looked up {outcome.details_fetched} article pages again"
+            + (f" ({outcome.details_failed} could not be read)" if outcome.details_failed else "")
+            + "; your edits were kept.",
+            "success",
+        )
     else:
         flash(f"Refreshed the draft for week {week.label}; your edits were kept.", "success")
     return redirect(url_for("drafts.edit", draft_id=draft.id))

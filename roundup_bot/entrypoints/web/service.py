@@ -104,9 +104,14 @@ class RoundupService:
     def published(self) -> list[DraftSummary]:
         return self.storage.drafts.summaries(self.name, status="published")
 
-    def make_draft(self, week: RoundupWeek, now: datetime) -> DraftOutcome:
-        """Create or refresh the week's draft exactly as ``roundup-bot draft`` does."""
+    def make_draft(
+        self, week: RoundupWeek, now: datetime, *, refresh_details: bool = False
+    ) -> DraftOutcome:
+        """Create or refresh the week's draft exactly as ``roundup-bot draft`` does
+        (``refresh_details``: as ``draft --refresh-details``)."""
         self.rankings.clear()
+        if refresh_details:
+            return draft_week(self.app, week, now=now, fetch_details=True, refresh_details=True)
         return draft_week(self.app, week, now=now)
 
     def apply(

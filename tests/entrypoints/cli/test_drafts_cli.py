@@ -36,7 +36,7 @@ def config(tmp_path: Path) -> Path:
                 Article(
                     slug="a",
                     published=W48.end - timedelta(days=1),
-                    summary="First one. More.",
+                    summary="The first one is short. More.",
                     tips=("ann", "bob"),
                 ),
                 Article(slug="b", published=W48.end - timedelta(days=2), summary="Second."),
@@ -84,7 +84,7 @@ def test_draft_show_approve_reopen(capsys: pytest.CaptureFixture[str], config: P
         "score",
     }
     assert first["suggested_by"] == ["@ann", "@bob"]
-    assert first["blurb"] == "First one. More."
+    assert first["blurb"] == "The first one is short. More."
     assert [i["url"] for i in data["items"]] == [
         "https://blog.example.gov.uk/a",
         "https://blog.example.gov.uk/b",

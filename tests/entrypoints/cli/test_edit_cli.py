@@ -58,8 +58,16 @@ def setup(tmp_path: Path, db_url: str) -> Setup:
             store,
             [
                 Article(slug="a", published=W48.end - timedelta(days=1), summary="First. More."),
-                Article(slug="b", published=W48.end - timedelta(days=2), summary="Second."),
-                Article(slug="c", published=W48.end - timedelta(days=3), summary="Third."),
+                Article(
+                    slug="b",
+                    published=W48.end - timedelta(days=2),
+                    summary="Second post in a sentence.",
+                ),
+                Article(
+                    slug="c",
+                    published=W48.end - timedelta(days=3),
+                    summary="Third post in a sentence.",
+                ),
                 Article(slug="spare", published=W48.start + timedelta(hours=1)),
                 Article(slug="old", published=W48.start - timedelta(days=2)),
             ],
@@ -76,6 +84,7 @@ url = "{db_url}"
 [roundup]
 fetch_link_details = false
 max_items = 3
+max_per_source = 0
 
 [publish]
 output_dir = "out"
@@ -109,7 +118,7 @@ def test_blurbs_intro_and_outro(setup: Setup) -> None:
     assert [item["blurb"] for item in data["items"]] == [
         "From stdin.\n\nTwo.",
         "Our own words.",
-        "Third.",
+        "Third post in a sentence.",
     ]
     assert data["items"][0]["edited"]["blurb"]
     assert data["version"] == 3
@@ -265,7 +274,7 @@ def test_the_editor_changes_texts_order_and_items(setup: Setup, tmp_path: Path) 
     assert titles(data) == ["Title of c", "Title of a"]  # b removed, c moved up
     assert done.stderr.startswith("Saved the intro and the order; removed 1 item.")
     restored = as_json(setup.edit("--json", "restore", "3"))
-    assert restored["items"][-1]["blurb"] == "Second."
+    assert restored["items"][-1]["blurb"] == "Second post in a sentence."
 
 
 def test_an_unchanged_or_emptied_form_changes_nothing(setup: Setup, tmp_path: Path) -> None:
@@ -296,7 +305,7 @@ def test_a_draft_changed_while_in_the_editor_is_refused_and_the_text_kept(
     other += ["edit", setup.draft_id, "--by", "bob", "outro", "Bob was here."]
     body = (
         f"subprocess.run({other!r}, check=True, cwd={str(ROOT)!r})\n"
-        "text = text.replace('Second.', 'My careful rewrite.')"
+        "text = text.replace('Second post in a sentence.', 'My careful rewrite.')"
     )
     refused = setup.edit(env={"EDITOR": fake_editor(tmp_path, body), "VISUAL": None})
     assert refused.code == 1
@@ -306,7 +315,7 @@ def test_a_draft_changed_while_in_the_editor_is_refused_and_the_text_kept(
     kept.unlink()
     stored = setup.stored()
     assert stored.outro == "Bob was here."
-    assert [item.blurb for item in stored.shown_items][1] == "Second."
+    assert [item.blurb for item in stored.shown_items][1] == "Second post in a sentence."
 
 
 def test_a_failing_editor_changes_nothing(setup: Setup, tmp_path: Path) -> None:

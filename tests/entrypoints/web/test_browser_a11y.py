@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 from conftest import missing
 from helpers.axe import AxeUnavailable, audit, axe_source
-from helpers.web import EDITOR, NOW, PASSWORD, WEEK, make_site, serving
+from helpers.feeds import record_parsed
+from helpers.web import EDITOR, NOW, PASSWORD, WEEK, Site, entry, make_site, serving
 from test_browser_e2e import CHROMIUM, LAUNCH_ARGS, sign_in
 
+from roundup_bot.core.records import ParsedFeed, SetBlurb, SetIntro
 from roundup_bot.services.publish import approve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -64,12 +66,32 @@ def _fail_a_feed(site_app: object) -> None:
         )
 
 
+def _news(site: Site) -> None:
+    """Something new for the editor: another editor's change since their last visit,
+    and an article that arrived after the draft was made."""
+    storage = site.app.storage
+    storage.draft_views.visit(1, EDITOR, NOW - timedelta(hours=2))
+    d = storage.drafts.get(1)
+    storage.drafts.apply_edits(
+        1,
+        [SetBlurb(d.shown_items[1].id, "Bob's words."), SetIntro("Bob's intro.")],
+        expected_version=d.version,
+        by="Bob",
+        now=NOW - timedelta(hours=1),
+    )
+    feed = next(f for f in storage.feeds.for_update(NOW, mode="all") if "other" in f.url)
+    fresh = entry(7, "Fresh from the council", site="other.example.org", hours_ago=-40)
+    parsed = ParsedFeed(url=feed.url, title="Other Blog", site_url=None, entries=(fresh,))
+    record_parsed(storage, feed, parsed=parsed, now=NOW + timedelta(minutes=1))
+
+
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 def test_every_page_passes_an_axe_wcag_22_aa_audit(
     browser: Browser, axe: str, tmp_path: Path, width: str
 ) -> None:
     site = make_site(tmp_path)
     _fail_a_feed(site.app)
+    _news(site)
     w, h = WIDTHS[width]
     found: dict[str, list[str]] = {}
     try:
@@ -81,6 +103,11 @@ def test_every_page_passes_an_axe_wcag_22_aa_audit(
             page = context.new_page()
             page.goto(base + "/sign-in")
             found["sign-in"] = audit(page, axe)
+            page.get_by_label("Name").fill(EDITOR)
+            page.get_by_label("Password").fill("not the password")
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_load_state()
+            found["sign-in, refused"] = audit(page, axe)
             sign_in(page, base)
             editor_pages = {
                 "draft": "/drafts/1",
@@ -90,11 +117,42 @@ def test_every_page_passes_an_axe_wcag_22_aa_audit(
                 "candidates": "/candidates",
                 "sources": "/sources",
                 "published (none yet)": "/published",
+                "bookmarklet": "/bookmarklet",
+                "add a link": "/add-link?url=https%3A%2F%2Fblog.example.gov.uk%2Fnew&title=New",
+                "add a link, refused": "/add-link?url=ftp%3A%2F%2Fexample.org",
                 "not found": "/drafts/99",
             }
             for name, path in editor_pages.items():
                 page.goto(base + path)
+                if name == "draft":  # the states under audit are really there
+                    assert page.locator(".changed-mark").count() == 2
+                    assert page.locator("#new-candidates").is_visible()
                 found[name] = audit(page, axe)
+            # A save refused (a blurb over its limit), then one that met another's save.
+            page.goto(base + "/drafts/1")
+            page.locator(".item").nth(0).get_by_label("Blurb").fill("x" * 2100)
+            page.get_by_role("button", name="Save", exact=True).first.click()
+            page.wait_for_load_state()
+            assert page.locator("#form-error").is_visible()
+            found["draft, save refused"] = audit(page, axe)
+            page.goto(base + "/drafts/1")
+            page.locator(".item").nth(0).get_by_label("Blurb").fill("Mine, typed meanwhile.")
+            d = site.app.storage.drafts.get(1)
+            site.app.storage.drafts.apply_edits(
+                1,
+                [SetBlurb(d.shown_items[0].id, "Bob's, saved first.")],
+                expected_version=d.version,
+                by="Bob",
+                now=NOW,
+            )
+            page.get_by_role("button", name="Save", exact=True).first.click()
+            page.wait_for_load_state()
+            assert page.locator("#conflict").is_visible()
+            found["draft, conflict"] = audit(page, axe)
+            # Approved, not yet published: Publish and Reopen.
+            site.app.storage.drafts.approve(1, by=EDITOR, now=NOW)
+            page.goto(base + "/drafts/1")
+            found["draft, approved"] = audit(page, axe)
             # Published: the list, the read-only round-up page, and the round-up itself.
             approve(site.app, 1, by=EDITOR, now=NOW + timedelta(hours=1))
             for name, path in {"published": "/published", "draft, published": "/drafts/1"}.items():
@@ -105,6 +163,22 @@ def test_every_page_passes_an_axe_wcag_22_aa_audit(
             context.close()
     finally:
         site.close()
+    # This week before its draft is made: the page that offers to make it.
+    empty = make_site(tmp_path / "empty", with_draft=False)
+    try:
+        with serving(empty.flask) as base:
+            context = browser.new_context(viewport={"width": w, "height": h}, bypass_csp=True)
+            page = context.new_page()
+            page.goto(base + "/")
+            page.get_by_label("Name").fill(EDITOR)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(base + "/")
+            assert page.get_by_role("button", name=f"Make the draft for {WEEK}").is_visible()
+            found["this week, no draft yet"] = audit(page, axe)
+            context.close()
+    finally:
+        empty.close()
     problems = {name: lines for name, lines in found.items() if lines}
     assert problems == {}, f"axe at {width} ({w} px): {problems}"
 

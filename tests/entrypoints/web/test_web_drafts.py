@@ -30,7 +30,7 @@ from markupsafe import escape
 
 from roundup_bot.adapters.render import renderer_for
 from roundup_bot.core.draft_edits import MAX_BLURB
-from roundup_bot.core.records import Draft
+from roundup_bot.core.records import Draft, SetBlurb
 from roundup_bot.entrypoints.web.accounts import Accounts
 from roundup_bot.services.publish import approve as cli_approve
 
@@ -653,6 +653,64 @@ def test_out_of_range_ids_and_weeks_are_404_not_500(tmp_path: Path, db_url: str)
         assert client.get("/candidates?week=nonsense").status_code == 400
     finally:
         site.close()
+
+
+def test_the_draft_page_looks_the_articles_pages_up_again_keeping_edits(tmp_path: Path) -> None:
+    """The button reads every picked page again (a real local server), refreshes the
+    automatic blurbs and keeps what the editor saved."""
+    from helpers.server import LocalServer, Reply
+    from sqlalchemy import update
+
+    from roundup_bot.storage.schema import candidates
+
+    with LocalServer() as blog:
+        site = make_site(tmp_path, with_draft=False, network={"allow_private_addresses": True})
+        try:
+            with site.app.storage.engine.begin() as conn:  # the articles live on the server
+                for row in conn.execute(candidates.select()).all():
+                    path = "/" + row.url.split("/", 3)[3]
+                    conn.execute(
+                        update(candidates)
+                        .where(candidates.c.id == row.id)
+                        .values(url=blog.url(path), summary="Read more")
+                    )
+                    blog.route(
+                        path,
+                        Reply(
+                            200,
+                            {"Content-Type": "text/html"},
+                            b'<title>t</title><meta name="description"'
+                            b' content="What the page says about itself today.">',
+                        ),
+                    )
+            made = make_draft(site.app)
+            first = made.shown_items[0]
+            site.app.storage.drafts.apply_edits(
+                made.id,
+                [SetBlurb(first.id, "The editor's own words.")],
+                expected_version=made.version,
+                by=EDITOR,
+                now=NOW,
+            )
+            client = site.client()
+            sign_in(client)
+            html = client.get(f"/drafts/{made.id}").get_data(as_text=True)
+            assert "Look the articles' pages up again" in html
+            done = client.post(
+                "/drafts/new",
+                data={"week": WEEK, "refresh_details": "1", "csrf_token": csrf_of(html)},
+                follow_redirects=True,
+            )
+            assert "Looked up 3 article pages again; your edits were kept." in done.get_data(
+                as_text=True
+            )
+            assert len(blog.requests) == 3
+            after = site.app.storage.drafts.get(made.id)
+            blurbs = {i.id: i.blurb for i in after.shown_items}
+            assert blurbs.pop(first.id) == "The editor's own words."
+            assert set(blurbs.values()) == {"What the page says about itself today."}
+        finally:
+            site.close()
 
 
 def test_editors_approving_at_once_publish_once_and_the_others_are_told_by_whom(
