@@ -46,6 +46,7 @@ nowhere else; the CLI maps them to its exit statuses in one place
     ├── FormProblem            a form post cannot be applied (also a ValueError)
     ├── FormUnreadable         a draft edited as text cannot be read (also a ValueError)
     ├── InvalidURL             not an absolute http(s) URL (also a ValueError)
+    ├── EditorLinkError        an editor's own link cannot be added (also a ValueError)
     ├── MalformedPage          an X API page is not a page of posts (also a ValueError)
     ├── MalformedNotifications a Mastodon/Bluesky answer lists no notifications (ValueError)
     ├── WeekLabelError         not an ISO week such as 2026-W48 (also a ValueError)
@@ -284,6 +285,11 @@ class FormUnreadable(RoundupError, ValueError):
 
 class InvalidURL(RoundupError, ValueError):
     """Not an absolute http(s) URL that can be put in canonical form."""
+
+
+class EditorLinkError(RoundupError, ValueError):
+    """An editor's own link cannot be added (not a web address, no such draft, an
+    approved draft); the message is one line for the editor."""
 
 
 class MalformedPage(RoundupError, ValueError):

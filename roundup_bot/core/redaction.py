@@ -1,7 +1,8 @@
 """Hiding secrets in text that leaves the process: log lines, command output, pages.
 
 The values of the secret environment variables, passwords in URLs
-(``https://user:secret@host/feed``) and bearer tokens become ``***``.
+(``https://user:secret@host/feed``), bearer tokens and JSON Web Tokens (the
+Bluesky session kept in the database holds two) become ``***``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ _BASIC = re.compile(
 )
 
 
+#: A JSON Web Token: three base64url parts, the first two JSON objects ("eyJ...").
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+
+
 def redact(text: str) -> str:
     """Hide secrets in one log line: the values of the secret environment variables,
     passwords in URLs (a database URL in an error) and bearer tokens."""
@@ -47,6 +52,8 @@ def redact(text: str) -> str:
         if len(secret) >= 6:
             text = text.replace(secret, "***")
     text = _BEARER.sub(r"\g<head>***", redact_url(text))
+    if "eyJ" in text:  # a session's tokens (SQL echo, a library's debug line)
+        text = _JWT.sub("***", text)
     return _BASIC.sub(r"\g<head>***", text) if "asic" in text else text
 
 

@@ -23,12 +23,9 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from importlib.resources import files
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import jinja2
-
+from roundup_bot.adapters.render import PostText, and_list, post_template
 from roundup_bot.config import Settings
 from roundup_bot.core.channels import credit
 from roundup_bot.core.errors import RoundupError, TemplateError
@@ -191,12 +188,9 @@ def render_announcement(
         "platform": channel,
     }
     for shown in range(len(credits), -1, -1):
-        try:
-            text = template.render(
-                **values, suggesters=credits[:shown], more=len(credits) - shown
-            ).strip()
-        except jinja2.TemplateError as exc:
-            raise TemplateError(f"{name}: {exc}") from exc
+        text = template(
+            **values, suggesters=credits[:shown], more=len(credits) - shown, and_list=and_list
+        ).strip()
         if len(text) <= limit:
             if not text:
                 raise TemplateError(f"{name}: renders to an empty post")
@@ -204,25 +198,9 @@ def render_announcement(
     raise TemplateError(f"{name}: renders to more than {limit} characters for {channel}")
 
 
-def _template(settings: Settings, name: str) -> jinja2.Template:
-    from roundup_bot.adapters.render import and_list
-
-    folders: list[str] = []
-    if settings.roundup.templates_dir:
-        folders.append(str(settings.resolve_path(settings.roundup.templates_dir)))
-    folders.append(str(Path(str(files("roundup_bot._templates")))))
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folders),
-        autoescape=False,  # noqa: S701 - plain text for a post, never HTML
-        undefined=jinja2.StrictUndefined,
-    )
-    environment.filters["and_list"] = and_list
-    try:
-        return environment.get_template(name)
-    except jinja2.TemplateNotFound:
-        raise TemplateError(f"{name}: announcement template not found") from None
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"{exc.filename or name}:{exc.lineno}: {exc.message}") from exc
+def _template(settings: Settings, name: str) -> PostText:
+    folder = settings.roundup.templates_dir
+    return post_template(name, settings.resolve_path(folder) if folder else None)
 
 
 def summary(results: Sequence[AnnounceResult]) -> list[str]:

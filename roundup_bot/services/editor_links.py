@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from roundup_bot.core.curation import canonical_url
-from roundup_bot.core.errors import InvalidURL, RoundupError
+from roundup_bot.core.errors import EditorLinkError, InvalidURL
 from roundup_bot.core.records import AddItem, Draft, LinkDetails
 from roundup_bot.core.weeks import week_containing
 from roundup_bot.services.app import App
@@ -30,11 +30,6 @@ from roundup_bot.storage.editors import name_key
 
 SOURCE_KIND = "editor"
 MAX_URL_CHARS = 2000
-
-
-class EditorLinkError(RoundupError):
-    """The link cannot be added (not a web address, no such draft, a draft that is
-    approved); the message is one line for the editor."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -441,3 +441,12 @@ def test_the_password_and_tokens_never_reach_the_logs(
     for secret in (PASSWORD, tokens["accessJwt"], tokens["refreshJwt"]):
         assert secret not in shown
     assert json.loads(fake.calls(CREATE)[0].body)["password"] == PASSWORD  # it was used
+
+
+def test_session_tokens_are_hidden_in_any_log_line() -> None:
+    from roundup_bot.core.redaction import redact
+
+    token = jwt(60)
+    line = f"INSERT INTO source_state ... ('bluesky', 'session', 'h:::did:::{token}:::x')"
+    assert token not in redact(line)
+    assert "***" in redact(line)

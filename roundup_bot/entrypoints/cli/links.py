@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import click
 
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
@@ -46,7 +44,7 @@ def add(
         cli.app,
         url,
         by=who,
-        now=datetime.now(UTC),
+        now=cli.app.clock(),
         draft_id=draft_id,
         fetch_details=not no_link_details,
     )

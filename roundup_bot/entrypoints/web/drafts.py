@@ -24,6 +24,7 @@ from roundup_bot.core.errors import (
     AlreadyApproved,
     DraftError,
     DraftNotFound,
+    EditorLinkError,
     FormProblem,
     RoundupError,
     StaleDraftError,
@@ -56,7 +57,7 @@ from roundup_bot.entrypoints.web.news import News, news_for
 from roundup_bot.entrypoints.web.security import preview_headers
 from roundup_bot.entrypoints.web.service import MAX_RESULTS, OFFERED, RoundupService
 from roundup_bot.services.drafting import DRAFT_BOT
-from roundup_bot.services.editor_links import EditorLinkError, add_editor_link, parse_link
+from roundup_bot.services.editor_links import add_editor_link, parse_link
 from roundup_bot.services.publish import Published
 
 log = logging.getLogger(__name__)

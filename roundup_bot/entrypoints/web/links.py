@@ -17,12 +17,11 @@ import logging
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from roundup_bot.core.errors import DraftError
+from roundup_bot.core.errors import DraftError, EditorLinkError
 from roundup_bot.entrypoints.web.auth import current_editor
 from roundup_bot.entrypoints.web.context import web
 from roundup_bot.services.editor_links import (
     MAX_URL_CHARS,
-    EditorLinkError,
     add_editor_link,
     current_draft,
     parse_link,

@@ -15,8 +15,9 @@ from conftest import ROOT
 from helpers.web import EDITOR, NOW, WEEK, csrf_of, make_site, sign_in
 from pytest_httpserver import HTTPServer
 
+from roundup_bot.core.errors import EditorLinkError
 from roundup_bot.entrypoints.web.links import bookmarklet_code
-from roundup_bot.services.editor_links import EditorLinkError, add_editor_link
+from roundup_bot.services.editor_links import add_editor_link
 
 PAGE = (
     "<html><head><title>Ignored</title>"
