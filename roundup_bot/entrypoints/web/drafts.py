@@ -28,6 +28,7 @@ from roundup_bot.core.errors import (
     FormProblem,
     RoundupError,
     StaleDraftError,
+    StorageError,
     WeekLabelError,
     WeekOutOfRange,
 )
@@ -52,7 +53,7 @@ from roundup_bot.entrypoints.web.draftpage import (
     state_from_submission,
     unsaved_text,
 )
-from roundup_bot.entrypoints.web.news import news_for
+from roundup_bot.entrypoints.web.news import News, news_for
 from roundup_bot.entrypoints.web.security import preview_headers
 from roundup_bot.entrypoints.web.service import MAX_RESULTS, OFFERED, RoundupService
 from roundup_bot.services.drafting import DRAFT_BOT
@@ -106,7 +107,11 @@ def render_page(state: PageState, status: int = 200) -> tuple[str, int]:
         state.results = add_results(state.draft, state.query)
         state.searched = bool(state.query)
     svc = service()
-    news = news_for(svc, state.draft, current_editor().name, web().clock())
+    try:
+        news = news_for(svc, state.draft, current_editor().name, web().clock())
+    except StorageError as exc:  # what is new is a comfort: the page shows without it
+        log.warning("draft %d: what is new could not be read: %s", state.draft.id, exc)
+        news = News()
     body = render_template(
         "drafts/edit.html",
         s=state,

@@ -294,7 +294,8 @@ def test_copy_for_the_blog_puts_the_round_up_on_the_clipboard_in_one_click(
     assert fragment.lstrip().startswith("<h1>")
     assert "<html" not in fragment
     page.get_by_role("button", name="Copy for the blog").click()
-    assert page.get_by_text("Copied. Paste it into the blog.").is_visible()
+    # The clipboard answers asynchronously: wait for the page to say so.
+    page.get_by_text("Copied. Paste it into the blog.").wait_for()
     assert page.evaluate("navigator.clipboard.readText()") == fragment
     page.get_by_role("button", name="Copy the Markdown").click()
     markdown = page.evaluate("navigator.clipboard.readText()")

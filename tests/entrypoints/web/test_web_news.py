@@ -8,10 +8,12 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from helpers.feeds import record_parsed
-from helpers.web import EDITOR, FAST_HASHER, NOW, Site, csrf_of, entry, sign_in
-from sqlalchemy import insert
+from helpers.web import EDITOR, FAST_HASHER, HOSTILE, NOW, Site, csrf_of, entry, sign_in
+from markupsafe import escape
+from sqlalchemy import insert, text
 from test_web_drafts import draft, post
 
 from roundup_bot.core.records import ParsedFeed
@@ -166,3 +168,29 @@ def test_arrivals_are_not_listed_on_an_approved_round_up(site: Site, client: Fla
     assert draft(site).status == "published"
     assert 'id="new-candidates"' not in page(client)
     assert EDITOR
+
+
+def test_a_hostile_title_in_the_news_is_text(site: Site, client: FlaskClient) -> None:
+    hostile = next(i for i in draft(site).shown_items if i.title == HOSTILE)
+    at(site, NOW)
+    page(client)
+    at(site, NOW + timedelta(hours=1))
+    post(bob(site), site, **{f"blurb-{hostile.id}": "Bob's words."})
+    at(site, NOW + timedelta(hours=3))
+    html = page(client)
+    assert (
+        f'<a href="#item-{hostile.id}">{escape(HOSTILE)}</a>: Bob Editor rewrote the blurb' in html
+    )
+    assert HOSTILE not in html
+
+
+def test_the_page_shows_without_the_news_when_it_cannot_be_read(
+    site: Site, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with site.app.storage.engine.begin() as conn:  # a database that lost the tables
+        conn.execute(text("DROP TABLE draft_views"))
+        conn.execute(text("DROP TABLE draft_changes"))
+    response = client.get("/drafts/1")
+    assert response.status_code == 200
+    assert "Potholes and people" in response.get_data(as_text=True)
+    assert "what is new could not be read" in caplog.text
