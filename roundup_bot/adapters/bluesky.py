@@ -30,10 +30,11 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpcore
 import httpx
 from atproto_client import Client, models
 from atproto_client.client.session import Session, SessionEvent
@@ -115,13 +116,98 @@ class AnswerTooLarge(httpx.TransportError):
     """The answer went past the size limit (after decompression)."""
 
 
+class _Deadline(threading.local):
+    at: float | None = None  # time.monotonic() by which this thread's exchange must end
+
+    def within(self, timeout: float | None, error: type[Exception]) -> float | None:
+        """The socket timeout for the next wait: ``timeout`` shortened to the time left."""
+        if self.at is None:
+            return timeout
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise error("the deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every wait (TLS handshake, write, read) ends by the deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream, deadline: _Deadline) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._deadline.within(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._deadline.within(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        wait = self._deadline.within(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(
+            self._inner.start_tls(ssl_context, server_hostname, wait), self._deadline
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's sockets, each wait shortened to the time left before the deadline.
+
+    httpx's timeouts bound each wait for bytes, so a server that drips its status
+    line and headers a byte at a time, each inside the timeout, would never be cut
+    off; measuring every wait against the one deadline ends the whole exchange
+    (connect, headers, body) on time, with httpx's own timeout errors."""
+
+    def __init__(self, deadline: _Deadline) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._deadline = deadline
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        wait = self._deadline.within(timeout, httpcore.ConnectTimeout)
+        stream = self._inner.connect_tcp(host, port, wait, local_address, socket_options)
+        return _DeadlineStream(stream, self._deadline)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
 class BoundedTransport(httpx.BaseTransport):
-    """httpx's transport, reading each answer under one deadline and a size limit
-    (decompressed here, so a gzip bomb stops at the limit), and remembering the
-    rate-limit headers of the last answer."""
+    """httpx's transport, ending each exchange by one deadline (connect, headers and
+    body alike), reading the answer under a size limit (decompressed here, so a gzip
+    bomb stops at the limit), and remembering the rate-limit headers of the last answer.
+
+    httpx 0.28 takes no network backend (encode/httpx#3749), so, as in
+    adapters/http.py, the httpcore pool it builds is replaced by one with the
+    deadline backend; httpx still maps the requests, responses and errors."""
 
     def __init__(self, timeout: float, max_bytes: int) -> None:
-        self._inner = httpx.HTTPTransport()
+        self._deadline = _Deadline()
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's
+        self._inner = httpx.HTTPTransport(limits=limits)
+        self._inner._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_DeadlineBackend(self._deadline),
+        )
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.remaining: int | None = None
@@ -130,6 +216,13 @@ class BoundedTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         deadline = time.monotonic() + self.timeout
+        self._deadline.at = deadline
+        try:
+            return self._exchange(request, deadline)
+        finally:
+            self._deadline.at = None
+
+    def _exchange(self, request: httpx.Request, deadline: float) -> httpx.Response:
         response = self._inner.handle_request(request)
         streamed = httpx.Response(
             response.status_code,
