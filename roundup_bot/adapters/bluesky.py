@@ -62,6 +62,7 @@ from roundup_bot.core.errors import (
     ChannelAuthError,
     ChannelBadResponse,
     ChannelError,
+    ChannelMaybePosted,
     ChannelRequestError,
     ConfigError,
     MalformedNotifications,
@@ -368,6 +369,7 @@ class BlueskyChannel:
                 facets=facet_detection.detect_facets(body) or None,
             ),
             retry=False,
+            posting=True,
         )
         return str(getattr(made, "uri", ""))
 
@@ -409,6 +411,7 @@ class BlueskyChannel:
                 body, profile_identify=self.did, embed=embed, facets=facets or None
             ),
             retry=False,
+            posting=True,
         )
         return str(getattr(made, "uri", ""))
 
@@ -454,14 +457,17 @@ class BlueskyChannel:
         *,
         retry: bool = True,
         relogin: bool = True,
+        posting: bool = False,
     ) -> Any:
+        """One SDK call. ``posting``: it makes a post, so a failure after the request
+        went out is ChannelMaybePosted (the post may be there), never a plain error."""
         label = f"Bluesky {what}"
         self._wait_for_budget(label)
         try:
             return call(
                 label,
                 request,
-                lambda exc: self._translate(label, exc),
+                lambda exc: self._translate(label, exc, posting),
                 self._policy,
                 sleep=self._sleep,
                 clock=self._epoch,
@@ -478,7 +484,7 @@ class BlueskyChannel:
             return call(
                 label,
                 request,
-                lambda exc: self._translate(label, exc),
+                lambda exc: self._translate(label, exc, posting),
                 self._policy,
                 sleep=self._sleep,
                 clock=self._epoch,
@@ -493,7 +499,12 @@ class BlueskyChannel:
         log.warning("%s: no requests left; waiting %.0f s for the reset", label, wait)
         self._sleep(wait)
 
-    def _translate(self, label: str, exc: Exception) -> Exception:
+    def _translate(self, label: str, exc: Exception, posting: bool = False) -> Exception:
+        if posting and _may_have_posted(exc):
+            return ChannelMaybePosted(
+                f"{label}: sent, but no answer came back ({_lost_why(exc)}); it may have"
+                " been posted, so it is not sent again: check the account"
+            )
         if isinstance(exc, RateLimitExceededError):
             reset = exc.reset_at
             return RateLimited(reset.timestamp() if reset is not None else None)
@@ -521,6 +532,30 @@ class BlueskyChannel:
         if isinstance(exc, httpx.HTTPError):
             return Transient(f"connection failed ({type(exc).__name__})")
         return exc
+
+
+def _may_have_posted(exc: BaseException) -> bool:
+    """False only for failures known to come before the post was made: no connection
+    (refused, or no connection within the deadline) or an HTTP error answer."""
+    if isinstance(exc, RequestErrorBase) and exc.response is not None:
+        return not 400 <= exc.response.status_code < 600
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+            return False
+        seen = seen.__cause__ or seen.__context__
+    return True
+
+
+def _lost_why(exc: BaseException) -> str:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx.TimeoutException):
+            return "timed out"
+        if isinstance(seen, httpx.HTTPError):
+            return f"connection lost ({type(seen).__name__})"
+        seen = seen.__cause__ or seen.__context__
+    return type(exc).__name__
 
 
 class _SessionRefused(ChannelAuthError):
