@@ -193,89 +193,6 @@ class NetworkSettings(_Section):
     allow_private_addresses: bool = False
 
 
-class TwitterSettings(_Section):
-    """The X source: links that followers suggest by mentioning the account.
-
-    Credentials are never config keys: ROUNDUP_TWITTER_BEARER_TOKEN reads
-    mentions; the OAuth 1.0a keys ROUNDUP_TWITTER_CONSUMER_KEY, _CONSUMER_SECRET,
-    _ACCESS_TOKEN and _ACCESS_TOKEN_SECRET post the optional thank-you replies.
-    """
-
-    enabled: bool = False
-    username: str = "welovelocalgov"  # the account whose mentions are read
-    user_id: str | None = None  # its numeric id; looked up once from username when unset
-    api_base_url: str = "https://api.x.com"  # or an API-compatible proxy
-    max_posts_per_month: int = 1000  # cost guard: reading stops when the month's count reaches it
-    first_run_days: int = 7  # the first run reads mentions this many days back
-    timeout: float = 20.0  # seconds for a whole request, a slow answer included
-    max_rate_limit_wait: float = 60.0  # wait for a rate-limit reset at most this many seconds
-    retries: int = 3  # retries after a 5xx answer or a timeout, with backoff
-    retry_backoff: float = 1.0  # first retry after this many seconds, doubling each time
-    thank_suggesters: bool = False  # reply once to each accepted suggestion (costs money)
-    thank_template: str = "thanks.txt.j2"
-    announce: bool = False  # post once about each published round-up (costs money)
-    announce_template: str = "announce.txt.j2"
-
-    @field_validator("username")
-    @classmethod
-    def _username(cls, value: str) -> str:
-        value = value.strip().lstrip("@")
-        if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", value):
-            raise ValueError(
-                f"{_shown(value)} is not an X username (letters, digits, _; 15 at most)"
-            )
-        return value
-
-    @field_validator("user_id", mode="before")
-    @classmethod
-    def _id_as_text(cls, value: Any) -> Any:
-        """An id written as a TOML number (user_id = 12345) is the same id."""
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-    @field_validator("user_id")
-    @classmethod
-    def _user_id(cls, value: str | None) -> str | None:
-        if value is not None and not (value.strip().isascii() and value.strip().isdecimal()):
-            raise ValueError(f"{_shown(value)} is not a numeric X user id")
-        return value.strip() if value is not None else None
-
-    @field_validator("api_base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value, re.IGNORECASE):
-            raise ValueError(f"{_shown(value)} is not an http:// or https:// base URL")
-        return value
-
-    @field_validator("max_posts_per_month", "first_run_days")
-    @classmethod
-    def _at_least_one(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError("must be 1 or more")
-        return value
-
-    @field_validator("retries")
-    @classmethod
-    def _retries(cls, value: int) -> int:
-        if not 0 <= value <= 10:
-            raise ValueError("must be between 0 and 10")
-        return value
-
-    @field_validator("timeout")
-    @classmethod
-    def _timeout(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be more than zero")
-        return value
-
-    @field_validator("max_rate_limit_wait", "retry_backoff")
-    @classmethod
-    def _not_negative(cls, value: float) -> float:
-        if value < 0:
-            raise ValueError("must be zero or more")
-        return value
-
-
 class _ChannelSettings(_Section):
     """What every suggestion channel other than X shares: reading, limits, replies, announcing."""
 
@@ -328,6 +245,60 @@ def _https_base_url(value: str) -> str:
 
 #: A Bluesky handle is a domain name: "name.bsky.social", "comms.council.gov.uk".
 _HANDLE = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*")
+
+
+class TwitterSettings(_ChannelSettings):
+    """The X source: links that followers suggest by mentioning the account.
+
+    Credentials are never config keys: ROUNDUP_TWITTER_BEARER_TOKEN reads
+    mentions; the OAuth 1.0a keys ROUNDUP_TWITTER_CONSUMER_KEY, _CONSUMER_SECRET,
+    _ACCESS_TOKEN and _ACCESS_TOKEN_SECRET post the optional thank-you replies.
+    """
+
+    # Reading, replies and announcements as every channel ([mastodon], [bluesky]);
+    # on X each post read or written costs money (see the README).
+    username: str = "welovelocalgov"  # the account whose mentions are read
+    user_id: str | None = None  # its numeric id; looked up once from username when unset
+    api_base_url: str = "https://api.x.com"  # or an API-compatible proxy
+    max_posts_per_month: int = 1000  # cost guard: reading stops when the month's count reaches it
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        value = value.strip().lstrip("@")
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", value):
+            raise ValueError(
+                f"{_shown(value)} is not an X username (letters, digits, _; 15 at most)"
+            )
+        return value
+
+    @field_validator("user_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        """An id written as a TOML number (user_id = 12345) is the same id."""
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_id(cls, value: str | None) -> str | None:
+        if value is not None and not (value.strip().isascii() and value.strip().isdecimal()):
+            raise ValueError(f"{_shown(value)} is not a numeric X user id")
+        return value.strip() if value is not None else None
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value, re.IGNORECASE):
+            raise ValueError(f"{_shown(value)} is not an http:// or https:// base URL")
+        return value
+
+    @field_validator("max_posts_per_month")
+    @classmethod
+    def _a_post_at_least(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be 1 or more")
+        return value
 
 
 class MastodonSettings(_ChannelSettings):

@@ -85,6 +85,10 @@ SHARED_HOMES: dict[str, dict[str, str]] = {
         "roundup_bot.adapters.bluesky": "atproto runs on httpx: the adapter gives it a bounded"
         " transport and catches httpx's errors where they enter",
     },
+    "httpcore": {
+        "roundup_bot.adapters.bluesky": "atproto's httpx transport ends each exchange by one"
+        " deadline through an httpcore network backend",
+    },
     "tenacity": {
         "roundup_bot.adapters.twitter": "X's retries predate adapters/retrying.py",
     },

@@ -30,10 +30,11 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpcore
 import httpx
 from atproto_client import Client, models
 from atproto_client.client.session import Session, SessionEvent
@@ -61,6 +62,7 @@ from roundup_bot.core.errors import (
     ChannelAuthError,
     ChannelBadResponse,
     ChannelError,
+    ChannelMaybePosted,
     ChannelRequestError,
     ConfigError,
     MalformedNotifications,
@@ -115,13 +117,98 @@ class AnswerTooLarge(httpx.TransportError):
     """The answer went past the size limit (after decompression)."""
 
 
+class _Deadline(threading.local):
+    at: float | None = None  # time.monotonic() by which this thread's exchange must end
+
+    def within(self, timeout: float | None, error: type[Exception]) -> float | None:
+        """The socket timeout for the next wait: ``timeout`` shortened to the time left."""
+        if self.at is None:
+            return timeout
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise error("the deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every wait (TLS handshake, write, read) ends by the deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream, deadline: _Deadline) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._deadline.within(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._deadline.within(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        wait = self._deadline.within(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(
+            self._inner.start_tls(ssl_context, server_hostname, wait), self._deadline
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's sockets, each wait shortened to the time left before the deadline.
+
+    httpx's timeouts bound each wait for bytes, so a server that drips its status
+    line and headers a byte at a time, each inside the timeout, would never be cut
+    off; measuring every wait against the one deadline ends the whole exchange
+    (connect, headers, body) on time, with httpx's own timeout errors."""
+
+    def __init__(self, deadline: _Deadline) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._deadline = deadline
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        wait = self._deadline.within(timeout, httpcore.ConnectTimeout)
+        stream = self._inner.connect_tcp(host, port, wait, local_address, socket_options)
+        return _DeadlineStream(stream, self._deadline)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
 class BoundedTransport(httpx.BaseTransport):
-    """httpx's transport, reading each answer under one deadline and a size limit
-    (decompressed here, so a gzip bomb stops at the limit), and remembering the
-    rate-limit headers of the last answer."""
+    """httpx's transport, ending each exchange by one deadline (connect, headers and
+    body alike), reading the answer under a size limit (decompressed here, so a gzip
+    bomb stops at the limit), and remembering the rate-limit headers of the last answer.
+
+    httpx 0.28 takes no network backend (encode/httpx#3749), so, as in
+    adapters/http.py, the httpcore pool it builds is replaced by one with the
+    deadline backend; httpx still maps the requests, responses and errors."""
 
     def __init__(self, timeout: float, max_bytes: int) -> None:
-        self._inner = httpx.HTTPTransport()
+        self._deadline = _Deadline()
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's
+        self._inner = httpx.HTTPTransport(limits=limits)
+        self._inner._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_DeadlineBackend(self._deadline),
+        )
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.remaining: int | None = None
@@ -130,6 +217,13 @@ class BoundedTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         deadline = time.monotonic() + self.timeout
+        self._deadline.at = deadline
+        try:
+            return self._exchange(request, deadline)
+        finally:
+            self._deadline.at = None
+
+    def _exchange(self, request: httpx.Request, deadline: float) -> httpx.Response:
         response = self._inner.handle_request(request)
         streamed = httpx.Response(
             response.status_code,
@@ -275,6 +369,7 @@ class BlueskyChannel:
                 facets=facet_detection.detect_facets(body) or None,
             ),
             retry=False,
+            posting=True,
         )
         return str(getattr(made, "uri", ""))
 
@@ -316,6 +411,7 @@ class BlueskyChannel:
                 body, profile_identify=self.did, embed=embed, facets=facets or None
             ),
             retry=False,
+            posting=True,
         )
         return str(getattr(made, "uri", ""))
 
@@ -361,14 +457,17 @@ class BlueskyChannel:
         *,
         retry: bool = True,
         relogin: bool = True,
+        posting: bool = False,
     ) -> Any:
+        """One SDK call. ``posting``: it makes a post, so a failure after the request
+        went out is ChannelMaybePosted (the post may be there), never a plain error."""
         label = f"Bluesky {what}"
         self._wait_for_budget(label)
         try:
             return call(
                 label,
                 request,
-                lambda exc: self._translate(label, exc),
+                lambda exc: self._translate(label, exc, posting),
                 self._policy,
                 sleep=self._sleep,
                 clock=self._epoch,
@@ -385,7 +484,7 @@ class BlueskyChannel:
             return call(
                 label,
                 request,
-                lambda exc: self._translate(label, exc),
+                lambda exc: self._translate(label, exc, posting),
                 self._policy,
                 sleep=self._sleep,
                 clock=self._epoch,
@@ -400,7 +499,12 @@ class BlueskyChannel:
         log.warning("%s: no requests left; waiting %.0f s for the reset", label, wait)
         self._sleep(wait)
 
-    def _translate(self, label: str, exc: Exception) -> Exception:
+    def _translate(self, label: str, exc: Exception, posting: bool = False) -> Exception:
+        if posting and _may_have_posted(exc):
+            return ChannelMaybePosted(
+                f"{label}: sent, but no answer came back ({_lost_why(exc)}); it may have"
+                " been posted, so it is not sent again: check the account"
+            )
         if isinstance(exc, RateLimitExceededError):
             reset = exc.reset_at
             return RateLimited(reset.timestamp() if reset is not None else None)
@@ -428,6 +532,30 @@ class BlueskyChannel:
         if isinstance(exc, httpx.HTTPError):
             return Transient(f"connection failed ({type(exc).__name__})")
         return exc
+
+
+def _may_have_posted(exc: BaseException) -> bool:
+    """False only for failures known to come before the post was made: no connection
+    (refused, or no connection within the deadline) or an HTTP error answer."""
+    if isinstance(exc, RequestErrorBase) and exc.response is not None:
+        return not 400 <= exc.response.status_code < 600
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+            return False
+        seen = seen.__cause__ or seen.__context__
+    return True
+
+
+def _lost_why(exc: BaseException) -> str:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx.TimeoutException):
+            return "timed out"
+        if isinstance(seen, httpx.HTTPError):
+            return f"connection lost ({type(seen).__name__})"
+        seen = seen.__cause__ or seen.__context__
+    return type(exc).__name__
 
 
 class _SessionRefused(ChannelAuthError):

@@ -2,18 +2,30 @@
 
 tweepy and Mastodon.py both speak through a ``requests.Session`` they let us
 supply. requests' own timeout only bounds each wait for bytes, so an answer
-that drips a byte at a time, or never ends, would hold a run for ever; and it
-reads any amount of body. This session reads the body itself, under one
-deadline for the whole request and a size limit counted after decompression.
+that drips a byte at a time (its status line and headers as much as its body),
+or never ends, would hold a run for ever; and it reads any amount of body. This
+session puts one deadline on the whole exchange: a watchdog shuts the
+request's connection down when the deadline passes, whatever phase it is in
+(connecting, sending, waiting for headers, reading the body), and the failure
+is raised as ``requests.Timeout``. It reads the body itself, under a size limit
+counted after decompression.
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection
 
 #: The largest answer read from a social API: a page of posts is a few hundred
 #: KiB, so anything near this is not a page.
@@ -33,6 +45,8 @@ class BoundedSession(requests.Session):
         super().__init__()
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self.mount("http://", _WatchedAdapter())
+        self.mount("https://", _WatchedAdapter())
 
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
@@ -41,11 +55,23 @@ class BoundedSession(requests.Session):
             kwargs["timeout"] = self.timeout
         kwargs["stream"] = True
         deadline = time.monotonic() + self.timeout
-        response = super().request(method, url, *args, **kwargs)
+        watch = _Watchdog(deadline)
+        _current.watch = watch
         try:
-            response._content = self._read_body(response, deadline)
+            response = super().request(method, url, *args, **kwargs)
+            try:
+                response._content = self._read_body(response, deadline)
+            finally:
+                response.close()
+        except requests.RequestException as exc:
+            if watch.expired and not isinstance(exc, AnswerTooLarge):
+                raise requests.Timeout(
+                    f"no whole answer within {self.timeout:g} s", request=exc.request
+                ) from exc
+            raise
         finally:
-            response.close()
+            _current.watch = None
+            watch.close()
         return response
 
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
@@ -71,3 +97,87 @@ class BoundedSession(requests.Session):
             raise requests.exceptions.ContentDecodingError(str(exc)) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise requests.ConnectionError(str(exc)) from exc
+
+
+class _Watchdog:
+    """Shuts down the connections of one request once its deadline passes.
+
+    urllib3 sets each socket's timeout once per phase, so a server that sends a
+    byte just inside it, again and again, is never timed out; shutting the socket
+    down wakes any blocked read or write at once. Connections are watched from
+    the moment the pool hands them out (a fresh one may not have its socket yet:
+    the watchdog keeps looking until the request ends)."""
+
+    POLL = 0.05  # seconds between looks for a socket after the deadline
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.expired = False
+        self._connections: list[BaseHTTPConnection] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, connection: BaseHTTPConnection) -> None:
+        with self._lock:
+            self._connections.append(connection)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="request-deadline", daemon=True
+                )
+                self._thread.start()
+
+    def close(self) -> None:
+        self._done.set()
+
+    def _run(self) -> None:
+        if self._done.wait(max(self.deadline - time.monotonic(), 0.0)):
+            return
+        self.expired = True
+        shut: set[int] = set()
+        while True:
+            with self._lock:
+                sockets = [s for c in self._connections if (s := getattr(c, "sock", None))]
+            for sock in sockets:
+                if id(sock) not in shut:
+                    shut.add(id(sock))
+                    with contextlib.suppress(OSError):  # already closed
+                        sock.shutdown(socket.SHUT_RDWR)
+            if self._done.wait(self.POLL):
+                return
+
+
+class _Current(threading.local):
+    watch: _Watchdog | None = None
+
+
+#: The watchdog of the request this thread is making, for the pools to report to.
+_current = _Current()
+
+
+def _report(connection: BaseHTTPConnection) -> BaseHTTPConnection:
+    watch = _current.watch
+    if watch is not None:
+        watch.watch(connection)
+    return connection
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
+        return _report(super()._get_conn(timeout))
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
+        return _report(super()._get_conn(timeout))
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter over pools that show their connections to the watchdog."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPPool,
+            "https": _WatchedHTTPSPool,
+        }

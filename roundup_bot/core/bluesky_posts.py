@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from roundup_bot.core.curation import canonical_url, excerpt, plain_text
+from roundup_bot.core.curation import canonical_url, excerpt, plain_excerpt
 from roundup_bot.core.errors import InvalidURL, MalformedNotifications
 from roundup_bot.core.suggestion_rules import (
     DESCRIPTION_CHARS,
@@ -209,7 +209,9 @@ def _objects(value: Any) -> Iterator[Mapping[str, Any]]:
 def _short(value: Any, limit: int) -> str | None:
     if not isinstance(value, str):
         return None
-    return excerpt(plain_text(value), limit)
+    # plain_excerpt cleans only the beginning: the poster chooses the card's words,
+    # and cleaning deeply nested markup whole costs the square of its depth.
+    return plain_excerpt(value, limit)
 
 
 def mention_spans(text: str, dids: Mapping[str, str]) -> list[tuple[int, int, str]]:

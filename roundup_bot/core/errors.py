@@ -26,6 +26,7 @@ nowhere else; the CLI maps them to its exit statuses in one place
     │       ├── ChannelRequestError    another refusal (an expired cursor, no such post)
     │       ├── ChannelUnavailable     5xx answers or timeouts, still failing after retries
     │       ├── ChannelBadResponse     the answer is not what the API documents
+    │       ├── ChannelMaybePosted     a post went out but its answer was lost: never resent
     │       └── XApiError      the X API's own (each also the matching Channel* error)
     │           ├── XLimitError        (ChannelLimited)
     │           │   ├── XRateLimited   a 429 rate limit further away than we wait
@@ -194,6 +195,14 @@ class ChannelUnavailable(ChannelError):
 
 class ChannelBadResponse(ChannelError):
     """The answer is not the JSON the API documents (or too large to be one)."""
+
+
+class ChannelMaybePosted(ChannelError):
+    """A post (a thank-you, an announcement) was sent but no answer came back (a
+    timeout or a dropped connection after sending, an answer unreadable): the
+    platform may well have made it, so it must not be sent again by itself. Only
+    failures known to come before sending (no connection, an HTTP error answer)
+    are other ChannelErrors."""
 
 
 class XApiError(ChannelError):

@@ -22,7 +22,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
-from roundup_bot.core.curation import canonical_url, excerpt, plain_text
+from roundup_bot.core.curation import canonical_url, plain_excerpt
 from roundup_bot.core.errors import InvalidURL, MalformedNotifications
 from roundup_bot.core.suggestion_rules import (
     DESCRIPTION_CHARS,
@@ -155,7 +155,7 @@ def _links_of(
     post_id = str(status.get("id"))
     post_url = _text(status.get("url")) or _text(status.get("uri")) or ""
     visibility = _text(status.get("visibility")) or "public"
-    text = excerpt(plain_text(str(content)[:MAX_CONTENT_CHARS]), TEXT_CHARS)
+    text = plain_excerpt(str(content), TEXT_CHARS)
     reply_ref = json.dumps({"acct": handle, "visibility": visibility}, sort_keys=True)
     out: dict[str, SuggestedLink] = {}
     for link in candidates:
@@ -239,7 +239,9 @@ def _text(value: Any) -> str | None:
 def _short(value: Any, limit: int) -> str | None:
     if not isinstance(value, str):
         return None
-    return excerpt(plain_text(value), limit)
+    # plain_excerpt cleans only the beginning: the poster chooses the card's words,
+    # and cleaning deeply nested markup whole costs the square of its depth.
+    return plain_excerpt(value, limit)
 
 
 def _time(value: Any) -> datetime | None:

@@ -12,6 +12,7 @@ since Bluesky builds none itself::
       -> claim (state "sending") BEFORE posting           never posted twice
       -> render, card, channel.announce(...)              never retried within a run
       -> sent (post id) | failed (error; `roundup-bot publish DRAFT_ID` tries again)
+         | still sending (sent but the answer was lost: the post may be there, never resent)
 
 A failure never undoes the publication: it is recorded, reported and retried
 by the next ``roundup-bot publish``.
@@ -28,7 +29,7 @@ from zoneinfo import ZoneInfo
 from roundup_bot.adapters.render import PostText, and_list, post_template
 from roundup_bot.config import Settings
 from roundup_bot.core.channels import credit
-from roundup_bot.core.errors import RoundupError, TemplateError
+from roundup_bot.core.errors import ChannelMaybePosted, RoundupError, TemplateError
 from roundup_bot.core.records import Draft, LinkCard
 from roundup_bot.services.app import App
 
@@ -143,6 +144,12 @@ def _post(
                 app.storage.state.set(name, key, value)
         finally:
             opened.channel.close()
+    except ChannelMaybePosted as exc:
+        # The post may be there: the row stays "sending" (as for a run killed while
+        # posting), never tried again by itself; `status` shows it for a person to check.
+        error = f"{name}: {exc}"
+        log.warning("announcing the %s round-up may have failed: %s", draft.week, error)
+        return AnnounceResult(name, False, error=error)
     except RoundupError as exc:
         error = f"{name}: {exc}"
         log.warning("announcing the %s round-up failed: %s", draft.week, error)

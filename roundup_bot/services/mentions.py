@@ -49,6 +49,7 @@ from roundup_bot.core.errors import (
     ChannelAuthError,
     ChannelError,
     ChannelLimited,
+    ChannelMaybePosted,
     ChannelRequestError,
     ConfigError,
     RoundupError,
@@ -437,6 +438,11 @@ def _thank(
                 text,
             )
             sent = True
+        except ChannelMaybePosted as exc:
+            # The reply may be there: keep the claim, so it is never posted twice.
+            sent = True
+            errors.append(f"thanking @{target.username} ({target.post_url}): {exc}")
+            continue
         except (ChannelAuthError, ChannelLimited) as exc:
             errors.append(str(exc))
             break  # the next reply would fail the same way

@@ -38,7 +38,7 @@ from roundup_bot.core.errors import (
     ChannelUnavailable,
 )
 from roundup_bot.core.suggestion_rules import AbuseRules
-from roundup_bot.services.mentions import SINCE_ID, read_channel
+from roundup_bot.services.mentions import SINCE_ID, MentionsReport, read_channel
 from roundup_bot.storage import Storage
 from roundup_bot.storage.schema import suggestions
 
@@ -425,6 +425,56 @@ def test_a_reply_goes_into_the_suggesters_thread_once(fake: FakeXApi) -> None:
     with pytest.raises(ChannelUnavailable, match="1 try"):
         reading.reply(target, "again")
     assert len(fake.calls(RECORD)) == 2  # a failed post is never retried
+
+
+def _thanks_run(fake: FakeXApi, storage: Storage) -> MentionsReport:
+    return read_channel(
+        storage,
+        channel(fake),
+        AbuseRules.build(),
+        clock=lambda: NOW,
+        thanks_text=lambda *_a: "Thanks for the tip!",
+    )
+
+
+def _one_suggestion(fake: FakeXApi) -> None:
+    fake.add("POST", CREATE, session_answer())
+    note = post("3a", "ann.bsky.social", "look https://blog.example…",
+                links=("https://blog.example.gov.uk/a",), minutes=5)  # fmt: skip
+    fake.add("GET", LIST, page(note, cursor=None), page(cursor=None), page(cursor=None))
+
+
+def test_a_thank_you_whose_answer_is_lost_is_never_posted_again(
+    fake: FakeXApi, storage: Storage
+) -> None:
+    """The reply went out and was made, but its answer came after the deadline:
+    the claim is kept (Bluesky has no idempotency key), so the next run posts no
+    second thank-you; the run says the reply may be there."""
+    _one_suggestion(fake)
+    made = Reply.json({"uri": "at://did:plc:bot/app.bsky.feed.post/r1", "cid": "bafyr"})
+    fake.add("POST", RECORD, Reply(200, made.body, made.headers, hang=3.0), made)
+    first = _thanks_run(fake, storage)
+    second = _thanks_run(fake, storage)
+    assert len(fake.calls(RECORD)) == 1
+    assert (first.thanked, second.thanked) == (0, 0)
+    [error] = first.thank_errors
+    assert "@ann.bsky.social" in error
+    assert "may have been posted" in error
+    assert not second.thank_errors
+
+
+def test_a_thank_you_refused_with_an_http_error_is_sent_by_the_next_run(
+    fake: FakeXApi, storage: Storage
+) -> None:
+    """An HTTP error answer means nothing was posted: the claim is released."""
+    _one_suggestion(fake)
+    made = Reply.json({"uri": "at://did:plc:bot/app.bsky.feed.post/r1", "cid": "bafyr"})
+    fake.add("POST", RECORD, Reply.json({"error": "InternalServerError"}, 500), made)
+    first = _thanks_run(fake, storage)
+    second = _thanks_run(fake, storage)
+    assert len(fake.calls(RECORD)) == 2
+    assert (first.thanked, second.thanked) == (0, 1)
+    assert "may have been posted" not in first.thank_errors[0]
 
 
 def test_the_password_and_tokens_never_reach_the_logs(

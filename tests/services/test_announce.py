@@ -104,6 +104,7 @@ def make_app(
     bluesky: FakeXApi,
     *,
     bluesky_announces: bool = True,
+    bluesky_timeout: float = 20.0,
 ) -> App:
     settings = make_settings(
         tmp_path,
@@ -112,7 +113,7 @@ def make_app(
         mastodon={"enabled": True, "api_base_url": mastodon.base_url, "announce": True,
                   "retries": 0},
         bluesky={"enabled": True, "handle": "bot.bsky.social", "service": bluesky.base_url,
-                 "announce": bluesky_announces, "retries": 0},
+                 "announce": bluesky_announces, "retries": 0, "timeout": bluesky_timeout},
     )  # fmt: skip
     app = build_app(
         settings,
@@ -235,6 +236,34 @@ def test_a_claimed_announcement_is_never_posted_again(
         assert [(r.channel, r.skipped) for r in done.announcements] == [("mastodon", True)]
         assert mastodon.calls(STATUSES) == []
         assert app.storage.announcements.claim(draft.id, "mastodon", NOW) is False
+    finally:
+        app.close()
+
+
+def test_an_announcement_whose_answer_is_lost_is_never_posted_again(
+    tmp_path: Path, page: HTTPServer, mastodon: FakeXApi, bluesky: FakeXApi
+) -> None:
+    """The Bluesky post went out but its answer came after the deadline: the row
+    stays "sending" (the post may be there), and the next publish leaves it alone."""
+    serve_page(page)
+    mastodon.add("POST", STATUSES, Reply.json({"id": "6"}))
+    blob = {"$type": "blob", "ref": {"$link": "b"}, "mimeType": "image/png", "size": 70}
+    bluesky.add("POST", BLOB, Reply.json({"blob": blob}))
+    made = Reply.json({"uri": "at://did:plc:bot/app.bsky.feed.post/1", "cid": "c"})
+    bluesky.add("POST", RECORD, Reply(200, made.body, made.headers, hang=3.0), made)
+    app = make_app(tmp_path, page, mastodon, bluesky, bluesky_timeout=1.0)
+    try:
+        draft = make_draft(app)
+        first = {
+            r.channel: r for r in approve(app, draft.id, by="Ann Editor", now=NOW).announcements
+        }
+        assert not first["bluesky"].ok
+        assert "may have been posted" in (first["bluesky"].error or "")
+        rows = {a.channel: a for a in app.storage.announcements.for_draft(draft.id)}
+        assert rows["bluesky"].state == "sending"
+        again = {r.channel: r for r in publish(app, draft.id, now=NOW, retry=True).announcements}
+        assert again["bluesky"].skipped
+        assert len(bluesky.calls(RECORD)) == 1
     finally:
         app.close()
 

@@ -130,27 +130,12 @@ def channel_json(x: ChannelHealth) -> dict[str, Any]:
 
 
 def x_json(x: ChannelHealth) -> dict[str, Any]:
-    """The X channel in ``status --json`` (``"x"``; every channel is also under ``"channels"``)."""
-    return {
-        "enabled": x.enabled,
-        "username": x.account,
-        "user_id": x.user_id,
-        "ok": x.ok,
-        "last_run": x.last_run,
-        "last_outcome": x.last_outcome,
-        "last_error": x.last_error,
-        "since_id": x.since_id,
-        "unfinished_sweep": x.unfinished_sweep,
-        "resume_after": x.resume_after,
-        "month": x.month,
-        "posts_read_this_month": x.posts_read_this_month,
-        "max_posts_per_month": x.max_posts_per_month,
-        "suggestions": {
-            "accepted": x.suggestions.accepted,
-            "rejected": x.suggestions.rejected,
-            "thanked": x.suggestions.thanked,
-        },
-    }
+    """The X channel in ``status --json`` (``"x"``; every channel is also under
+    ``"channels"``): the channel's record with ``account`` named ``username``, as
+    before channels had a common form."""
+    record = channel_json(x)
+    del record["channel"]
+    return {"enabled": record.pop("enabled"), "username": record.pop("account"), **record}
 
 
 def echo_x(x: ChannelHealth, zone: ZoneInfo) -> None:

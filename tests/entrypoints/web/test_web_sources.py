@@ -90,3 +90,37 @@ def test_a_password_in_a_feed_url_never_reaches_the_page(tmp_path: Path) -> None
         assert "hunter2-secret" not in html
     finally:
         site.close()
+
+
+def test_each_suggestion_channel_has_its_own_state_on_the_page(tmp_path: Path) -> None:
+    site = make_site(
+        tmp_path,
+        with_draft=False,
+        mastodon={"enabled": True, "api_base_url": "https://council.social"},
+        bluesky={"enabled": True, "handle": "welovelocalgov.bsky.social"},
+    )
+    try:
+        state = site.app.storage.state
+        state.set("mastodon", "account", "@welovelocalgov@council.social")
+        state.set("mastodon", "ok", "true")
+        state.set("mastodon", "last_run", (NOW - timedelta(minutes=5)).isoformat())
+        state.set("mastodon", "since_id", "5501")
+        state.set("bluesky", "ok", "false")
+        state.set("bluesky", "outcome", "failed")
+        state.set("bluesky", "last_run", (NOW - timedelta(minutes=5)).isoformat())
+        state.set("bluesky", "last_error", "Bluesky login: the app password was refused")
+        state.set("bluesky", "session", "h:::did:::eyJsecret:::eyJrefresh:::pds")
+        client = site.client()
+        sign_in(client)
+        html = " ".join(client.get("/sources").get_data(as_text=True).split())
+        assert "Suggestions on X" in html
+        assert "Reading suggestions from X is turned off" in html
+        assert "Suggestions on Mastodon" in html
+        assert "Reading mentions of @welovelocalgov@council.social:" in html
+        assert "5501" in html
+        assert "Suggestions on Bluesky" in html
+        assert "Reading mentions of @welovelocalgov.bsky.social:" in html
+        assert "the app password was refused" in html
+        assert "eyJsecret" not in html  # the kept session never shows
+    finally:
+        site.close()
