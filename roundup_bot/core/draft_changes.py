@@ -56,7 +56,7 @@ class PartChange:
 
     @property
     def words(self) -> str:
-        """ "rewrote the blurb and moved it"."""
+        """In words, as the page says it: "rewrote the blurb and moved it"."""
         said = [WORDS.get(w, w) for w in self.what]
         if len(said) <= 1:
             return "".join(said)

@@ -304,13 +304,16 @@ def save(draft_id: int) -> BaseResponse | tuple[str, int]:
     flash(_DONE[kind] if edits else already_saved(draft, kind, editor.name), "success")
     if kind == "preview":
         return redirect(url_for("drafts.preview", draft_id=draft.id))
-    anchor = None
+    anchor = again = None
     if kind in ("up", "down") and sub.action.target is not None:
         anchor = f"item-{sub.action.target}"
+        # With the keyboard, focus comes back to the button just pressed, so pressing
+        # it again moves the item again (app.js; without script, the anchor is there).
+        again = f"{kind}-{sub.action.target}"
     elif kind in ("restore", "add") and draft.shown_items:
         anchor = f"item-{draft.shown_items[-1].id}"
     query = sub.query if sub.query and kind in ("save", "add") else None
-    return redirect(url_for("drafts.edit", draft_id=draft.id, _anchor=anchor, q=query))
+    return redirect(url_for("drafts.edit", draft_id=draft.id, _anchor=anchor, q=query, focus=again))
 
 
 def _add_link(draft: Draft, link: str, by: str, *, saved: bool) -> BaseResponse:

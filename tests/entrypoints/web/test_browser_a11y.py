@@ -350,10 +350,21 @@ def test_the_weekly_path_works_with_the_keyboard_alone(
             # Move it down with its own button: the typed text is saved with the move.
             tab_to(page, lambda at: at["value"] == f"down-{first.id}")
             keys.press("Enter")
-            page.wait_for_url(f"{base}/drafts/1#item-{first.id}")
+            page.wait_for_url(f"{base}/drafts/1?focus=down-{first.id}#item-{first.id}")
             stored = site.app.storage.drafts.get(1).shown_items
             assert [i.id for i in stored[:2]] == [second.id, first.id]
             assert stored[1].blurb == "Typed with the keyboard alone."
+            # Focus is back on that Move down: Enter again moves it to the end, where
+            # Move down is disabled and focus lands on its Move up instead.
+            focused_on = "(v) => document.activeElement && document.activeElement.value === v"
+            page.wait_for_function(focused_on, arg=f"down-{first.id}", timeout=5000)
+            at = page.evaluate(_FOCUS)
+            assert (at["visible"], at["onScreen"], at["hidden"]) == (True, True, False)
+            with page.expect_navigation():  # to the same address: wait for the new page
+                keys.press("Enter")
+            stored = site.app.storage.drafts.get(1).shown_items
+            assert [i.id for i in stored] == [second.id, before[2].id, first.id]
+            page.wait_for_function(focused_on, arg=f"up-{first.id}", timeout=5000)
             # Save and preview.
             tab_to(page, lambda at: at["value"] == "preview")
             keys.press("Enter")

@@ -174,7 +174,7 @@ def test_move_buttons_reorder_and_keep_what_was_typed(site: Site, client: FlaskC
         action=f"down-{before[0]}",
         **{f"blurb-{before[0]}": "Typed before moving."},
     )
-    assert response.headers["Location"] == f"/drafts/1#item-{before[0]}"
+    assert response.headers["Location"] == f"/drafts/1?focus=down-{before[0]}#item-{before[0]}"
     after = draft(site)
     assert [i.id for i in after.shown_items] == [before[1], before[0], before[2]]
     assert after.shown_items[1].blurb == "Typed before moving."

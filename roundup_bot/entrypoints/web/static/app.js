@@ -2,7 +2,8 @@
    Every action works without this file; it only adds comfort:
    - a character counter under text boxes that have a limit,
    - Enter in the draft's search box searches instead of saving,
-   - after a search, focus on the line saying how many matched,
+   - after a search, focus on the line saying how many matched; after a move,
+     on the button pressed,
    - "Use my text" buttons after a conflicting save,
    - filtering the candidates table as you type,
    - dragging items by their number to reorder them (then Save),
@@ -181,10 +182,27 @@
   // After a search the page reloads at its results (the Search button posts to
   // "#search-results", which scrolls there without script); focus moves there too,
   // so a screen reader reads how many matched.
+  // After Move up or Move down, focus returns to the button pressed ("?focus=down-12"),
+  // or to its twin when the item reached the end of the list.
   function focusOnLoad() {
+    if (document.querySelector(".flash-error, #form-error, #conflict")) { return; }
     var target = document.querySelector("[data-focus-on-load]");
-    if (target && !document.querySelector(".flash-error, #form-error, #conflict")) {
-      target.focus({ preventScroll: false });
+    var wanted = new URLSearchParams(window.location.search).get("focus") || "";
+    var move = /^(up|down)-(\d{1,12})$/.exec(wanted);
+    if (!target && move) {
+      var other = (move[1] === "up" ? "down-" : "up-") + move[2];
+      target = [wanted, other].map(function (value) {
+        return document.querySelector("#draft-form button[name='action'][value='" + value + "']");
+      }).filter(function (button) { return button && !button.disabled; })[0];
+    }
+    if (!target) { return; }
+    // Going to the page's #item anchor moves focus to the page itself, after the
+    // scripts ran: focus once that is done.
+    function now() { target.focus({ preventScroll: false }); }
+    if (document.readyState === "complete") {
+      window.setTimeout(now, 0);
+    } else {
+      window.addEventListener("load", function () { window.setTimeout(now, 0); });
     }
   }
 
