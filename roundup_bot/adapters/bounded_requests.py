@@ -99,6 +99,20 @@ class BoundedSession(requests.Session):
             raise requests.ConnectionError(str(exc)) from exc
 
 
+def may_have_been_sent(exc: requests.RequestException) -> bool:
+    """False only when the request certainly never reached the server: no connection
+    could be made (refused, no such host, no connection within the timeout). A
+    timeout or a dropped connection after connecting may come after the server
+    acted on the request, so a post must not be sent again."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError
+        return not isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return True
+
+
 class _Watchdog:
     """Shuts down the connections of one request once its deadline passes.
 

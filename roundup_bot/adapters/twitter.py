@@ -52,7 +52,12 @@ import tweepy
 from tweepy.errors import HTTPException, TooManyRequests, TwitterServerError
 
 from roundup_bot import __version__
-from roundup_bot.adapters.bounded_requests import MAX_ANSWER_BYTES, AnswerTooLarge, BoundedSession
+from roundup_bot.adapters.bounded_requests import (
+    MAX_ANSWER_BYTES,
+    AnswerTooLarge,
+    BoundedSession,
+    may_have_been_sent,
+)
 from roundup_bot.core.channels import ChannelPage, ReadPlace, ReplyTarget
 from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.errors import (
@@ -61,6 +66,7 @@ from roundup_bot.core.errors import (
     XApiError,
     XAuthError,
     XBadResponse,
+    XMaybePosted,
     XRateLimited,
     XRequestError,
     XUnavailable,
@@ -310,6 +316,7 @@ class XApi:
             ),
             auth="oauth1",
             retry=False,  # a retried POST could reply twice
+            posting=True,
         )
         data = body.get("data")
         if isinstance(data, Mapping) and data.get("id") is not None:
@@ -323,6 +330,7 @@ class XApi:
             lambda: self._client.create_tweet(text=text, user_auth=True),
             auth="oauth1",
             retry=False,  # a retried POST could post twice
+            posting=True,
         )
         data = body.get("data")
         if isinstance(data, Mapping) and data.get("id") is not None:
@@ -332,8 +340,16 @@ class XApi:
     # -- one call, with retries and error translation ---------------------------------
 
     def _call(
-        self, what: str, request: Callable[[], Any], *, auth: str, retry: bool = True
+        self,
+        what: str,
+        request: Callable[[], Any],
+        *,
+        auth: str,
+        retry: bool = True,
+        posting: bool = False,
     ) -> dict[str, Any]:
+        """One API call. ``posting``: it makes a post, so a failure after the request
+        went out is XMaybePosted (the post may be there), never a plain error."""
         attempts = self.options.retries + 1 if retry else 1
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(attempts),
@@ -350,7 +366,7 @@ class XApi:
             reraise=True,
         )
         try:
-            body = retrying(self._once, what, request, auth)
+            body = retrying(self._once, what, request, auth, posting)
         except _Transient as exc:
             tries = f"{attempts} tries" if attempts > 1 else "1 try"
             raise XUnavailable(f"X API {what}: {exc} (gave up after {tries})", exc.status) from exc
@@ -358,7 +374,7 @@ class XApi:
             raise XBadResponse(f"X API {what}: expected a JSON object, got {type(body).__name__}")
         return body
 
-    def _once(self, what: str, request: Callable[[], Any], auth: str) -> Any:
+    def _once(self, what: str, request: Callable[[], Any], auth: str, posting: bool = False) -> Any:
         waits = 0
         while True:
             try:
@@ -372,21 +388,31 @@ class XApi:
                 raise _Transient(_status_line(exc), _status(exc)) from exc
             except HTTPException as exc:
                 raise _translate(what, exc, auth) from exc
-            except requests.Timeout as exc:
-                raise _Transient(f"no answer within {self.options.timeout:g} s") from exc
-            except AnswerTooLarge as exc:
-                raise XBadResponse(f"X API {what}: the answer is too large ({exc})") from exc
-            except requests.ConnectionError as exc:
-                raise _Transient(f"connection failed ({type(exc).__name__})") from exc
-            except requests.JSONDecodeError as exc:
-                raise XBadResponse(f"X API {what}: the answer is not JSON ({exc.msg})") from exc
             except requests.RequestException as exc:
-                raise XApiError(f"X API {what}: {type(exc).__name__}") from exc
+                raise self._request_failed(what, exc, posting) from exc
             except (AttributeError, TypeError, KeyError, ValueError) as exc:
                 # tweepy reads error bodies as JSON objects and trips over anything else
                 raise XBadResponse(
                     f"X API {what}: unexpected answer ({type(exc).__name__})"
                 ) from exc
+
+    def _request_failed(
+        self, what: str, exc: requests.RequestException, posting: bool
+    ) -> Exception:
+        if posting and may_have_been_sent(exc):
+            return XMaybePosted(
+                f"X API {what}: sent, but no answer came back ({type(exc).__name__});"
+                " it may have been posted, so it is not sent again: check the account"
+            )
+        if isinstance(exc, requests.Timeout):
+            return _Transient(f"no answer within {self.options.timeout:g} s")
+        if isinstance(exc, AnswerTooLarge):
+            return XBadResponse(f"X API {what}: the answer is too large ({exc})")
+        if isinstance(exc, requests.ConnectionError):
+            return _Transient(f"connection failed ({type(exc).__name__})")
+        if isinstance(exc, requests.JSONDecodeError):
+            return XBadResponse(f"X API {what}: the answer is not JSON ({exc.msg})")
+        return XApiError(f"X API {what}: {type(exc).__name__}")
 
     def _rate_limit_wait(self, what: str, exc: TooManyRequests, waits: int) -> float:
         """Seconds to wait before trying again, or raise when we should not wait."""

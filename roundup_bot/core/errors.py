@@ -34,6 +34,7 @@ nowhere else; the CLI maps them to its exit statuses in one place
     │           ├── XAuthError         (ChannelAuthError) 401/403
     │           ├── XRequestError      (ChannelRequestError) another 4xx
     │           ├── XUnavailable       (ChannelUnavailable) 5xx or timeouts
+    │           ├── XMaybePosted       (ChannelMaybePosted) sent, answer lost: not resent
     │           └── XBadResponse       (ChannelBadResponse)
     ├── RunStopped             the daemon asked a run to stop while it waited
     ├── TemplateError          a round-up template is broken (names file and line)
@@ -233,6 +234,10 @@ class XRequestError(XApiError, ChannelRequestError):
 
 class XUnavailable(XApiError, ChannelUnavailable):
     """5xx answers or timeouts, still failing after the retries."""
+
+
+class XMaybePosted(XApiError, ChannelMaybePosted):
+    """A post or reply was sent but its answer was lost: it may be on X; never resent."""
 
 
 class XBadResponse(XApiError, ChannelBadResponse):

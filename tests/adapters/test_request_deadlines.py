@@ -10,6 +10,8 @@ code returned the dripped answer.
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
 import requests
@@ -17,7 +19,7 @@ from helpers.drip_server import dripping_headers
 from pytest_httpserver import HTTPServer
 
 from roundup_bot.adapters.bluesky import BoundedTransport
-from roundup_bot.adapters.bounded_requests import BoundedSession
+from roundup_bot.adapters.bounded_requests import BoundedSession, may_have_been_sent
 
 DEADLINE = 1.0
 
@@ -57,3 +59,20 @@ def test_after_a_cut_off_the_next_request_is_served_in_full(httpserver: HTTPServ
             client.get(f"{base}/slow")
         assert session.get(httpserver.url_for("/ok")).json() == {"ok": True}
         assert client.get(httpserver.url_for("/ok")).json() == {"ok": True}
+
+
+def test_a_refused_connection_never_sent_the_request_but_a_lost_answer_may_have() -> None:
+    """What decides whether a post may be sent again (only when it never went out)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nothing listens there: the connection is refused
+    with BoundedSession(DEADLINE) as session, pytest.raises(requests.ConnectionError) as refused:
+        session.post(f"http://127.0.0.1:{port}/2/tweets")
+    assert may_have_been_sent(refused.value) is False
+    with (
+        dripping_headers() as base,
+        BoundedSession(DEADLINE) as session,
+        pytest.raises(requests.Timeout) as lost,
+    ):
+        session.post(f"{base}/2/tweets")
+    assert may_have_been_sent(lost.value) is True

@@ -361,6 +361,22 @@ def test_a_refused_reply_is_reported_and_retried_next_time(
     assert storage.suggestions.counts("x").thanked == 0
 
 
+def test_a_reply_whose_answer_is_lost_is_never_posted_again(
+    storage: Storage, fake: FakeXApi
+) -> None:
+    """The reply went out but its answer came after the deadline: it may be on X,
+    so the claim is kept and the next run posts no second thank-you."""
+    fake.add("GET", MENTIONS, page(*PAGE_2), EMPTY, EMPTY)
+    made = Reply.json({"data": {"id": "91", "text": "t"}}, 201)
+    fake.add("POST", "/2/tweets", Reply(201, made.body, made.headers, hang=3.0), made)
+    options = MentionsOptions(thank=True)
+    first = run(storage, fake, options=options, thanks=lambda *a: "Thanks!")
+    second = run(storage, fake, options=options, thanks=lambda *a: "Thanks!")
+    assert len(fake.calls("/2/tweets")) == 1
+    assert (first.thanked, second.thanked) == (0, 0)
+    assert "may have been posted" in first.thank_errors[0]
+
+
 # -- the daemon's job ---------------------------------------------------------------------
 
 
