@@ -46,6 +46,7 @@ from roundup_bot.core.errors import (
     ResponseTooLarge,
     TooManyRedirects,
 )
+from roundup_bot.core.numbers import whole_number
 from roundup_bot.core.records import FetchResult, HttpPolicy
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -61,8 +62,9 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = whole_number(value)
+    if seconds is not None:
+        return float(seconds)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -489,10 +491,10 @@ class HttpFetcher:
         zlib never produces more than the bytes still allowed.
         """
         limit = self.policy.max_bytes
-        declared = response.headers.get("content-length")
+        declared = whole_number(response.headers.get("content-length"))
         coding = response.headers.get("content-encoding", "identity").strip().lower()
-        if declared and declared.isdigit() and coding == "identity" and int(declared) > limit:
-            raise ResponseTooLarge(original, f"body of {int(declared)} bytes is over {limit}")
+        if declared is not None and coding == "identity" and declared > limit:
+            raise ResponseTooLarge(original, f"body of {declared} bytes is over {limit}")
         decoder = BoundedDecoder(original, coding, limit)
         try:
             async for chunk in response.aiter_raw():

@@ -42,6 +42,7 @@ from roundup_bot.core.errors import (
     WordPressError,
     WordPressUnavailable,
 )
+from roundup_bot.core.numbers import whole_number
 from roundup_bot.core.records import USER_AGENT, FetchResult, HttpPolicy
 from roundup_bot.core.wordpress import (
     LOOKUP_STATUSES,
@@ -354,8 +355,8 @@ class WordPressApi:
                 found.setdefault(key, comment)
             if read_before([i for i in ids if i is not None]):
                 break
-            pages = answer.headers.get("x-wp-totalpages", "1")
-            if len(answer.data) < 100 or not pages.isdigit() or page >= int(pages):
+            pages = whole_number(answer.headers.get("x-wp-totalpages", "1"))
+            if len(answer.data) < 100 or pages is None or page >= pages:
                 break
         return list(reversed(found.values()))
 

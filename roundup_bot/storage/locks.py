@@ -44,6 +44,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.errors import LockHeldError, StorageError
+from roundup_bot.core.numbers import whole_number
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.db import _short
 from roundup_bot.storage.schema import job_locks
@@ -76,9 +77,9 @@ def holder_is_dead_here(owner: str, hostname: str | None = None) -> bool:
     """True when ``owner`` names a process on this machine that no longer exists."""
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
-    if host != (hostname or socket.gethostname()) or not pid_text.isdigit():
+    pid = whole_number(pid_text, max_digits=9)
+    if host != (hostname or socket.gethostname()) or pid is None:
         return False
-    pid = int(pid_text)
     if pid == os.getpid():
         return False
     try:

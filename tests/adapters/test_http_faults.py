@@ -417,3 +417,10 @@ def test_a_post_to_a_server_that_drips_its_headers_ends_at_the_deadline() -> Non
         stop.set()
         thread.join(10)
         listener.close()
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "9" * 5000])
+def test_a_retry_after_that_only_looks_like_a_number_is_ignored(value: str) -> None:
+    from datetime import UTC, datetime
+
+    assert parse_retry_after(value, datetime(2026, 12, 1, tzinfo=UTC)) is None
