@@ -209,3 +209,29 @@ def serving(flask: Flask, threads: int = 4) -> Iterator[str]:
         thread.join(timeout=10)
         server.task_dispatcher.shutdown()
         assert not thread.is_alive(), "the waitress thread did not stop"
+
+
+def draft(site: Site) -> Draft:
+    return site.app.storage.drafts.get(1)
+
+
+def form_of(d: Draft, html: str, **changes: Any) -> dict[str, Any]:
+    """The draft page's form as a browser would send it, with ``changes`` applied."""
+    data: dict[str, Any] = {
+        "csrf_token": csrf_of(html),
+        "version": str(d.version),
+        "intro": d.intro,
+        "outro": d.outro,
+        "item": [str(i.id) for i in d.shown_items],
+        "q": "",
+    }
+    for item in d.shown_items:
+        data[f"blurb-{item.id}"] = item.blurb
+    data.update(re.findall(r'<input type="hidden" name="(orig-[\w-]+)" value="(\w+)">', html))
+    data.update(changes)
+    return data
+
+
+def post(client: FlaskClient, site: Site, **changes: Any) -> Any:
+    html = client.get("/drafts/1").get_data(as_text=True)
+    return client.post("/drafts/1", data=form_of(draft(site), html, **changes))

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from conftest import missing
 from helpers.axe import AxeUnavailable, audit, axe_source
+from helpers.browser import CHROMIUM, LAUNCH_ARGS, sign_in
 from helpers.feeds import record_parsed
 from helpers.web import EDITOR, NOW, PASSWORD, WEEK, Site, entry, make_site, serving
-from test_browser_e2e import CHROMIUM, LAUNCH_ARGS, sign_in
 
 from roundup_bot.core.records import ParsedFeed, SetBlurb, SetIntro
 from roundup_bot.services.publish import approve
@@ -333,6 +333,8 @@ def test_the_weekly_path_works_with_the_keyboard_alone(
             keys = page.keyboard
             # Sign in: the name box has focus; Tab to the password; Enter signs in.
             page.goto(base + "/")
+            # autofocus lands a moment after "load": wait for it, so no key is lost
+            page.wait_for_function("document.activeElement && document.activeElement.id === 'name'")
             keys.type(EDITOR)
             keys.press("Tab")
             keys.type(PASSWORD)

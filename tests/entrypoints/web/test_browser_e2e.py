@@ -17,26 +17,16 @@ from typing import Any
 
 import pytest
 from conftest import missing
+from helpers.browser import CHROMIUM, LAUNCH_ARGS, sign_in
 from helpers.web import (
     EDITOR,
     HOSTILE,
-    PASSWORD,
     SIGNED_IN_PAGES,
     WEEK,
     Site,
     make_site,
     serving,
 )
-
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--no-sandbox",  # CI runs as root, where Chromium's sandbox cannot start
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -84,15 +74,6 @@ def watch(page: Page) -> list[str]:
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
     return problems
-
-
-def sign_in(page: Page, base: str) -> None:
-    page.goto(base + "/")
-    assert page.url.startswith(base + "/sign-in")
-    page.get_by_label("Name").fill(EDITOR)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(base + "/drafts/*")
 
 
 def item_titles(page: Page) -> list[str]:

@@ -21,8 +21,11 @@ from helpers.web import (
     WEEK,
     Site,
     csrf_of,
+    draft,
+    form_of,
     make_draft,
     make_site,
+    post,
     serving,
     sign_in,
 )
@@ -30,35 +33,9 @@ from markupsafe import escape
 
 from roundup_bot.adapters.render import renderer_for
 from roundup_bot.core.draft_edits import MAX_BLURB
-from roundup_bot.core.records import Draft, SetBlurb
+from roundup_bot.core.records import SetBlurb
 from roundup_bot.entrypoints.web.accounts import Accounts
 from roundup_bot.services.publish import approve as cli_approve
-
-
-def draft(site: Site) -> Draft:
-    return site.app.storage.drafts.get(1)
-
-
-def form_of(d: Draft, html: str, **changes: Any) -> dict[str, Any]:
-    """The draft page's form as a browser would send it, with ``changes`` applied."""
-    data: dict[str, Any] = {
-        "csrf_token": csrf_of(html),
-        "version": str(d.version),
-        "intro": d.intro,
-        "outro": d.outro,
-        "item": [str(i.id) for i in d.shown_items],
-        "q": "",
-    }
-    for item in d.shown_items:
-        data[f"blurb-{item.id}"] = item.blurb
-    data.update(re.findall(r'<input type="hidden" name="(orig-[\w-]+)" value="(\w+)">', html))
-    data.update(changes)
-    return data
-
-
-def post(client: FlaskClient, site: Site, **changes: Any) -> Any:
-    html = client.get("/drafts/1").get_data(as_text=True)
-    return client.post("/drafts/1", data=form_of(draft(site), html, **changes))
 
 
 def test_home_leads_to_the_current_weeks_draft(client: FlaskClient) -> None:

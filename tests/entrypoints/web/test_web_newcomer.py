@@ -9,8 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
-from helpers.web import NOW, Site
-from test_web_drafts import draft, post
+from helpers.web import NOW, Site, draft, post
 
 from roundup_bot.core.records import SetBlurb
 

@@ -11,10 +11,20 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from helpers.feeds import record_parsed
-from helpers.web import EDITOR, FAST_HASHER, HOSTILE, NOW, Site, csrf_of, entry, sign_in
+from helpers.web import (
+    EDITOR,
+    FAST_HASHER,
+    HOSTILE,
+    NOW,
+    Site,
+    csrf_of,
+    draft,
+    entry,
+    post,
+    sign_in,
+)
 from markupsafe import escape
 from sqlalchemy import insert, text
-from test_web_drafts import draft, post
 
 from roundup_bot.core.records import ParsedFeed
 from roundup_bot.entrypoints.web.accounts import Accounts
