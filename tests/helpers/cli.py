@@ -35,6 +35,9 @@ def _clean_env(extra: Mapping[str, str | None] | None) -> dict[str, str | None]:
         for name in os.environ
         if name.startswith("ROUNDUP_") and name != "ROUNDUP_TEST_POSTGRES_URL"
     }
+    # Tables fit the terminal; with no terminal, their width must not depend on how
+    # the tests were started (a pytest worker or not): wide enough for whole lines.
+    env["COLUMNS"] = "400"
     env.update(extra or {})
     return env
 
