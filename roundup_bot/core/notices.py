@@ -7,19 +7,16 @@ and each title cut to a readable length.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from roundup_bot.core.curation import clean_line, excerpt
 from roundup_bot.core.wording import plural
 
 #: How many of the draft's titles the news lists (the page has the rest).
 TITLES_SHOWN = 5
 #: A title longer than this is cut at a word, with an ellipsis.
 TITLE_MAX = 120
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +42,10 @@ class Notice:
 
 def one_line(text: str, limit: int = TITLE_MAX) -> str:
     """Outside text made safe for a plain-text line: no control characters or line
-    breaks (no header or message injection), spaces folded, at most ``limit``."""
-    text = _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0] or text[: limit - 1]
-    return cut.rstrip(" ,;:.-") + "…"
+    breaks (no header or message injection), spaces folded, at most ``limit``
+    characters, cut at a word with an ellipsis."""
+    line = clean_line(text, limit=len(text) + 1)
+    return line if len(line) <= limit else excerpt(line, limit - 1) or ""
 
 
 def draft_ready(news: DraftNews, round_up: str) -> Notice:
@@ -62,7 +57,7 @@ def draft_ready(news: DraftNews, round_up: str) -> Notice:
         f"Week ending {news.week_ending} ({news.week_label}): "
         f"{plural(news.items, 'item')} picked from {plural(news.candidates, 'candidate')}.",
     ]
-    titles = [one_line(title) for title in news.titles[:TITLES_SHOWN] if one_line(title)]
+    titles = [line for line in map(one_line, news.titles[:TITLES_SHOWN]) if line]
     if titles:
         lines += ["", "It starts with:"]
         lines += [f"  {n}. {title}" for n, title in enumerate(titles, 1)]
