@@ -61,11 +61,3 @@ def test_draft_and_show_stay_light(command: str) -> None:
     code = f"from roundup_bot.entrypoints.cli import cli\ncli.get_command(None, {command!r})"
     heavy = {"flask", "tweepy", "apscheduler", "feedparser", "httpx"}
     assert loaded_after(code) & heavy == set()
-
-
-def test_whole_numbers_from_outside_text_never_raise() -> None:
-    from roundup_bot.core.numbers import whole_number
-
-    assert whole_number(" 120 ") == 120
-    for hostile in ("²", "٣", "1²", "-1", "1e3", "", None, "9" * 5000):
-        assert whole_number(hostile) is None
