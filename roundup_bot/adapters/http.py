@@ -591,6 +591,7 @@ def post_json(url: str, payload: object, *, timeout: float, max_bytes: int = 163
         ConnectFailed: no connection could be made: nothing was sent.
         FetchTimeout: the post went out (or may have) but no whole answer came
             within ``timeout``: the other side may have it.
+        FetchError: it answered at more than ``max_bytes``: it may have it too.
     """
     host = urlsplit(url).hostname or "the server"
     policy = HttpPolicy(timeout=timeout, max_bytes=max_bytes, max_redirects=0, per_host=1)
@@ -602,7 +603,9 @@ def post_json(url: str, payload: object, *, timeout: float, max_bytes: int = 163
     try:
         answer = asyncio.run(post())
     except ResponseTooLarge:
-        return PostAnswer(200, "")  # it answered, at length: the post was taken
+        # It answered, at a length no webhook answers with: whether the post was taken
+        # cannot be read from it, so the caller must treat it as possibly delivered.
+        raise FetchError(host, f"{host} answered with more than {max_bytes} bytes") from None
     except FetchError as exc:
         if isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout):
             raise ConnectFailed(host, f"could not connect to {host}") from None

@@ -428,3 +428,17 @@ def test_the_password_never_goes_unencrypted_to_a_server_without_starttls(
     last = storage.notifications.summary().last_error
     assert last is not None
     assert "does not offer STARTTLS: the password is never sent unencrypted" in last
+
+
+def test_a_webhook_answer_too_long_to_read_counts_as_maybe_delivered(
+    storage: Storage, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    """An answer over the read limit says nothing readable about the post: never
+    taken for a success (it might be an error page), never posted again either."""
+    httpserver.expect_request("/hook", method="POST").respond_with_data("x" * 20000, status=500)
+    app = app_with(storage, tmp_path, webhook_url=httpserver.url_for("/hook"))
+    first = announce_new_draft(app, make_draft(app), NOW)
+    assert (first.sent, first.failed) == (0, 1)
+    assert storage.notifications.summary().counts == {"unknown": 1}
+    assert send_due(app, NOW).sent == 0
+    assert len(httpserver.log) == 1
