@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, Row, func, select, update
 
 from roundup_bot.storage._sql import read, upsert, write
 from roundup_bot.storage.schema import notifications
@@ -150,13 +151,13 @@ class NotificationRepository:
         return NotifySummary(counts=counts, last_error=last)
 
 
-def _record(row: object) -> Notification:
+def _record(row: Row[Any]) -> Notification:
     return Notification(
-        id=row.id,  # type: ignore[attr-defined]
-        draft_id=row.draft_id,  # type: ignore[attr-defined]
-        channel=row.channel,  # type: ignore[attr-defined]
-        recipient=row.recipient,  # type: ignore[attr-defined]
-        state=row.state,  # type: ignore[attr-defined]
-        attempts=row.attempts,  # type: ignore[attr-defined]
-        last_error=row.last_error,  # type: ignore[attr-defined]
+        id=row.id,
+        draft_id=row.draft_id,
+        channel=row.channel,
+        recipient=row.recipient,
+        state=row.state,
+        attempts=row.attempts,
+        last_error=row.last_error,
     )
