@@ -375,9 +375,9 @@ def draft_job(app: App, stop: StopSignal, clock: Clock = utc_now) -> JobResult:
 def _tell_editors(app: App, new_draft: Draft | None, now: datetime) -> str:
     """Tell the editors about a newly made draft, and send any news still owed from
     an earlier run; a few words for the job's result, empty when nothing was sent."""
-    from roundup_bot.services.notify import announce_new_draft, send_due
+    from roundup_bot.services.notify import tell_editors
 
-    report = announce_new_draft(app, new_draft, now) if new_draft else send_due(app, now)
+    report = tell_editors(app, new_draft, now)
     if not (report.sent or report.failed):
         return ""
     return f"; editors told: {report}"

@@ -44,6 +44,12 @@ def webhook_url(app: App) -> str:
     return app.environ.get(ENV_WEBHOOK_URL, "").strip() or app.settings.notify.webhook_url
 
 
+def tell_editors(app: App, new_draft: Draft | None, now: datetime) -> SendReport:
+    """After a draft run: the news of a newly made draft (``new_draft``), else only
+    what an earlier run still owes (a refresh makes no news). Never raises."""
+    return announce_new_draft(app, new_draft, now) if new_draft else send_due(app, now)
+
+
 def announce_new_draft(app: App, draft: Draft, now: datetime) -> SendReport:
     """Owe the news of a newly made draft to every editor with an address and to the
     webhook, then send everything owed. Never raises: the draft is made either way."""

@@ -18,9 +18,8 @@ from roundup_bot.core.wording import plural
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
 from roundup_bot.entrypoints.cli._jobs import job_lock
 from roundup_bot.entrypoints.cli._output import RowId, echo_json, iso, table
-from roundup_bot.services.app import App
 from roundup_bot.services.drafting import draft_week, resolve_week
-from roundup_bot.services.notify import SendReport, announce_new_draft, send_due
+from roundup_bot.services.notify import tell_editors
 from roundup_bot.services.publish import approve as approve_draft
 from roundup_bot.services.publish import reopen as reopen_draft
 
@@ -131,7 +130,7 @@ def draft(
         fetch_details=True if refresh_details else link_details,
         refresh_details=refresh_details,
     )
-    report = (announce_new_draft if outcome.created else _send_owed)(cli.app, outcome.draft, now)
+    report = tell_editors(cli.app, outcome.draft if outcome.created else None, now)
     if report.sent or report.failed:
         click.echo(f"editors told the draft is ready: {report}", err=True)
     if outcome.left_alone:
@@ -282,8 +281,3 @@ def user_name() -> str:
 
 
 COMMANDS = [draft, show, drafts_command, approve, reopen]
-
-
-def _send_owed(app: App, _draft: Draft, now: datetime) -> SendReport:
-    """A refresh makes no news, but news an earlier run could not send goes now."""
-    return send_due(app, now)
