@@ -320,15 +320,23 @@ def test_an_email_whose_answer_is_lost_after_data_is_never_sent_twice(
     """The server keeps the message, but its 250 comes after the client's deadline:
     the editor may have it, so it is marked unknown, not failed, and never resent."""
     import asyncio
+    import threading
 
     with smtp_server() as (url, mailbox):
         original = mailbox.handle_DATA
-        release = asyncio.Event()
+        release = threading.Event()
+        answered = threading.Event()
 
         async def slow_answer(server: Any, session: Any, envelope: Any) -> str:
             answer = await original(server, session, envelope)  # the message is kept...
             if len(mailbox.messages) == 1:
-                await asyncio.wait_for(release.wait(), 30)  # ...and the 250 is held back
+                try:
+                    for _ in range(600):  # ...and the 250 is held back until the test is done
+                        if release.is_set():
+                            break
+                        await asyncio.sleep(0.05)
+                finally:  # answered, or cancelled when the client hung up
+                    answered.set()
             return answer
 
         mailbox.handle_DATA = slow_answer  # type: ignore[method-assign]
@@ -336,9 +344,13 @@ def test_an_email_whose_answer_is_lost_after_data_is_never_sent_twice(
             storage, tmp_path, smtp_url=url, sender="roundup@council.gov.uk", timeout=1.0
         )
         add_editors(storage, "ann@council.gov.uk")
-        first = announce_new_draft(app, make_draft(app), NOW)
-        second = send_due(app, NOW)
-        third = send_due(app, NOW)
+        try:
+            first = announce_new_draft(app, make_draft(app), NOW)
+            second = send_due(app, NOW)
+            third = send_due(app, NOW)
+        finally:  # let the held answer finish before the server stops: no task left over
+            release.set()
+            answered.wait(30)
     assert (first.failed, second.sent, third.sent) == (1, 0, 0)
     assert len(mailbox.messages) == 1
     summary = storage.notifications.summary()
