@@ -16,6 +16,7 @@ from roundup_bot.core.records import Draft, DraftSummary
 from roundup_bot.core.weeks import parse_week_label
 from roundup_bot.core.wording import plural
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
+from roundup_bot.entrypoints.cli._gc import without_cycle_collection
 from roundup_bot.entrypoints.cli._jobs import job_lock
 from roundup_bot.entrypoints.cli._output import RowId, echo_json, iso, table
 from roundup_bot.services.drafting import draft_week, resolve_week
@@ -104,6 +105,7 @@ def _check_week(_ctx: click.Context, _param: click.Parameter, value: str | None)
 @click.option("--json", "as_json", is_flag=True, help="Print the draft as JSON.")
 @pass_cli
 @job_lock("draft")
+@without_cycle_collection
 def draft(
     cli: CliContext,
     week: str | None,
