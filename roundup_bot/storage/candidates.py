@@ -72,33 +72,46 @@ class CandidateRepository:
             query = query.limit(min(limit, MAX_ID))
         with read(self.engine) as conn:
             rows = conn.execute(query).all()
-            found: _Ids = [row.id for row in rows]
+            found: _Ids = [row[0] for row in rows]
             if len(rows) > _BATCH:
                 # A big window: one query per related table, not one per batch of ids.
                 found = select(query.with_only_columns(candidates.c.id).subquery().c.id)
-            sources = sources_for(conn, found)
+            sources, weights = _sources_and_weights(conn, found)
             suggested = suggesters_for(conn, found)
-            weights = _feed_weights_for(conn, found)
             aliases = aliases_for(conn, found)
+        # Rows unpacked as tuples (in _LISTED's order): a big week has 20,000 of them,
+        # and reading eleven columns by name from each costs more than building them.
         return [
             Candidate(
-                id=row.id,
-                url=row.url,
-                link=row.link,
-                title=row.title,
-                author=row.author,
-                published=row.published,
-                first_seen=row.first_seen,
-                summary=row.summary,
-                site_name=row.site_name,
-                description=row.description,
-                sources=tuple(sources.get(row.id, ())),
-                suggested_by=tuple(suggested.get(row.id, ())),
-                feed_weights=tuple(weights.get(row.id, ())),
-                categories=categories_from_json(row.categories),
-                aliases=tuple(aliases.get(row.id, ())),
+                id=cid,
+                url=url,
+                link=link,
+                title=title,
+                author=author,
+                published=published,
+                first_seen=first_seen,
+                summary=summary,
+                site_name=site_name,
+                description=description,
+                sources=tuple(sources.get(cid, ())),
+                suggested_by=tuple(suggested.get(cid, ())),
+                feed_weights=tuple(weights.get(cid, ())),
+                categories=categories_from_json(categories),
+                aliases=tuple(aliases.get(cid, ())),
             )
-            for row in rows
+            for (
+                cid,
+                url,
+                link,
+                title,
+                author,
+                published,
+                first_seen,
+                summary,
+                site_name,
+                description,
+                categories,
+            ) in rows
         ]
 
     def add_link(
@@ -187,7 +200,16 @@ def _chunks(ids: _Ids) -> list[_Ids]:
 
 def sources_for(conn: Connection, ids: _Ids) -> dict[int, list[CandidateSource]]:
     """Where each candidate came from, oldest source first (the draft store uses it too)."""
-    out: dict[int, list[CandidateSource]] = defaultdict(list)
+    return _sources_and_weights(conn, ids)[0]
+
+
+def _sources_and_weights(
+    conn: Connection, ids: _Ids
+) -> tuple[dict[int, list[CandidateSource]], dict[int, list[float]]]:
+    """Each candidate's sources, oldest first, and the weights of the feeds among
+    them: one query for both (a big week has some 20,000 of each)."""
+    sources: dict[int, list[CandidateSource]] = defaultdict(list)
+    weights: dict[int, list[float]] = defaultdict(list)
     for chunk in _chunks(ids):
         rows = conn.execute(
             select(
@@ -196,6 +218,7 @@ def sources_for(conn: Connection, ids: _Ids) -> dict[int, list[CandidateSource]]
                 candidate_sources.c.name,
                 candidate_sources.c.url,
                 feeds.c.site_url,
+                feeds.c.weight,
             )
             .select_from(
                 candidate_sources.outerjoin(feeds, feeds.c.id == candidate_sources.c.feed_id)
@@ -203,11 +226,11 @@ def sources_for(conn: Connection, ids: _Ids) -> dict[int, list[CandidateSource]]
             .where(candidate_sources.c.candidate_id.in_(chunk))
             .order_by(candidate_sources.c.id)
         )
-        for row in rows:
-            out[row.candidate_id].append(
-                CandidateSource(kind=row.kind, name=row.name, url=row.url, site=row.site_url)
-            )
-    return out
+        for candidate_id, kind, name, url, site, weight in rows:
+            sources[candidate_id].append(CandidateSource(kind=kind, name=name, url=url, site=site))
+            if kind == "feed" and weight is not None:
+                weights[candidate_id].append(float(weight))
+    return sources, weights
 
 
 def aliases_for(conn: Connection, ids: _Ids) -> dict[int, list[CandidateAlias]]:
@@ -280,19 +303,6 @@ def suggesters_for(conn: Connection, ids: _Ids) -> dict[int, list[str]]:
             bucket = out[row.candidate_id]
             if handle.lower() not in (h.lower() for h in bucket):
                 bucket.append(handle)
-    return out
-
-
-def _feed_weights_for(conn: Connection, ids: _Ids) -> dict[int, list[float]]:
-    out: dict[int, list[float]] = defaultdict(list)
-    for chunk in _chunks(ids):
-        rows = conn.execute(
-            select(candidate_sources.c.candidate_id, feeds.c.weight)
-            .select_from(candidate_sources.join(feeds, feeds.c.id == candidate_sources.c.feed_id))
-            .where(candidate_sources.c.candidate_id.in_(chunk), candidate_sources.c.kind == "feed")
-        )
-        for row in rows:
-            out[row.candidate_id].append(float(row.weight))
     return out
 
 
