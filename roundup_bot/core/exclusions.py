@@ -120,24 +120,49 @@ def exclusion(
     exclude_keywords: Sequence[str],
 ) -> str | None:
     """Why a post may not be picked (naming the rule and the setting), or None."""
-    rules = _compiled(
+    rules = exclusion_rules(
         tuple(exclude_categories), tuple(exclude_title_markers), tuple(exclude_keywords)
     )
-    if rules.categories:
-        for category in categories:
-            if _normal(category) in rules.categories:
-                return f'sponsored: category "{category.strip()}" ([ranking] exclude_categories)'
-    if title and rules.markers is not None and rules.markers.search(title):
-        for marker in exclude_title_markers:
-            pattern = _marker_pattern(marker)
-            if pattern is not None and pattern.search(title):
-                return (
-                    f'sponsored: title marker "{marker.strip()}" ([ranking] exclude_title_markers)'
-                )
-    if rules.keywords is not None:
-        text = " ".join(filter(None, (title, summary)))
-        if text and rules.keywords.search(text):
-            for word in exclude_keywords:
-                if word.strip() and _word_pattern(word).search(text):
-                    return f'keyword "{word.strip()}" ([ranking] exclude_keywords)'
-    return None
+    return rules.why(title, summary, categories)
+
+
+@lru_cache(maxsize=32)
+def exclusion_rules(
+    categories: tuple[str, ...], markers: tuple[str, ...], keywords: tuple[str, ...]
+) -> ExclusionRules:
+    """The rules prepared once, for checking a whole week's candidates against them."""
+    return ExclusionRules(_compiled(categories, markers, keywords), markers, keywords)
+
+
+@dataclass(frozen=True, slots=True)
+class ExclusionRules:
+    """:func:`exclusion` for one rule set, prepared."""
+
+    compiled: _Compiled
+    markers: tuple[str, ...]
+    keywords: tuple[str, ...]
+
+    def why(self, title: str | None, summary: str | None, categories: Iterable[str]) -> str | None:
+        """Why a post may not be picked (naming the rule and the setting), or None."""
+        rules = self.compiled
+        if rules.categories:
+            for category in categories:
+                if _normal(category) in rules.categories:
+                    return (
+                        f'sponsored: category "{category.strip()}" ([ranking] exclude_categories)'
+                    )
+        if title and rules.markers is not None and rules.markers.search(title):
+            for marker in self.markers:
+                pattern = _marker_pattern(marker)
+                if pattern is not None and pattern.search(title):
+                    return (
+                        f'sponsored: title marker "{marker.strip()}"'
+                        " ([ranking] exclude_title_markers)"
+                    )
+        if rules.keywords is not None:
+            text = " ".join(filter(None, (title, summary)))
+            if text and rules.keywords.search(text):
+                for word in self.keywords:
+                    if word.strip() and _word_pattern(word).search(text):
+                        return f'keyword "{word.strip()}" ([ranking] exclude_keywords)'
+        return None

@@ -29,7 +29,7 @@ from roundup_bot.core.curation import domain_matches, host_of
 from roundup_bot.core.exclusions import (
     DEFAULT_EXCLUDE_CATEGORIES,
     DEFAULT_EXCLUDE_TITLE_MARKERS,
-    exclusion,
+    exclusion_rules,
 )
 from roundup_bot.core.records import Candidate, RankingFacts, Score, ScorePart, Window
 
@@ -85,89 +85,110 @@ def score_candidate(
     used_in: str | None = None,
 ) -> Score:
     """Score one candidate of ``week``; ``used_in`` names an earlier round-up that used it."""
-    parts: list[ScorePart] = []
-    people = candidate.suggested_by
-    if people:
-        shown = ", ".join(people[:5]) + (", …" if len(people) > 5 else "")
-        noun = "person" if len(people) == 1 else "people"
-        parts.append(
-            ScorePart(
-                "suggestions",
-                _points(settings.suggestion_points * len(people)),
-                f"suggested by {len(people)} {noun} ({shown})",
-            )
+    return _Scorer(week, settings).score(candidate, used_in)
+
+
+class _Scorer:
+    """:func:`score_candidate` for one week and rule set, with what every candidate
+    shares worked out once (a big week's listing scores 20,000 candidates)."""
+
+    __slots__ = ("_boosts", "_end", "_exclusions", "_length", "_settings", "_start")
+
+    def __init__(self, week: Window, settings: RankingRules) -> None:
+        self._start = week.start.timestamp()
+        self._end = week.end.timestamp()
+        self._length = self._end - self._start
+        self._settings = settings
+        self._exclusions = exclusion_rules(
+            tuple(settings.exclude_categories),
+            tuple(settings.exclude_title_markers),
+            tuple(settings.exclude_keywords),
         )
-    feed_names = sorted({s.name for s in candidate.sources if s.kind == "feed"})
-    feed_count = max(
-        sum(1 for s in candidate.sources if s.kind == "feed"), len(candidate.feed_weights)
-    )
-    if feed_count:
-        noun = "feed" if feed_count == 1 else "feeds"
-        names = ", ".join(feed_names[:3]) + (", …" if len(feed_names) > 3 else "")
-        parts.append(
-            ScorePart(
-                "feeds",
-                _points(settings.feed_points * feed_count),
-                f"carried by {feed_count} {noun}" + (f" ({names})" if names else ""),
-            )
-        )
-    if candidate.feed_weights:
-        weight = max(candidate.feed_weights)
-        if weight != 1.0:
+        self._boosts = [
+            (word.strip(), _keyword_pattern(word), _points(boost))
+            for word, boost in settings.keyword_boosts.items()
+            if word.strip()
+        ]
+
+    def score(self, candidate: Candidate, used_in: str | None) -> Score:
+        settings = self._settings
+        parts: list[ScorePart] = []
+        people = candidate.suggested_by
+        if people:
+            shown = ", ".join(people[:5]) + (", …" if len(people) > 5 else "")
+            noun = "person" if len(people) == 1 else "people"
             parts.append(
                 ScorePart(
-                    "feed weight",
-                    _points(settings.weight_points * (weight - 1.0)),
-                    f"from a feed of weight {weight:g}",
+                    "suggestions",
+                    _points(settings.suggestion_points * len(people)),
+                    f"suggested by {len(people)} {noun} ({shown})",
                 )
             )
-    parts.append(_recency(candidate, week, settings))
-    if settings.keyword_boosts:
-        text = " ".join(filter(None, (candidate.title, candidate.summary)))
-        for word, boost in settings.keyword_boosts.items():
-            if word.strip() and text and _keyword_pattern(word).search(text):
-                parts.append(ScorePart("keyword", _points(boost), f'mentions "{word.strip()}"'))
-    total = 0.0
-    for part in parts:
-        total += part.points
-    excluded = None
-    blocked = None
-    if settings.blocked_domains:
-        host = host_of(candidate.url)
-        blocked = next((d for d in settings.blocked_domains if domain_matches(host, d)), None)
-    ruled_out = exclusion(
-        title=candidate.title,
-        summary=candidate.summary,
-        categories=candidate.categories,
-        exclude_categories=settings.exclude_categories,
-        exclude_title_markers=settings.exclude_title_markers,
-        exclude_keywords=settings.exclude_keywords,
-    )
-    if blocked is not None:
-        excluded = f"blocked domain {blocked}"
-    elif ruled_out is not None:
-        excluded = ruled_out
-    elif used_in is not None:
-        excluded = f"already in the {used_in} round-up"
-    return Score(total=_points(total), parts=tuple(parts), excluded=excluded)
+        names = [s.name for s in candidate.sources if s.kind == "feed"]
+        feed_count = max(len(names), len(candidate.feed_weights))
+        if feed_count:
+            noun = "feed" if feed_count == 1 else "feeds"
+            feed_names = sorted(set(names))
+            shown = ", ".join(feed_names[:3]) + (", …" if len(feed_names) > 3 else "")
+            parts.append(
+                ScorePart(
+                    "feeds",
+                    _points(settings.feed_points * feed_count),
+                    f"carried by {feed_count} {noun}" + (f" ({shown})" if shown else ""),
+                )
+            )
+        if candidate.feed_weights:
+            weight = max(candidate.feed_weights)
+            if weight != 1.0:
+                parts.append(
+                    ScorePart(
+                        "feed weight",
+                        _points(settings.weight_points * (weight - 1.0)),
+                        f"from a feed of weight {weight:g}",
+                    )
+                )
+        parts.append(self._recency(placed_at(candidate).timestamp()))
+        if self._boosts:
+            text = " ".join(filter(None, (candidate.title, candidate.summary)))
+            if text:
+                for word, pattern, boost in self._boosts:
+                    if pattern.search(text):
+                        parts.append(ScorePart("keyword", boost, f'mentions "{word}"'))
+        total = 0.0
+        for part in parts:
+            total += part.points
+        excluded = None
+        blocked = None
+        if settings.blocked_domains:
+            host = host_of(candidate.url)
+            blocked = next((d for d in settings.blocked_domains if domain_matches(host, d)), None)
+        if blocked is not None:
+            excluded = f"blocked domain {blocked}"
+        else:
+            excluded = self._exclusions.why(
+                candidate.title, candidate.summary, candidate.categories
+            )
+            if excluded is None and used_in is not None:
+                excluded = f"already in the {used_in} round-up"
+        return Score(total=_points(total), parts=tuple(parts), excluded=excluded)
+
+    def _recency(self, moment: float) -> ScorePart:
+        length = self._length
+        fraction = min(max((moment - self._start) / length, 0.0), 1.0) if length > 0 else 0.0
+        left = self._end - moment
+        if left <= 0:
+            detail = "at the deadline"
+        elif left < 86400:
+            detail = f"{max(int(left // 3600), 1)} h before the deadline"
+        else:
+            detail = f"{left / 86400:.1f} days before the deadline"
+        return ScorePart("recency", _points(self._settings.recency_points * fraction), detail)
 
 
 def _fraction(moment: datetime, week: Window) -> float:
     length = (week.end - week.start).total_seconds()
     elapsed = (moment - week.start).total_seconds()
     return min(max(elapsed / length, 0.0), 1.0) if length > 0 else 0.0
-
-
-def _recency(candidate: Candidate, week: Window, settings: RankingRules) -> ScorePart:
-    fraction = _fraction(placed_at(candidate), week)
-    left = (week.end - placed_at(candidate)).total_seconds()
-    if left <= 0:
-        detail = "at the deadline"
-    elif left < 86400:
-        detail = f"{max(int(left // 3600), 1)} h before the deadline"
-    else:
-        detail = f"{left / 86400:.1f} days before the deadline"
-    return ScorePart("recency", _points(settings.recency_points * fraction), detail)
 
 
 def plain_reason(part: ScorePart) -> str:
@@ -211,14 +232,14 @@ def upper_bounds(
 ) -> list[tuple[float, int]]:
     """(highest possible score, id) for many candidates, best first: the second
     element of :func:`score_bounds`, computed in one pass for a whole week."""
-    start = week.start
-    length = (week.end - start).total_seconds()
+    start = week.start.timestamp()
+    length = week.end.timestamp() - start
     boost = sum(_points(b) for w, b in settings.keyword_boosts.items() if w.strip() and b > 0)
     people_points, feed_points = settings.suggestion_points, settings.feed_points
     weight_points, recency_points = settings.weight_points, settings.recency_points
     out = []
     for f in facts:
-        elapsed = (f.placed_at - start).total_seconds()
+        elapsed = f.placed_at.timestamp() - start
         fraction = min(max(elapsed / length, 0.0), 1.0) if length > 0 else 0.0
         high = _points(recency_points * fraction) + boost + _SLACK
         if f.people:
@@ -255,9 +276,8 @@ def rank(
     so the order is stable from one run to the next.
     """
     used = used or {}
-    ranked = [
-        Ranked(c, score_candidate(c, week, settings, used_in=used.get(c.id))) for c in candidates
-    ]
+    scorer = _Scorer(week, settings)
+    ranked = [Ranked(c, scorer.score(c, used.get(c.id))) for c in candidates]
     ranked.sort(key=rank_key)
     return ranked
 
