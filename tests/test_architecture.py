@@ -63,6 +63,7 @@ HOMES: dict[str, str] = {
     "url_normalize": "roundup_bot.core.curation",  # pure
     "pydantic": "roundup_bot.config",
     "click": "roundup_bot.entrypoints.cli",
+    "orjson": "roundup_bot.entrypoints.cli._output",  # a big week's candidates --json
     "waitress": "roundup_bot.entrypoints.cli.web",
     "apscheduler": "roundup_bot.entrypoints.scheduler",
     "flask": "roundup_bot.entrypoints.web",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -22,8 +21,16 @@ from roundup_bot.core.redaction import redact, redact_url
 from roundup_bot.core.weeks import RoundupWeek, week_by_label, week_containing
 from roundup_bot.core.wording import plural
 from roundup_bot.entrypoints.cli._context import CliContext, pass_cli
+from roundup_bot.entrypoints.cli._gc import without_cycle_collection
 from roundup_bot.entrypoints.cli._jobs import job_lock, poll_as_worker
-from roundup_bot.entrypoints.cli._output import echo_json, iso, parse_when, shorten, table
+from roundup_bot.entrypoints.cli._output import (
+    echo_compact_json,
+    echo_json,
+    iso,
+    parse_when,
+    shorten,
+    table,
+)
 from roundup_bot.entrypoints.cli.daemon import echo_jobs, jobs_json
 from roundup_bot.entrypoints.cli.mentions import channel_json, echo_x, x_json
 from roundup_bot.entrypoints.cli.wordpress import echo_status as echo_wordpress_status
@@ -179,6 +186,7 @@ def candidate_json(candidate: Candidate) -> dict[str, Any]:
     "newest: newest first.",
 )
 @pass_cli
+@without_cycle_collection
 def candidates(
     cli: CliContext,
     since: str | None,
@@ -208,11 +216,15 @@ def candidates(
     if limit:
         found = found[:limit]
     if as_json:
-        records = [{**candidate_json(c), **score_json(scores[c.id])} for c in found]
+        records = []
+        for c in found:
+            record = candidate_json(c)
+            record.update(score_json(scores[c.id]))
+            records.append(record)
         if sys.stdout.isatty():
             echo_json(records)
         else:  # piped: compact, which is several times faster for a big week
-            click.echo(json.dumps(records, ensure_ascii=False, separators=(",", ":")))
+            echo_compact_json(records)
         return
     if not found:
         if since or until or week:
