@@ -185,12 +185,6 @@ class _Scorer:
         return ScorePart("recency", _points(self._settings.recency_points * fraction), detail)
 
 
-def _fraction(moment: datetime, week: Window) -> float:
-    length = (week.end - week.start).total_seconds()
-    elapsed = (moment - week.start).total_seconds()
-    return min(max(elapsed / length, 0.0), 1.0) if length > 0 else 0.0
-
-
 def plain_reason(part: ScorePart) -> str:
     """One part of a score in plain words, for the editors' page: what the part's
     ``name`` (a stable key for ``--json``) means, then its ``detail``.
@@ -213,14 +207,20 @@ def plain_reason(part: ScorePart) -> str:
 
 def score_bounds(facts: RankingFacts, week: Window, settings: RankingRules) -> tuple[float, float]:
     """The lowest and highest total :func:`score_candidate` can give a candidate with
-    these facts, whatever its text (which only keyword boosts read)."""
-    base = _points(settings.recency_points * _fraction(facts.placed_at, week))
+    these facts, whatever its text (which only keyword boosts read).
+
+    The parts are not rounded here: rounding each of the (at most four) parts and
+    the total moves a score by at most 0.025, well inside the ``_SLACK``."""
+    start = week.start.timestamp()
+    length = week.end.timestamp() - start
+    fraction = min(max((facts.placed_at - start) / length, 0.0), 1.0) if length > 0 else 0.0
+    base = settings.recency_points * fraction
     if facts.people:
-        base += _points(settings.suggestion_points * facts.people)
+        base += settings.suggestion_points * facts.people
     if facts.feeds:
-        base += _points(settings.feed_points * facts.feeds)
+        base += settings.feed_points * facts.feeds
     if facts.max_weight is not None and facts.max_weight != 1.0:
-        base += _points(settings.weight_points * (facts.max_weight - 1.0))
+        base += settings.weight_points * (facts.max_weight - 1.0)
     boosts = [_points(b) for w, b in settings.keyword_boosts.items() if w.strip()]
     low = base + sum(b for b in boosts if b < 0)
     high = base + sum(b for b in boosts if b > 0)
@@ -237,17 +237,23 @@ def upper_bounds(
     boost = sum(_points(b) for w, b in settings.keyword_boosts.items() if w.strip() and b > 0)
     people_points, feed_points = settings.suggestion_points, settings.feed_points
     weight_points, recency_points = settings.weight_points, settings.recency_points
+    per_second = recency_points / length if length > 0 else 0.0
     out = []
     for f in facts:
-        elapsed = f.placed_at.timestamp() - start
-        fraction = min(max(elapsed / length, 0.0), 1.0) if length > 0 else 0.0
-        high = _points(recency_points * fraction) + boost + _SLACK
+        elapsed = f.placed_at - start
+        if elapsed <= 0.0:
+            high = boost + _SLACK
+        elif elapsed >= length:
+            high = recency_points + boost + _SLACK if length > 0 else boost + _SLACK
+        else:
+            high = per_second * elapsed + boost + _SLACK
         if f.people:
-            high += _points(people_points * f.people)
+            high += people_points * f.people
         if f.feeds:
-            high += _points(feed_points * f.feeds)
-        if f.max_weight is not None and f.max_weight != 1.0:
-            high += _points(weight_points * (f.max_weight - 1.0))
+            high += feed_points * f.feeds
+        weight = f.max_weight
+        if weight is not None and weight != 1.0:
+            high += weight_points * (weight - 1.0)
         out.append((high, f.id))
     out.sort(key=lambda pair: (-pair[0], pair[1]))
     return out

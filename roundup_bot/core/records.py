@@ -442,7 +442,7 @@ class RankingFacts:
     text): enough to bound its score without loading the candidate."""
 
     id: int
-    placed_at: datetime
+    placed_at: float  # published, else first seen: seconds since 1970 (UTC)
     feeds: int  # feed sources carrying it
     max_weight: float | None  # the highest weight of those feeds
     people: int  # distinct people who suggested it

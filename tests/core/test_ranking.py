@@ -149,7 +149,7 @@ def test_score_bounds_hold_for_every_text() -> None:
         facts.append(
             RankingFacts(
                 id=n,
-                placed_at=c.published,  # type: ignore[arg-type]
+                placed_at=c.published.timestamp(),  # type: ignore[union-attr]
                 feeds=len(feeds),
                 max_weight=max(weights) if weights else None,
                 people=len(tips),

@@ -11,7 +11,7 @@ from helpers.drafts import Article, make_app, seed
 from sqlalchemy import insert
 
 from roundup_bot.core.errors import DraftError, DraftNotFound, StaleDraftError
-from roundup_bot.core.ranking import rank
+from roundup_bot.core.ranking import placed_at, rank
 from roundup_bot.core.records import (
     AddItem,
     Candidate,
@@ -356,6 +356,18 @@ def test_plan_is_pure_and_fills_slots_freed_by_removals(storage: Storage, tmp_pa
     assert shown == [seeded.ids["post-1"], seeded.ids["post-2"]]
     assert plan.items[-1].candidate_id == top.candidate_id  # removed, kept last
     assert plan.expected_version == edited.version
+
+
+def test_ranking_facts_place_each_candidate_to_the_millisecond(storage: Storage) -> None:
+    """The database works out each candidate's time as seconds (SQLite from its text,
+    PostgreSQL from its timestamp): they agree with the stored times."""
+    times = [day(0.0) + timedelta(microseconds=1), day(2.123456789), day(6.999999)]
+    seed(storage, [Article(f"t{n}", when) for n, when in enumerate(times)], NOW)
+    found = {c.id: c for c in storage.candidates.list(WEEK.start, WEEK.end)}
+    facts = storage.drafts.ranking_facts(WEEK.start, WEEK.end)
+    assert sorted(f.id for f in facts) == sorted(found)
+    for f in facts:
+        assert f.placed_at == pytest.approx(placed_at(found[f.id]).timestamp(), abs=0.001)
 
 
 def test_the_draft_ranks_only_what_can_reach_the_top_and_picks_the_same(
