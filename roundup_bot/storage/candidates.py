@@ -225,7 +225,7 @@ def _sources_and_weights(
             )
             .where(candidate_sources.c.candidate_id.in_(chunk))
             .order_by(candidate_sources.c.id)
-        )
+        ).all()  # fetched at once: iterating a result fetches row by row
         for candidate_id, kind, name, url, site, weight in rows:
             sources[candidate_id].append(CandidateSource(kind=kind, name=name, url=url, site=site))
             if kind == "feed" and weight is not None:
@@ -245,7 +245,7 @@ def aliases_for(conn: Connection, ids: _Ids) -> dict[int, list[CandidateAlias]]:
             )
             .where(candidate_aliases.c.candidate_id.in_(chunk))
             .order_by(candidate_aliases.c.created_at, candidate_aliases.c.url)
-        )
+        ).all()  # fetched at once: iterating a result fetches row by row
         for row in rows:
             out[row.candidate_id].append(CandidateAlias(url=row.url, reason=row.reason))
     return out
@@ -297,7 +297,7 @@ def suggesters_for(conn: Connection, ids: _Ids) -> dict[int, list[str]]:
             )
             .where(suggestions.c.candidate_id.in_(chunk), suggestions.c.status == "accepted")
             .order_by(suggestions.c.posted_at, suggestions.c.id)
-        )
+        ).all()  # fetched at once: iterating a result fetches row by row
         for row in rows:
             handle = credit(row.platform, row.author_username)
             bucket = out[row.candidate_id]
