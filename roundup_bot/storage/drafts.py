@@ -150,25 +150,34 @@ class DraftRepository:
         self, roundup: str, week: str, candidate_ids: Sequence[int]
     ) -> dict[int, str]:
         """Candidates already shown in another week's approved or published round-up,
-        mapped to that week's label."""
+        mapped to that week's label (the earliest, if several).
+
+        A few ids are looked up; for many (a whole week's listing, 20,000 ids) every
+        item ever used is read instead, which is one small query (a round-up has a
+        dozen items a week) rather than one per 500 ids."""
+        used = (
+            select(draft_items.c.candidate_id, drafts.c.week)
+            .select_from(draft_items.join(drafts, drafts.c.id == draft_items.c.draft_id))
+            .where(
+                draft_items.c.removed.is_(False),
+                drafts.c.roundup == roundup,
+                drafts.c.week != week,
+                drafts.c.status.in_(("approved", "published")),
+            )
+            .order_by(drafts.c.period_end)
+        )
         found: dict[int, str] = {}
         with read(self.engine) as conn:
-            for start in range(0, len(candidate_ids), _CHUNK):
-                chunk = candidate_ids[start : start + _CHUNK]
-                rows = conn.execute(
-                    select(draft_items.c.candidate_id, drafts.c.week)
-                    .select_from(draft_items.join(drafts, drafts.c.id == draft_items.c.draft_id))
-                    .where(
-                        draft_items.c.candidate_id.in_(chunk),
-                        draft_items.c.removed.is_(False),
-                        drafts.c.roundup == roundup,
-                        drafts.c.week != week,
-                        drafts.c.status.in_(("approved", "published")),
-                    )
-                    .order_by(drafts.c.period_end)
-                )
-                for row in rows:
-                    found.setdefault(row.candidate_id, row.week)
+            if len(candidate_ids) > _CHUNK:
+                wanted = set(candidate_ids)
+                for cid, label in conn.execute(used).all():
+                    if cid in wanted:
+                        found.setdefault(cid, label)
+                return found
+            if candidate_ids:
+                query = used.where(draft_items.c.candidate_id.in_(candidate_ids))
+                for cid, label in conn.execute(query).all():
+                    found.setdefault(cid, label)
         return found
 
     def ranking_facts(self, since: datetime, until: datetime) -> list[RankingFacts]:

@@ -332,6 +332,14 @@ def test_articles_used_in_an_earlier_roundup_are_left_out(storage: Storage, tmp_
     assert next(r for r in ranked if r.candidate.id == seeded.ids["old"]).score.excluded == (
         "already in the 2026-W47 round-up"
     )
+    # Asked about a whole big week (more ids than one query takes), the answer is the same.
+    many = [seeded.ids["old"], *range(10**6, 10**6 + 600)]
+    drafts = storage.drafts
+    assert drafts.used_elsewhere("welovelocalgov", WEEK.label, many) == {
+        seeded.ids["old"]: "2026-W47"
+    }
+    assert drafts.used_elsewhere("welovelocalgov", "2026-W47", many) == {}
+    assert drafts.used_elsewhere("welovelocalgov", WEEK.label, []) == {}
 
 
 def test_plan_is_pure_and_fills_slots_freed_by_removals(storage: Storage, tmp_path: Path) -> None:
