@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from types import ModuleType
 
 import click
 
@@ -15,6 +16,7 @@ from roundup_bot import __version__
 from roundup_bot.core.errors import RoundupError
 from roundup_bot.entrypoints.cli._context import CliContext
 from roundup_bot.entrypoints.cli._exits import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, exit_for
+from roundup_bot.entrypoints.cli._gc import cycle_collection_paused
 from roundup_bot.entrypoints.cli._logging import setup_logging
 
 #: command name -> (module, attribute). Commands load on first use, so a run of
@@ -50,10 +52,16 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in LAZY_COMMANDS:
             module_name, attribute = LAZY_COMMANDS[cmd_name]
-            command = getattr(importlib.import_module(module_name), attribute)
+            command = getattr(_import_quietly(module_name), attribute)
             assert isinstance(command, click.Command)
             return command
         return super().get_command(ctx, cmd_name)
+
+
+def _import_quietly(module_name: str) -> ModuleType:
+    """A command's module, imported with the cyclic collector paused (see ``_gc``)."""
+    with cycle_collection_paused():
+        return importlib.import_module(module_name)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
