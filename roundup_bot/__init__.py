@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    __version__: str
+__version__: str  # set by __getattr__ below, on first use
 
 __all__ = ["__version__"]
 
