@@ -43,7 +43,7 @@ from roundup_bot.core.errors import (
     WordPressUnavailable,
 )
 from roundup_bot.core.numbers import whole_number
-from roundup_bot.core.records import USER_AGENT, FetchResult, HttpPolicy
+from roundup_bot.core.records import FetchResult, HttpPolicy, default_user_agent
 from roundup_bot.core.wordpress import (
     LOOKUP_STATUSES,
     WPCOM_ROOT,
@@ -129,7 +129,7 @@ class WordPressPolicy:
     timeout: float = 20.0  # overall deadline per request, seconds
     max_bytes: int = 8 * 1024 * 1024  # the largest answer, after decompression
     max_redirects: int = 5  # for finding the REST root only (no credentials sent)
-    user_agent: str = USER_AGENT
+    user_agent: str = field(default_factory=default_user_agent)
 
     def http(self) -> HttpPolicy:
         """The bounded client's limits: the blog is the operator's choice, so a

@@ -8,11 +8,9 @@ web page display them. ORM objects never leave ``roundup_bot.storage``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, NamedTuple
-
-from roundup_bot import __version__
 
 SourceKind = Literal["feed", "x", "mastodon", "bluesky", "wordpress", "editor"]
 
@@ -450,7 +448,12 @@ class RankingFacts:
     people: int  # distinct people who suggested it
 
 
-USER_AGENT = f"roundup-bot/{__version__} (+https://github.com/welovelocalgov/roundup-bot)"
+def default_user_agent() -> str:
+    """The User-Agent roundup-bot sends, built when a policy is: the version is read
+    from the installed metadata only when something asks for it (roundup_bot.__getattr__)."""
+    from roundup_bot import __version__
+
+    return f"roundup-bot/{__version__} (+https://github.com/welovelocalgov/roundup-bot)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,7 +465,7 @@ class HttpPolicy:
     max_redirects: int = 5
     per_host: int = 2  # requests in flight to one host
     allow_private: bool = True  # False for URLs that strangers suggest
-    user_agent: str = USER_AGENT
+    user_agent: str = field(default_factory=default_user_agent)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from roundup_bot.adapters.opml import read_opml
 from roundup_bot.config import Settings
 from roundup_bot.core.clock import Clock, utc_now
 from roundup_bot.core.records import ConfiguredFeed, HttpPolicy, ParseLimits, PollOptions
@@ -99,6 +98,8 @@ def configured_feeds(settings: Settings) -> list[ConfiguredFeed]:
         for f in settings.feeds
     ]
     if settings.polling.opml:
+        from roundup_bot.adapters.opml import read_opml  # XML parsing, for this option only
+
         known = {feed.url for feed in feeds}
         for feed in read_opml(settings.resolve_path(settings.polling.opml), settings.path):
             if feed.url not in known:

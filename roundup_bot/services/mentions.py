@@ -56,12 +56,12 @@ from roundup_bot.core.errors import (
     RunStopped,
 )
 from roundup_bot.core.suggestion_rules import WEEK, AbuseRules, judge
-from roundup_bot.services.thanks import ThanksText
 from roundup_bot.storage import Storage
 
 if TYPE_CHECKING:
     from roundup_bot.adapters.twitter import XApi
     from roundup_bot.services.channels import OpenChannel
+    from roundup_bot.services.thanks import ThanksText  # the renderer (Jinja2) only as a type
 
     #: (channel name, sleep) -> a channel ready to read (``App.open_channel``).
     Opener = Callable[[str, Callable[[float], None]], OpenChannel]

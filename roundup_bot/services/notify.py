@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from roundup_bot.adapters.mail import SmtpServer, send_email
 from roundup_bot.core.errors import MaybeDelivered, NotifyError, RoundupError
 from roundup_bot.core.notices import DraftNews, Notice, chat_text, draft_ready, recipients
 from roundup_bot.core.records import Draft
@@ -130,6 +129,9 @@ def _send(app: App, notification: Notification, notice: Notice) -> None:
     if notification.channel == EMAIL:
         if not settings.smtp_url:
             raise NotifyError("[notify] smtp_url is no longer set")
+        # smtplib and the email package are loaded only when there is mail to send.
+        from roundup_bot.adapters.mail import SmtpServer, send_email
+
         send_email(
             SmtpServer.from_url(settings.smtp_url),
             password=app.environ.get(ENV_SMTP_PASSWORD) or None,

@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from roundup_bot.core.errors import StorageError
@@ -15,10 +14,18 @@ from roundup_bot.storage.db import _short
 
 
 def upsert(connection: Connection, table: Table) -> Any:
-    """The dialect's INSERT that supports ON CONFLICT (SQLite and PostgreSQL both do)."""
+    """The dialect's INSERT that supports ON CONFLICT (SQLite and PostgreSQL both do).
+
+    Each dialect's module is imported here, when that dialect is in use: loading
+    the PostgreSQL one (with its asyncpg and psycopg variants) costs a SQLite run
+    tens of milliseconds at start-up, and the engine has loaded its own already."""
     if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 @contextmanager

@@ -61,3 +61,41 @@ def test_draft_and_show_stay_light(command: str) -> None:
     code = f"from roundup_bot.entrypoints.cli import cli\ncli.get_command(None, {command!r})"
     heavy = {"flask", "tweepy", "apscheduler", "feedparser", "httpx"}
     assert loaded_after(code) & heavy == set()
+
+
+def modules_after(code: str) -> set[str]:
+    """Every module a fresh interpreter has loaded after running ``code``."""
+    report = "import json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\n{report}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return set(json.loads(out.splitlines()[-1]))
+
+
+#: What each command's start-up leaves for the run that needs it (each costs start-up
+#: time, and the benchmark times these commands): the PostgreSQL dialect (a SQLite
+#: database never needs it), mail, publishing, and for `candidates` the templates.
+NOT_AT_START_UP = {
+    "draft": {
+        "sqlalchemy.dialects.postgresql",
+        "smtplib",
+        "roundup_bot.adapters.mail",
+        "roundup_bot.services.publish",
+    },
+    "candidates": {
+        "sqlalchemy.dialects.postgresql",
+        "smtplib",
+        "jinja2",
+        "roundup_bot.services.health",
+    },
+}
+
+
+@pytest.mark.parametrize("command", sorted(NOT_AT_START_UP))
+def test_a_command_loads_at_start_up_only_what_it_uses(command: str) -> None:
+    code = f"from roundup_bot.entrypoints.cli import cli\ncli.get_command(None, {command!r})"
+    assert modules_after(code) & NOT_AT_START_UP[command] == set()

@@ -12,7 +12,6 @@ from types import ModuleType
 
 import click
 
-from roundup_bot import __version__
 from roundup_bot.core.errors import RoundupError
 from roundup_bot.entrypoints.cli._context import CliContext
 from roundup_bot.entrypoints.cli._exits import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, exit_for
@@ -41,6 +40,17 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "web": ("roundup_bot.entrypoints.cli.web", "web"),
     "editor": ("roundup_bot.entrypoints.cli.web", "editor"),
 }
+
+
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``, worded as click's version_option words it; the version is read
+    only when asked (see roundup_bot.__getattr__)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from roundup_bot import __version__
+
+    click.echo(f"roundup-bot, version {__version__}", color=ctx.color)
+    ctx.exit()
 
 
 class LazyGroup(click.Group):
@@ -83,7 +93,14 @@ def _import_quietly(module_name: str) -> ModuleType:
     default=None,
     help="Log lines as text, or one JSON object per line.",
 )
-@click.version_option(__version__, prog_name="roundup-bot")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context, config_path: str | None, log_level: str | None, log_format: str | None

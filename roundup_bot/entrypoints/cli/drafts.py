@@ -21,8 +21,6 @@ from roundup_bot.entrypoints.cli._jobs import job_lock
 from roundup_bot.entrypoints.cli._output import RowId, echo_json, iso, table
 from roundup_bot.services.drafting import draft_week, resolve_week
 from roundup_bot.services.notify import tell_editors
-from roundup_bot.services.publish import approve as approve_draft
-from roundup_bot.services.publish import reopen as reopen_draft
 
 
 def draft_json(draft: Draft) -> dict[str, Any]:
@@ -253,7 +251,10 @@ def approve(cli: CliContext, draft_id: int, by: str) -> None:
     stand; `roundup-bot publish DRAFT_ID` retries the WordPress post); 2 bad
     config (WordPress credentials missing: nothing is approved).
     """
+    # Publishing (the Atom feed, WordPress, announcements) is loaded by the commands
+    # that publish, not at start-up by `draft` and `show`.
     from roundup_bot.entrypoints.cli.wordpress import echo_published
+    from roundup_bot.services.publish import approve as approve_draft
 
     published = approve_draft(cli.app, draft_id, by=by)
     echo_published(cli, published, f"approved by {by} and published")
@@ -270,6 +271,8 @@ def reopen(cli: CliContext, draft_id: int, by: str | None, force: bool) -> None:
     A published one needs --force: its files stay as published until it is
     approved again, which republishes it and records that it changed.
     """
+    from roundup_bot.services.publish import reopen as reopen_draft
+
     reopened = reopen_draft(cli.app, draft_id, by=by or user_name(), force=force)
     click.echo(f"draft {reopened.id} ({reopened.week}) is a draft again")
 

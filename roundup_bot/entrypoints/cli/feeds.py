@@ -31,12 +31,7 @@ from roundup_bot.entrypoints.cli._output import (
     shorten,
     table,
 )
-from roundup_bot.entrypoints.cli.daemon import echo_jobs, jobs_json
-from roundup_bot.entrypoints.cli.mentions import channel_json, echo_x, x_json
-from roundup_bot.entrypoints.cli.wordpress import echo_status as echo_wordpress_status
-from roundup_bot.entrypoints.cli.wordpress import status_json as wordpress_status_json
 from roundup_bot.services.drafting import rank_candidates
-from roundup_bot.services.health import channels_health, feed_state, jobs_health
 from roundup_bot.services.jobs import StopSignal, poll_summary, run_poll
 from roundup_bot.storage.db import current_revision, migrate
 from roundup_bot.storage.notifications import NotifySummary
@@ -305,6 +300,13 @@ def feed_status_json(status: FeedStatus) -> dict[str, Any]:
 def status(cli: CliContext, as_json: bool) -> None:
     """Show each feed's health (last poll, errors, when it is next due), the
     scheduled jobs' last and next runs, and each suggestion channel's state."""
+    # Loaded here, not at the top: only `status` needs them, and `candidates` starts faster.
+    from roundup_bot.entrypoints.cli.daemon import echo_jobs, jobs_json
+    from roundup_bot.entrypoints.cli.mentions import channel_json, echo_x, x_json
+    from roundup_bot.entrypoints.cli.wordpress import echo_status as echo_wordpress_status
+    from roundup_bot.entrypoints.cli.wordpress import status_json as wordpress_status_json
+    from roundup_bot.services.health import channels_health, feed_state, jobs_health
+
     app = cli.app
     app.sync_feeds(utc_now())
     feeds = app.storage.feeds.statuses()

@@ -40,6 +40,14 @@ def test_top_level_help_lists_every_command() -> None:
         assert f"  {name} " in result.output
 
 
+def test_version_prints_the_installed_version() -> None:
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"roundup-bot, version {version('roundup-bot')}\n"
+
+
 def test_readme_mentions_every_command() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [name for name in LAZY_COMMANDS if f"roundup-bot {name}" not in readme]
