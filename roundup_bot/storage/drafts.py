@@ -233,11 +233,11 @@ class DraftRepository:
             count, weight = carried.get(cid, no_feed)
             facts.append(
                 RankingFacts(
-                    id=cid,
-                    placed_at=float(moment),
-                    feeds=count,
-                    max_weight=float(weight) if weight is not None else None,
-                    people=people.get(cid, 0),
+                    cid,
+                    float(moment),
+                    count,
+                    float(weight) if weight is not None else None,
+                    people.get(cid, 0),
                 )
             )
         return facts
