@@ -121,7 +121,15 @@ candidates = Table(
     Column("description", Text),
     Column("categories", Text),  # JSON list of the feed's categories for it
 )
-Index("ix_candidates_placed_at", candidates.c.placed_at)
+# placed_at for the weeks; id, published and first_seen so that a draft's score
+# bounds read only the index (migration 0012)
+Index(
+    "ix_candidates_placed_at",
+    candidates.c.placed_at,
+    candidates.c.id,
+    candidates.c.published,
+    candidates.c.first_seen,
+)
 
 # Other addresses of a candidate's article: a redirector's link that leads to it, a
 # syndicated copy that names it as canonical, or a candidate merged into it. Storing a

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -396,5 +396,52 @@ def test_migration_0011_keeps_candidates_and_cached_pages(db_url: str) -> None:
         [merged] = store.candidates.list()
         assert [a.url for a in merged.aliases] == ["https://t.example/x"]
         assert len(merged.sources) == 1  # the same feed once
+    finally:
+        store.close()
+
+
+def test_migration_0012_keeps_candidates_and_widens_the_week_index(db_url: str) -> None:
+    """A populated 0011 database upgrades to 0012: every candidate is still there,
+    in the same weeks, and the week index holds the times a draft ranks by."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    engine = create_db_engine(db_url)
+    try:
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0011")
+            for n in range(1, 31):
+                conn.execute(
+                    text(
+                        "INSERT INTO candidates (id, url, link, title, published, first_seen,"
+                        " updated_at, placed_at) VALUES (:id, :url, :url, :title, :published,"
+                        " :now, :now, :published)"
+                    ),
+                    {
+                        "id": n,
+                        "url": f"https://blog.example.gov.uk/{n}",
+                        "title": f"Post {n}",
+                        "published": NOW - timedelta(hours=n),
+                        "now": NOW,
+                    },
+                )
+        assert current_revision(engine) == "0011"
+    finally:
+        engine.dispose()
+    store = open_storage(db_url)
+    try:
+        assert current_revision(store.engine) == head_revision()
+        [index] = [
+            i
+            for i in inspect(store.engine).get_indexes("candidates")
+            if i["name"] == "ix_candidates_placed_at"
+        ]
+        assert index["column_names"] == ["placed_at", "id", "published", "first_seen"]
+        found = store.candidates.list(NOW - timedelta(hours=10, minutes=30), NOW)
+        assert [c.id for c in found] == list(range(1, 11))  # newest first, as before
+        facts = store.drafts.ranking_facts(NOW - timedelta(days=2), NOW)
+        assert sorted(f.id for f in facts) == list(range(1, 31))
     finally:
         store.close()
