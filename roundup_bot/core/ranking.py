@@ -173,8 +173,7 @@ class _Scorer:
         return Score(total=_points(total), parts=tuple(parts), excluded=excluded)
 
     def _recency(self, moment: float) -> ScorePart:
-        length = self._length
-        fraction = min(max((moment - self._start) / length, 0.0), 1.0) if length > 0 else 0.0
+        fraction = _fraction(moment, self._start, self._length)
         left = self._end - moment
         if left <= 0:
             detail = "at the deadline"
@@ -183,6 +182,11 @@ class _Scorer:
         else:
             detail = f"{left / 86400:.1f} days before the deadline"
         return ScorePart("recency", _points(self._settings.recency_points * fraction), detail)
+
+
+def _fraction(moment: float, start: float, length: float) -> float:
+    """How far through a week (``start`` and ``length`` in seconds) ``moment`` is: 0..1."""
+    return min(max((moment - start) / length, 0.0), 1.0) if length > 0 else 0.0
 
 
 def plain_reason(part: ScorePart) -> str:
@@ -212,8 +216,7 @@ def score_bounds(facts: RankingFacts, week: Window, settings: RankingRules) -> t
     The parts are not rounded here: rounding each of the (at most four) parts and
     the total moves a score by at most 0.025, well inside the ``_SLACK``."""
     start = week.start.timestamp()
-    length = week.end.timestamp() - start
-    fraction = min(max((facts.placed_at - start) / length, 0.0), 1.0) if length > 0 else 0.0
+    fraction = _fraction(facts.placed_at, start, week.end.timestamp() - start)
     base = settings.recency_points * fraction
     if facts.people:
         base += settings.suggestion_points * facts.people
@@ -237,16 +240,9 @@ def upper_bounds(
     boost = sum(_points(b) for w, b in settings.keyword_boosts.items() if w.strip() and b > 0)
     people_points, feed_points = settings.suggestion_points, settings.feed_points
     weight_points, recency_points = settings.weight_points, settings.recency_points
-    per_second = recency_points / length if length > 0 else 0.0
     out = []
     for f in facts:
-        elapsed = f.placed_at - start
-        if elapsed <= 0.0:
-            high = boost + _SLACK
-        elif elapsed >= length:
-            high = recency_points + boost + _SLACK if length > 0 else boost + _SLACK
-        else:
-            high = per_second * elapsed + boost + _SLACK
+        high = recency_points * _fraction(f.placed_at, start, length) + boost + _SLACK
         if f.people:
             high += people_points * f.people
         if f.feeds:
@@ -281,11 +277,25 @@ def rank(
     Ties go to the more recent article, then to the one seen first (lower id),
     so the order is stable from one run to the next.
     """
-    used = used or {}
-    scorer = _Scorer(week, settings)
-    ranked = [Ranked(c, scorer.score(c, used.get(c.id))) for c in candidates]
+    found = list(candidates)
+    scores = score_all(found, week, settings, used=used)
+    ranked = [Ranked(c, s) for c, s in zip(found, scores, strict=True)]
     ranked.sort(key=rank_key)
     return ranked
+
+
+def score_all(
+    candidates: Iterable[Candidate],
+    week: Window,
+    settings: RankingRules,
+    *,
+    used: Mapping[int, str] | None = None,
+) -> list[Score]:
+    """:func:`score_candidate` for many candidates of one week, in their order, with
+    what they share (the week's times, the compiled rules) worked out once."""
+    used = used or {}
+    scorer = _Scorer(week, settings)
+    return [scorer.score(c, used.get(c.id)) for c in candidates]
 
 
 def eligible(ranked: Sequence[Ranked]) -> list[Ranked]:

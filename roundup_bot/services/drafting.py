@@ -41,7 +41,7 @@ from roundup_bot.core.clock import utc_now
 from roundup_bot.core.credits import credit, link_blog_source
 from roundup_bot.core.errors import StaleDraftError
 from roundup_bot.core.picking import Picks, blog_key, blog_name, cap_part, pick_fairly
-from roundup_bot.core.ranking import Ranked, placed_at, rank, score_candidate, upper_bounds
+from roundup_bot.core.ranking import Ranked, placed_at, rank, score_all, upper_bounds
 from roundup_bot.core.records import (
     Candidate,
     Draft,
@@ -420,10 +420,8 @@ def score_candidates(app: App, found: Iterable[Candidate]) -> dict[int, Score]:
     for each, members in by_week.values():
         window = Window(each.start, each.end)
         used = app.storage.drafts.used_elsewhere(settings.name, each.label, [c.id for c in members])
-        for candidate in members:
-            scores[candidate.id] = score_candidate(
-                candidate, window, rules, used_in=used.get(candidate.id)
-            )
+        each_score = score_all(members, window, rules, used=used)
+        scores.update((c.id, score) for c, score in zip(members, each_score, strict=True))
     return scores
 
 
