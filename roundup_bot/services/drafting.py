@@ -389,24 +389,29 @@ def rank_candidates(app: App, found: Iterable[Candidate]) -> list[Ranked]:
     first, each week best first; a candidate the ``max_per_source`` cap would hold
     back from a fresh draft says so in its ``why`` (``roundup-bot candidates``)."""
     settings = app.settings.roundup
-    by_week: dict[str, tuple[RoundupWeek, list[Candidate]]] = {}
-    week: RoundupWeek | None = None
-    for candidate in found:
-        moment = placed_at(candidate)
-        if week is None or not week.contains(moment):
-            week = week_containing(moment, settings.timezone, settings.week_ends)
-        by_week.setdefault(week.label, (week, []))[1].append(candidate)
-    out: list[Ranked] = []
     rules = app.settings.ranking.rules()
-    for each, members in sorted(by_week.values(), key=lambda pair: pair[0].end, reverse=True):
-        used = app.storage.drafts.used_elsewhere(settings.name, each.label, [c.id for c in members])
-        ranked = rank(members, Window(each.start, each.end), rules, used=used)
+    out: list[Ranked] = []
+    for week, members, used in _by_week(app, found):
+        ranked = rank(members, Window(week.start, week.end), rules, used=used)
         out.extend(with_cap_notes(ranked, settings))
     return out
 
 
 def score_candidates(app: App, found: Iterable[Candidate]) -> dict[int, Score]:
     """Scores for any candidates, each within its own round-up week."""
+    rules = app.settings.ranking.rules()
+    scores: dict[int, Score] = {}
+    for week, members, used in _by_week(app, found):
+        each_score = score_all(members, Window(week.start, week.end), rules, used=used)
+        scores.update((c.id, score) for c, score in zip(members, each_score, strict=True))
+    return scores
+
+
+def _by_week(
+    app: App, found: Iterable[Candidate]
+) -> list[tuple[RoundupWeek, list[Candidate], dict[int, str]]]:
+    """The candidates grouped by their round-up week, newest week first, each with
+    those of them an earlier round-up already used (and its week)."""
     settings = app.settings.roundup
     by_week: dict[str, tuple[RoundupWeek, list[Candidate]]] = {}
     week: RoundupWeek | None = None
@@ -415,14 +420,14 @@ def score_candidates(app: App, found: Iterable[Candidate]) -> dict[int, Score]:
         if week is None or not week.contains(moment):
             week = week_containing(moment, settings.timezone, settings.week_ends)
         by_week.setdefault(week.label, (week, []))[1].append(candidate)
-    scores: dict[int, Score] = {}
-    rules = app.settings.ranking.rules()
-    for each, members in by_week.values():
-        window = Window(each.start, each.end)
-        used = app.storage.drafts.used_elsewhere(settings.name, each.label, [c.id for c in members])
-        each_score = score_all(members, window, rules, used=used)
-        scores.update((c.id, score) for c, score in zip(members, each_score, strict=True))
-    return scores
+    return [
+        (
+            each,
+            members,
+            app.storage.drafts.used_elsewhere(settings.name, each.label, [c.id for c in members]),
+        )
+        for each, members in sorted(by_week.values(), key=lambda pair: pair[0].end, reverse=True)
+    ]
 
 
 def draft_week(
